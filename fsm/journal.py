@@ -1,0 +1,73 @@
+"""Journal rules: which completions a command awaits, the prefix check, and the prefix copy.
+
+Pure functions over lists of :class:`fsm.model.Entry`; the restart checks and the engine
+both call them, so the rule that decides check 14 is the same one that builds the copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .model import COMMAND, NOTIFICATION, Entry
+
+#: behaviour.md section 4: how many completion ids each command awaits.
+COMPLETIONS_AWAITED: dict[str, int] = {
+    "Input": 0, "Output": 0, "SetState": 0, "ClearState": 0, "ClearAllState": 0,
+    "GetEagerState": 0, "GetEagerStateKeys": 0, "SendSignal": 0, "CompleteAwakeable": 0,
+    "GetLazyState": 1, "GetLazyStateKeys": 1, "GetPromise": 1, "PeekPromise": 1,
+    "CompletePromise": 1, "Sleep": 1, "Run": 1, "AttachInvocation": 1,
+    "GetInvocationOutput": 1, "OneWayCall": 1,
+    "Call": 2,  # the callee's invocation id, then its result
+}
+
+#: Notification types, by the command they complete (a Call's first id is the callee's id).
+NOTIFICATION_TYPE: dict[str, tuple[str, ...]] = {"Call": ("CallInvocationId", "Call"), "OneWayCall": ("CallInvocationId",)}
+
+
+def entry_at(journal: Sequence[Entry], index: int) -> Entry | None:
+    """The entry with this index (journals are normally dense, so this is usually O(1))."""
+    if 0 <= index < len(journal) and journal[index].index == index:
+        return journal[index]
+    for entry in journal:
+        if entry.index == index:
+            return entry
+    return None
+
+
+def completed_ids(journal: Sequence[Entry]) -> set[int]:
+    return {e.completion_id for e in journal if e.kind == NOTIFICATION and e.completion_id is not None}
+
+
+def prefix_is_complete(journal: Sequence[Entry], upto: int) -> bool:
+    """Check 14: every entry 1..=upto exists, and every command in it has all its completions.
+
+    ``upto`` = 4294967295 is not handled here: Restate's loop bound overflows for it and the
+    check passes vacuously (see fsm.restart); callers pass it only after that decision.
+    """
+    done: set[int] | None = None
+    for index in range(1, upto + 1):
+        entry = entry_at(journal, index)
+        if entry is None:
+            return False
+        if entry.kind == COMMAND and entry.completion_ids:
+            if done is None:
+                done = completed_ids(journal)
+            if not all(cid in done for cid in entry.completion_ids):
+                return False
+    return True
+
+
+def copy_prefix(journal: Sequence[Entry], upto: int) -> tuple[list[Entry], list[int]]:
+    """Section 5: entries 0..=upto verbatim, then later completions of commands in the prefix.
+
+    Returns the new journal (renumbered densely) and the old indexes it was copied from.
+    """
+    prefix = [e for e in journal if e.index <= upto]
+    awaited = {cid for e in prefix if e.kind == COMMAND for cid in e.completion_ids}
+    later = [e for e in journal if e.index > upto and e.kind == NOTIFICATION and e.completion_id in awaited]
+    copied = prefix + later
+    return [e.renumbered(i) for i, e in enumerate(copied)], [e.index for e in copied]
+
+
+def journal_length(journal: Sequence[Entry]) -> int:
+    return len(journal)

@@ -1,0 +1,118 @@
+"""The records the engine holds: services, deployments, invocations and journal entries.
+
+Small on purpose: a simulator holds a million invocations, so an ``Invocation`` is a
+``__slots__`` object (no per-object ``Machine``, no ``__dict__``) and a journal entry is a
+tuple. Nothing here has behaviour beyond describing itself; the rules live in
+:mod:`fsm.lifecycle` and :mod:`fsm.restart`, the effects in :mod:`fsm.engine`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+SERVICE = "service"
+VIRTUAL_OBJECT = "virtual_object"
+WORKFLOW = "workflow"
+SERVICE_TYPES = (SERVICE, VIRTUAL_OBJECT, WORKFLOW)
+
+COMMAND = "command"
+NOTIFICATION = "notification"
+
+SUCCESS = "success"
+FAILURE = "failure"
+
+#: Journal retention Restate applies when a service sets none (24 h).
+DEFAULT_JOURNAL_RETENTION_S = 86_400
+#: How long a completed invocation's status is kept when the service sets nothing (24 h).
+DEFAULT_COMPLETION_RETENTION_S = 86_400
+#: The protocol a deployment and this engine agree on is the highest both speak, up to this.
+DEFAULT_MAX_PROTOCOL = 6
+#: Protocols below this use the old journal (restart-as-new check 10).
+FIRST_NEW_JOURNAL_PROTOCOL = 4
+#: Protocols from this on allow restarting from a journal prefix (`from` > 0, check 11).
+FIRST_PREFIX_RESTART_PROTOCOL = 6
+
+
+class Entry(NamedTuple):
+    """One journal entry. Commands and notifications share one 0-based index space."""
+
+    index: int
+    kind: str  # COMMAND | NOTIFICATION
+    type: str  # Restate's entry type: Input, Run, Sleep, Call, Output, Signal, ...
+    name: str | None = None
+    completion_ids: tuple[int, ...] = ()  # commands: the completions they await
+    completion_id: int | None = None  # notifications: the completion they carry (None: a signal)
+
+    def renumbered(self, index: int) -> Entry:
+        return self._replace(index=index)
+
+
+INPUT = Entry(0, COMMAND, "Input")
+
+
+class Service:
+    __slots__ = ("name", "type", "journal_retention_s", "completion_retention_s")
+
+    def __init__(self, name: str, type: str, journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
+                 completion_retention_s: int | None = None) -> None:
+        self.name = name
+        self.type = type
+        self.journal_retention_s = journal_retention_s
+        self.completion_retention_s = completion_retention_s
+
+    @property
+    def effective_completion_retention_s(self) -> int:
+        """The status is kept at least as long as the journal."""
+        if self.completion_retention_s is not None:
+            return max(self.completion_retention_s, self.journal_retention_s)
+        return max(DEFAULT_COMPLETION_RETENTION_S, self.journal_retention_s)
+
+
+class Deployment:
+    __slots__ = ("id", "services", "protocol_min", "protocol_max", "name")
+
+    def __init__(self, id: str, services: tuple[str, ...], protocol_min: int, protocol_max: int,
+                 name: str | None = None) -> None:
+        self.id = id
+        self.services = services
+        self.protocol_min = protocol_min
+        self.protocol_max = protocol_max
+        self.name = name
+
+    def supports(self, protocol: int) -> bool:
+        return self.protocol_min <= protocol <= self.protocol_max
+
+
+class Invocation:
+    """One invocation. ``journal is None`` means the journal is gone (purged or not retained)."""
+
+    __slots__ = (
+        "id", "state", "service", "handler", "key", "completion",
+        "pinned_deployment", "pinned_protocol", "journal", "next_completion_id",
+        "due_ms", "completed_ms", "retry_count", "idempotency_key",
+        "restarted_from", "journal_retention_s", "completion_retention_s", "awaiting",
+    )
+
+    def __init__(self, id: str, service: str, handler: str, key: str | None, state: str,
+                 journal_retention_s: int, completion_retention_s: int) -> None:
+        self.id = id
+        self.state = state
+        self.service = service
+        self.handler = handler
+        self.key = key
+        self.completion: str | None = None
+        self.pinned_deployment: str | None = None
+        self.pinned_protocol: int | None = None
+        self.journal: list[Entry] | None = [INPUT]
+        self.next_completion_id = 1
+        self.due_ms: int | None = None
+        self.completed_ms: int | None = None
+        self.retry_count = 0
+        self.idempotency_key: str | None = None
+        self.restarted_from: str | None = None
+        self.journal_retention_s = journal_retention_s
+        self.completion_retention_s = completion_retention_s
+        self.awaiting: int | None = None  # the completion id a suspended invocation waits for
+
+    def __repr__(self) -> str:
+        return f"<Invocation {self.id} {self.service}/{self.handler} {self.state}>"

@@ -1,0 +1,268 @@
+"""Import and export of a whole engine as the ``world`` object of cases-format.md.
+
+``dump_world(load_world(w)) == w`` for every world in that format: the model's own extra
+fields (clock, timers, retry counts, ...) are written only when they carry information, and
+unknown fields are ignored on import, so the format can grow. A world that breaks the format
+raises :class:`fsm.errors.SnapshotError` naming the field, e.g. ``invocations[2].status``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from .engine import _TIMER_SLEEP, DEFAULT_EPOCH_MS, Engine
+from .errors import LifecycleError, SnapshotError
+from .ids import IdError, parse_invocation_id
+from .lifecycle import COMPLETED, HOLDS_LOCK, INBOXED, LIVE_STATES, SCHEDULED, SUSPENDED
+from .model import COMMAND, FAILURE, NOTIFICATION, SERVICE, SERVICE_TYPES, SUCCESS, VIRTUAL_OBJECT, Entry, Invocation
+
+World = dict[str, Any]
+
+
+def _need(obj: Any, key: str, where: str, kinds: type | tuple[type, ...], *, optional: bool = False) -> Any:
+    if not isinstance(obj, dict):
+        raise SnapshotError(where, "must be an object")
+    if key not in obj or obj[key] is None:
+        if optional:
+            return None
+        raise SnapshotError(f"{where}.{key}", "is missing")
+    value = obj[key]
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise SnapshotError(f"{where}.{key}", f"must be {_kind_names(kinds)}, got a boolean")
+    if not isinstance(value, kinds):
+        raise SnapshotError(f"{where}.{key}", f"must be {_kind_names(kinds)}, got {type(value).__name__}")
+    return value
+
+
+def _kind_names(kinds: type | tuple[type, ...]) -> str:
+    names = {int: "an integer", str: "a string", list: "a list", dict: "an object", bool: "a boolean"}
+    return " or ".join(names.get(k, k.__name__) for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+
+
+def _non_negative(value: int | None, where: str) -> int | None:
+    if value is not None and value < 0:
+        raise SnapshotError(where, f"must be >= 0, got {value}")
+    return value
+
+
+def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
+    """A new engine holding exactly this world."""
+    if not isinstance(world, dict):
+        raise SnapshotError("world", "must be an object")
+    now_ms = _non_negative(_need(world, "now_ms", "world", int, optional=True), "world.now_ms")
+    engine = Engine(seed=seed, now_ms=DEFAULT_EPOCH_MS if now_ms is None else now_ms)
+    for i, raw in enumerate(_need(world, "services", "world", list)):
+        where = f"services[{i}]"
+        name = _need(raw, "name", where, str)
+        kind = _need(raw, "type", where, str)
+        if kind not in SERVICE_TYPES:
+            raise SnapshotError(f"{where}.type", f"must be one of {', '.join(SERVICE_TYPES)}, got {kind!r}")
+        if name in engine.services:
+            raise SnapshotError(f"{where}.name", f"the service '{name}' is listed twice")
+        retention = _non_negative(_need(raw, "journal_retention_s", where, int), f"{where}.journal_retention_s")
+        completion = _non_negative(_need(raw, "completion_retention_s", where, int, optional=True),
+                                   f"{where}.completion_retention_s")
+        assert retention is not None
+        engine.register_service(name, kind, retention, completion)
+    for i, raw in enumerate(_need(world, "deployments", "world", list)):
+        where = f"deployments[{i}]"
+        dep_id = _need(raw, "id", where, str)
+        services = _need(raw, "services", where, list)
+        protocol = _need(raw, "protocol", where, list)
+        for j, service in enumerate(services):
+            if not isinstance(service, str) or service not in engine.services:
+                raise SnapshotError(f"{where}.services[{j}]", f"{service!r} is not a listed service")
+        if len(protocol) != 2 or not all(isinstance(p, int) and not isinstance(p, bool) for p in protocol):
+            raise SnapshotError(f"{where}.protocol", "must be [min, max] integers")
+        try:
+            engine.register_deployment(services, (protocol[0], protocol[1]), dep_id, _need(raw, "name", where, str,
+                                                                                           optional=True))
+        except LifecycleError as exc:
+            raise SnapshotError(where, exc.message) from None
+    for i, raw in enumerate(_need(world, "invocations", "world", list)):
+        _load_invocation(engine, raw, f"invocations[{i}]")
+    for i, partition in enumerate(_need(world, "unavailable_partitions", "world", list, optional=True) or []):
+        if not isinstance(partition, int) or not 0 <= partition < engine.partitions:
+            raise SnapshotError(f"unavailable_partitions[{i}]", f"must be a partition below {engine.partitions}")
+        engine.unavailable_partitions.add(partition)
+    _rebuild_locks(engine)
+    return engine
+
+
+def _load_journal(raw: list[Any], where: str) -> list[Entry]:
+    entries = []
+    for i, item in enumerate(raw):
+        at = f"{where}[{i}]"
+        index = _need(item, "index", at, int)
+        if index != i:
+            raise SnapshotError(f"{at}.index", f"journal indexes must be 0, 1, 2, ... in order; got {index} at position {i}")
+        kind = _need(item, "kind", at, str)
+        if kind not in (COMMAND, NOTIFICATION):
+            raise SnapshotError(f"{at}.kind", f"must be 'command' or 'notification', got {kind!r}")
+        entry_type = _need(item, "type", at, str)
+        name = _need(item, "name", at, str, optional=True)
+        ids = _need(item, "completion_ids", at, list, optional=True) or []
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in ids):
+            raise SnapshotError(f"{at}.completion_ids", "must be non-negative integers")
+        completion_id = _need(item, "completion_id", at, int, optional=True)
+        if kind == NOTIFICATION and ids:
+            raise SnapshotError(f"{at}.completion_ids", "only commands await completions")
+        if kind == COMMAND and completion_id is not None:
+            raise SnapshotError(f"{at}.completion_id", "only notifications carry a completion")
+        entries.append(Entry(index, kind, entry_type, name, tuple(ids), completion_id))
+    if entries and (entries[0].kind != COMMAND or entries[0].type != "Input"):
+        raise SnapshotError(f"{where}[0]", "entry 0 must be the Input command")
+    return entries
+
+
+def _load_invocation(engine: Engine, raw: Any, where: str) -> None:
+    inv_id = _need(raw, "id", where, str)
+    try:
+        parse_invocation_id(inv_id)
+    except IdError as exc:
+        raise SnapshotError(f"{where}.id", f"{inv_id!r} is not an invocation id ({exc.reason})") from None
+    if inv_id in engine.invocations:
+        raise SnapshotError(f"{where}.id", f"the invocation '{inv_id}' is listed twice")
+    target = _need(raw, "target", where, dict)
+    service_name = _need(target, "service", f"{where}.target", str)
+    handler = _need(target, "handler", f"{where}.target", str)
+    key = _need(target, "key", f"{where}.target", str, optional=True)
+    service = engine.services.get(service_name)
+    if service is None:
+        raise SnapshotError(f"{where}.target.service", f"{service_name!r} is not a listed service")
+    if (service.type == SERVICE) != (key is None):
+        raise SnapshotError(f"{where}.target.key", f"a {service.type} {'takes no' if key is not None else 'needs a'} key")
+    status = _need(raw, "status", where, str)
+    if status not in LIVE_STATES:
+        raise SnapshotError(f"{where}.status", f"must be one of {', '.join(LIVE_STATES)}, got {status!r}")
+    completion = _need(raw, "completion", where, str, optional=True)
+    if (status == COMPLETED) != (completion is not None) or completion not in (None, SUCCESS, FAILURE):
+        raise SnapshotError(f"{where}.completion", "is 'success' or 'failure' for completed invocations, else null")
+    retained = raw.get("journal_retained", True)
+    if not isinstance(retained, bool):
+        raise SnapshotError(f"{where}.journal_retained", "must be a boolean")
+    journal = _load_journal(_need(raw, "journal", where, list, optional=True) or [], f"{where}.journal")
+    if not retained and journal:
+        raise SnapshotError(f"{where}.journal", "must be empty when journal_retained is false")
+    if not retained and status != COMPLETED:
+        raise SnapshotError(f"{where}.journal_retained", f"only a completed invocation can lose its journal, not a {status} one")
+    if retained and not journal:
+        raise SnapshotError(f"{where}.journal", "a retained journal starts with the Input command")
+    journal_retention = _need(raw, "journal_retention_s", where, int, optional=True)
+    completion_retention = _need(raw, "completion_retention_s", where, int, optional=True)
+    inv = Invocation(inv_id, service_name, handler, key, status,
+                     service.journal_retention_s if journal_retention is None else journal_retention,
+                     service.effective_completion_retention_s if completion_retention is None else completion_retention)
+    inv.completion = completion
+    inv.journal = journal if retained else None
+    inv.next_completion_id = 1 + max((c for e in journal for c in (*e.completion_ids, e.completion_id or 0)), default=0)
+    pinned = _need(raw, "pinned", where, dict, optional=True)
+    if pinned is not None:
+        inv.pinned_deployment = _need(pinned, "deployment_id", f"{where}.pinned", str)
+        inv.pinned_protocol = _need(pinned, "protocol", f"{where}.pinned", int)
+    inv.due_ms = _need(raw, "due_ms", where, int, optional=True)
+    inv.completed_ms = _need(raw, "completed_ms", where, int, optional=True)
+    inv.retry_count = _need(raw, "retry_count", where, int, optional=True) or 0
+    inv.idempotency_key = _need(raw, "idempotency_key", where, str, optional=True)
+    inv.restarted_from = _need(raw, "restarted_from", where, str, optional=True)
+    inv.awaiting = _need(raw, "awaiting", where, int, optional=True) if status == SUSPENDED else None
+    engine.invocations[inv_id] = inv
+    if inv.idempotency_key is not None:
+        engine.idempotency[(service_name, handler, key, inv.idempotency_key)] = inv_id
+    if status == SCHEDULED and inv.due_ms is not None:
+        engine._push_timer(inv.due_ms, 0, inv_id, 0)
+    if status == COMPLETED:
+        engine.schedule_retention(inv, engine.now_ms if inv.completed_ms is None else inv.completed_ms)
+    for j, timer in enumerate(_need(raw, "timers", where, list, optional=True) or []):
+        due = _need(timer, "due_ms", f"{where}.timers[{j}]", int)
+        cid = _need(timer, "completion_id", f"{where}.timers[{j}]", int)
+        engine._push_timer(due, _TIMER_SLEEP, inv_id, cid)
+
+
+def _rebuild_locks(engine: Engine) -> None:
+    for inv in engine.invocations.values():
+        if inv.key is None or engine.services[inv.service].type != VIRTUAL_OBJECT:
+            continue
+        lock = (inv.service, inv.key)
+        if inv.state in HOLDS_LOCK:
+            if lock in engine.lock_holders:
+                raise SnapshotError(
+                    f"invocations[{list(engine.invocations).index(inv.id)}]",
+                    f"two invocations hold the key {inv.key!r} of {inv.service}: "
+                    f"{engine.lock_holders[lock]} and {inv.id}")
+            engine.lock_holders[lock] = inv.id
+    for inv in engine.invocations.values():
+        if inv.state == INBOXED:
+            assert inv.key is not None
+            lock = (inv.service, inv.key)
+            if lock not in engine.lock_holders:
+                raise SnapshotError(
+                    f"invocations[{list(engine.invocations).index(inv.id)}]",
+                    f"the inboxed invocation {inv.id} waits for key {inv.key!r} of {inv.service}, which nobody holds")
+            engine.inboxes.setdefault(lock, deque()).append(inv.id)
+
+
+def _dump_entry(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": entry.index, "kind": entry.kind, "type": entry.type}
+    if entry.name is not None:
+        out["name"] = entry.name
+    if entry.completion_ids:
+        out["completion_ids"] = list(entry.completion_ids)
+    if entry.completion_id is not None:
+        out["completion_id"] = entry.completion_id
+    return out
+
+
+def dump_invocation(engine: Engine, inv: Invocation, timers: dict[str, list[tuple[int, int]]] | None = None) -> dict[str, Any]:
+    """One invocation in the world format (the model's extra fields only where they say something)."""
+    service = engine.services[inv.service]
+    out: dict[str, Any] = {
+        "id": inv.id,
+        "target": {"service": inv.service, "handler": inv.handler, "key": inv.key},
+        "status": inv.state,
+        "completion": inv.completion,
+        "pinned": None if inv.pinned_deployment is None else {
+            "deployment_id": inv.pinned_deployment, "protocol": inv.pinned_protocol},
+        "journal_retained": inv.journal is not None,
+        "journal": [_dump_entry(e) for e in inv.journal or ()],
+    }
+    if inv.journal_retention_s != service.journal_retention_s:
+        out["journal_retention_s"] = inv.journal_retention_s
+    if inv.completion_retention_s != service.effective_completion_retention_s:
+        out["completion_retention_s"] = inv.completion_retention_s
+    for name in ("due_ms", "completed_ms", "idempotency_key", "restarted_from", "awaiting"):
+        value = getattr(inv, name)
+        if value is not None:
+            out[name] = value
+    if inv.retry_count:
+        out["retry_count"] = inv.retry_count
+    if timers and inv.id in timers:
+        out["timers"] = [{"due_ms": due, "completion_id": cid} for due, cid in sorted(timers[inv.id])]
+    return out
+
+
+def dump_world(engine: Engine) -> World:
+    """The engine's whole state in the world format."""
+    timers: dict[str, list[tuple[int, int]]] = {}
+    for due, _, kind, inv_id, cid in engine._timers:
+        if kind == _TIMER_SLEEP:
+            timers.setdefault(inv_id, []).append((due, cid))
+    world: World = {
+        "deployments": [
+            {"id": d.id, "services": list(d.services), "protocol": [d.protocol_min, d.protocol_max],
+             **({"name": d.name} if d.name is not None else {})}
+            for d in engine.deployments.values()
+        ],
+        "services": [
+            {"name": s.name, "type": s.type, "journal_retention_s": s.journal_retention_s,
+             **({"completion_retention_s": s.completion_retention_s} if s.completion_retention_s is not None else {})}
+            for s in engine.services.values()
+        ],
+        "invocations": [dump_invocation(engine, inv, timers) for inv in engine.invocations.values()],
+    }
+    if engine.now_ms != DEFAULT_EPOCH_MS:
+        world["now_ms"] = engine.now_ms
+    if engine.unavailable_partitions:
+        world["unavailable_partitions"] = sorted(engine.unavailable_partitions)
+    return world
