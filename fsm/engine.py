@@ -31,7 +31,9 @@ from . import restart as restart_rules
 from .errors import FailedPrecondition, IllegalTransition, InvalidArgument, LifecycleError, NotFound, Unavailable, invalid_argument
 from .ids import IdError, IdGenerator, key_partition_key, parse_deployment_id, parse_invocation_id
 from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, completed_ids
-from .lifecycle import ADMIN, COMPLETED, FREE, HOLDS_LOCK, INBOXED, RUNNING, SCHEDULED, SUSPENDED, Accept, fire
+from .lifecycle import (
+    ADMIN, COMPLETED, FREE, HOLDS_LOCK, INBOXED, RUNNING, SCHEDULED, SUSPENDED, TABLE, Accept, Table, fire,
+)
 from .model import (
     COMMAND, DEFAULT_JOURNAL_RETENTION_S, DEFAULT_MAX_PROTOCOL, FAILURE, NOTIFICATION, SERVICE, SERVICE_TYPES,
     SUCCESS, VIRTUAL_OBJECT, Deployment, Entry, Invocation, Service,
@@ -82,12 +84,14 @@ class Engine:
 
     def __init__(self, *, seed: int | str | None = 0, now_ms: int = DEFAULT_EPOCH_MS,
                  partitions: int = DEFAULT_PARTITIONS, max_protocol: int = DEFAULT_MAX_PROTOCOL,
-                 cleanup_interval_ms: int = DEFAULT_CLEANUP_INTERVAL_MS) -> None:
+                 cleanup_interval_ms: int = DEFAULT_CLEANUP_INTERVAL_MS, table: Table | None = None) -> None:
         self.now_ms = _check_int("now_ms", now_ms)
         self.partitions = _check_int("partitions", partitions, 1)
         self.max_protocol = _check_int("max_protocol", max_protocol, 1)
         self.cleanup_interval_ms = _check_int("cleanup_interval_ms", cleanup_interval_ms, 1)
         self.ids = IdGenerator(seed)
+        #: The compiled lifecycle; exploration may pass a modified one to test a rule change.
+        self.table: Table = TABLE if table is None else table
         self.services: dict[str, Service] = {}
         self.deployments: dict[str, Deployment] = {}  # registration order
         self.invocations: dict[str, Invocation] = {}  # creation order
@@ -211,6 +215,26 @@ class Engine:
         if self.deployments.pop(deployment_id, None) is None:
             raise NotFound(404, "DEPLOYMENT_NOT_FOUND", f"The requested deployment '{deployment_id}' does not exist")
 
+    def remove_service(self, name: str) -> None:
+        """Forget a service that no deployment serves and no invocation targets."""
+        if name not in self.services:
+            raise NotFound(404, "SERVICE_NOT_FOUND", f"The requested service '{name}' does not exist")
+        serving = [d.id for d in self.deployments.values() if name in d.services]
+        if serving:
+            raise FailedPrecondition(409, "SERVICE_IN_USE",
+                                     f"The service '{name}' is still served by {', '.join(serving)}; remove those first.")
+        if any(inv.service == name for inv in self.invocations.values()):
+            raise FailedPrecondition(409, "SERVICE_IN_USE", f"Invocations of the service '{name}' still exist.")
+        del self.services[name]
+
+    def pending_sleeps(self) -> dict[str, list[tuple[int, int]]]:
+        """Sleep timers not yet fired: invocation id -> [(due_ms, completion id)], by due time."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        for due, _, kind, inv_id, cid in sorted(self._timers):
+            if kind == _TIMER_SLEEP:
+                out.setdefault(inv_id, []).append((due, cid))
+        return out
+
     def set_partition_available(self, partition: int, available: bool) -> None:
         """Make a partition unreachable (requests routed to it answer 503) or reachable again."""
         _check_int("partition", partition)
@@ -266,7 +290,7 @@ class Engine:
 
     def _enter(self, inv: Invocation, delayed: bool) -> None:
         """Fire ``invoke`` for a new record and apply its effects."""
-        state = fire(inv, "invoke", inv.id, delayed=delayed, key_locked=self._key_locked(inv))
+        state = fire(inv, "invoke", inv.id, self.table, delayed=delayed, key_locked=self._key_locked(inv))
         self.invocations[inv.id] = inv
         if state == SCHEDULED:
             assert inv.due_ms is not None
@@ -322,7 +346,7 @@ class Engine:
         if inv is None:
             return  # cancelled or killed meanwhile
         if kind == _TIMER_DUE and inv.state == SCHEDULED:
-            fire(inv, "due", inv.id, key_locked=self._key_locked(inv))
+            fire(inv, "due", inv.id, self.table, key_locked=self._key_locked(inv))
             inv.due_ms = None
             self._started_or_queued(inv)
         elif kind == _TIMER_SLEEP and inv.journal is not None and inv.state in (RUNNING, SUSPENDED):
@@ -338,10 +362,10 @@ class Engine:
             if inv is None or inv.state != COMPLETED:
                 continue
             if kind == _EXPIRE_STATUS:
-                fire(inv, "expire", inv.id)
+                fire(inv, "expire", inv.id, self.table)
                 self._forget(inv)
             elif inv.journal is not None:
-                fire(inv, "expire_journal", inv.id)
+                fire(inv, "expire_journal", inv.id, self.table)
                 inv.journal = None
 
     def schedule_retention(self, inv: Invocation, completed_ms: int) -> None:
@@ -407,7 +431,7 @@ class Engine:
         entry = Entry(len(journal), NOTIFICATION, note_type, None, (), completion_id)
         journal.append(entry)
         if inv.state == SUSPENDED and (inv.awaiting is None or inv.awaiting == completion_id):
-            fire(inv, "wake", inv.id)
+            fire(inv, "wake", inv.id, self.table)
             inv.awaiting = None
         return entry
 
@@ -426,7 +450,7 @@ class Engine:
         elif awaiting not in pending:
             raise FailedPrecondition(409, "NOTHING_TO_AWAIT",
                                      f"Completion {awaiting} of the invocation '{inv.id}' is not pending.")
-        fire(inv, "suspend", inv.id)
+        fire(inv, "suspend", inv.id, self.table)
         inv.awaiting = awaiting
 
     def sleep(self, invocation_id: str, duration_ms: int) -> Entry:
@@ -445,7 +469,7 @@ class Engine:
             raise invalid_argument("on_max_attempts", "must be 'pause' or 'kill'")
         inv = self._running(invocation_id, "fail_attempt")
         inv.retry_count += 1
-        state = fire(inv, "fail_attempt", inv.id, retries_exhausted=inv.retry_count >= max_attempts,
+        state = fire(inv, "fail_attempt", inv.id, self.table, retries_exhausted=inv.retry_count >= max_attempts,
                      pause_on_max_attempts=on_max_attempts == "pause")
         if state == COMPLETED:
             self._on_completed(inv, FAILURE)
@@ -459,7 +483,7 @@ class Engine:
         journal = inv.journal
         assert journal is not None
         journal.append(Entry(len(journal), COMMAND, "Output"))
-        fire(inv, "complete", inv.id)
+        fire(inv, "complete", inv.id, self.table)
         self._on_completed(inv, SUCCESS if success else FAILURE)
 
     # --- effects shared by several transitions ----------------------------------------------
@@ -470,7 +494,7 @@ class Engine:
         inv.awaiting = None
         self._release(inv)
         if inv.completion_retention_s == 0:
-            fire(inv, "expire", inv.id)
+            fire(inv, "expire", inv.id, self.table)
             self._forget(inv)
             return
         if inv.journal_retention_s == 0:
@@ -489,7 +513,7 @@ class Engine:
         while inbox:
             nxt = self.invocations.get(inbox.popleft())
             if nxt is not None and nxt.state == INBOXED:
-                fire(nxt, "dequeue", nxt.id)
+                fire(nxt, "dequeue", nxt.id, self.table)
                 self.lock_holders[lock] = nxt.id
                 break
         if inbox is not None and not inbox:
@@ -522,7 +546,7 @@ class Engine:
         inv, outcome = self._admin("cancel", invocation_id)
         before = inv.state
         assert outcome.trigger is not None
-        fire(inv, outcome.trigger, inv.id)
+        fire(inv, outcome.trigger, inv.id, self.table)
         if inv.state == FREE:
             self._forget(inv)
         else:
@@ -537,7 +561,7 @@ class Engine:
         """200: forgotten if not started, else completed with failure 'killed'."""
         inv, outcome = self._admin("kill", invocation_id)
         assert outcome.trigger is not None
-        fire(inv, outcome.trigger, inv.id)
+        fire(inv, outcome.trigger, inv.id, self.table)
         if inv.state == FREE:
             self._forget(inv)
         else:
@@ -546,13 +570,13 @@ class Engine:
 
     def purge(self, invocation_id: str) -> int:
         inv, outcome = self._admin("purge", invocation_id)
-        fire(inv, "purge", inv.id)
+        fire(inv, "purge", inv.id, self.table)
         self._forget(inv)
         return outcome.status
 
     def purge_journal(self, invocation_id: str) -> int:
         inv, outcome = self._admin("purge_journal", invocation_id)
-        fire(inv, "purge_journal", inv.id)
+        fire(inv, "purge_journal", inv.id, self.table)
         inv.journal = None
         return outcome.status
 
@@ -560,7 +584,7 @@ class Engine:
         """202 for a running invocation (it pauses); 200 if suspended or already paused."""
         inv, outcome = self._admin("pause", invocation_id)
         if outcome.trigger is not None:
-            fire(inv, outcome.trigger, inv.id)
+            fire(inv, outcome.trigger, inv.id, self.table)
         return outcome.status
 
     def resume(self, invocation_id: str, deployment: str | None = None) -> int:
@@ -592,7 +616,7 @@ class Engine:
                     f"{target.protocol_min}..={target.protocol_max}.")
             inv.pinned_deployment = target.id
         if outcome.trigger is not None:
-            fire(inv, outcome.trigger, inv.id)
+            fire(inv, outcome.trigger, inv.id, self.table)
             inv.awaiting = None
         return outcome.status
 

@@ -177,7 +177,7 @@ class Guard:
 _GUARD_OBJECTS = {name: Guard(name) for name in GUARDS}
 
 
-def _machine_transitions() -> list[dict[str, Any]]:
+def _machine_transitions(rules: tuple[Rule, ...]) -> list[dict[str, Any]]:
     return [
         {
             "trigger": rule.trigger,
@@ -186,13 +186,13 @@ def _machine_transitions() -> list[dict[str, Any]]:
             "conditions": [_GUARD_OBJECTS[g] for g in rule.guards],
             "unless": [_GUARD_OBJECTS[g] for g in rule.unless],
         }
-        for rule in RULES
+        for rule in rules
     ]
 
 
-def _check_definition() -> None:
+def check_definition(rules: tuple[Rule, ...] = RULES) -> None:
     """Definition-time checks: a broken table fails at import with the fix spelled out."""
-    for rule in RULES:
+    for rule in rules:
         for name in (*rule.guards, *rule.unless):
             if name not in GUARDS:
                 raise ValueError(f"Rule {rule.trigger} uses unknown guard '{name}': add it to GUARDS.")
@@ -203,7 +203,7 @@ def _check_definition() -> None:
     frontier = deque([FREE])
     while frontier:
         state = frontier.popleft()
-        for rule in RULES:
+        for rule in rules:
             if state in rule.sources and rule.dest not in reachable:
                 reachable.add(rule.dest)
                 frontier.append(rule.dest)
@@ -213,30 +213,37 @@ def _check_definition() -> None:
     for operation, row in ADMIN.items():
         for state, outcome in row.items():
             if isinstance(outcome, Accept) and outcome.trigger is not None:
-                if not any(r.trigger == outcome.trigger and state in r.sources for r in RULES):
+                if not any(r.trigger == outcome.trigger and state in r.sources for r in rules):
                     raise ValueError(
                         f"ADMIN[{operation!r}][{state!r}] fires '{outcome.trigger}', which RULES do not "
                         f"allow from '{state}'."
                     )
 
 
-_check_definition()
+def build_machine(rules: tuple[Rule, ...] = RULES) -> Machine:
+    """One machine for all invocations (no per-object Machine, no add_model)."""
+    check_definition(rules)
+    return Machine(
+        model=None,
+        states=list(STATES),
+        transitions=_machine_transitions(rules),
+        initial=FREE,
+        auto_transitions=False,
+        send_event=False,
+        model_attribute="state",
+    )
 
-#: The definition: one machine for all invocations (no per-object Machine, no add_model).
-MACHINE = Machine(
-    model=None,
-    states=list(STATES),
-    transitions=_machine_transitions(),
-    initial=FREE,
-    auto_transitions=False,
-    send_event=False,
-    model_attribute="state",
-)
+
+#: The definition.
+MACHINE = build_machine(RULES)
 
 Branch = tuple[tuple[str, ...], tuple[str, ...], str]  # guards, unless, dest
 
 
-def compile_table(machine: Machine = MACHINE) -> dict[tuple[str, str], tuple[Branch, ...]]:
+Table = dict[tuple[str, str], tuple[Branch, ...]]
+
+
+def compile_table(machine: Machine = MACHINE) -> Table:
     """Compile the machine into ``{(state, trigger): ((guards, unless, dest), ...)}``, in order.
 
     Read from the ``Machine`` itself (not from RULES), so the fast path is derived from the
@@ -254,12 +261,6 @@ def compile_table(machine: Machine = MACHINE) -> dict[tuple[str, str], tuple[Bra
 
 TABLE = compile_table()
 
-#: For each trigger, the states it may be fired from (used in IllegalTransition messages).
-ALLOWED_FROM: dict[str, tuple[str, ...]] = {
-    trigger: tuple(s for s in STATES if (s, trigger) in TABLE) for trigger in TRIGGERS
-}
-
-
 class HasState(Protocol):
     state: str
 
@@ -273,12 +274,14 @@ def next_state(state: str, trigger: str, facts: dict[str, bool] | None = None) -
     return None
 
 
-def fire(model: HasState, trigger: str, ident: str = "?", **facts: bool) -> str:
+def fire(model: HasState, trigger: str, ident: str = "?", table: Table | None = None, **facts: bool) -> str:
     """Move ``model`` by ``trigger`` through the compiled table; the engine's hot path.
 
-    Raises :class:`IllegalTransition` naming the states the trigger is allowed from.
+    ``table`` defaults to the one compiled from ``MACHINE``; exploration passes another to test
+    a modified rule set. Raises :class:`IllegalTransition` naming the states the trigger is
+    allowed from.
     """
-    branches = TABLE.get((model.state, trigger))
+    branches = (TABLE if table is None else table).get((model.state, trigger))
     if branches is not None:
         for guards, unless, dest in branches:
             if (not guards or all(facts.get(g, False) for g in guards)) and not (
@@ -286,7 +289,8 @@ def fire(model: HasState, trigger: str, ident: str = "?", **facts: bool) -> str:
             ):
                 model.state = dest
                 return dest
-    raise IllegalTransition(ident, trigger, model.state, ALLOWED_FROM.get(trigger, ()))
+    allowed = tuple(s for s in STATES if (s, trigger) in (TABLE if table is None else table))
+    raise IllegalTransition(ident, trigger, model.state, allowed)
 
 
 def fire_with_machine(model: HasState, trigger: str, **facts: bool) -> bool:

@@ -244,10 +244,7 @@ def dump_invocation(engine: Engine, inv: Invocation, timers: dict[str, list[tupl
 
 def dump_world(engine: Engine) -> World:
     """The engine's whole state in the world format."""
-    timers: dict[str, list[tuple[int, int]]] = {}
-    for due, _, kind, inv_id, cid in engine._timers:
-        if kind == _TIMER_SLEEP:
-            timers.setdefault(inv_id, []).append((due, cid))
+    timers = engine.pending_sleeps()
     world: World = {
         "deployments": [
             {"id": d.id, "services": list(d.services), "protocol": [d.protocol_min, d.protocol_max],
