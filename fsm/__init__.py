@@ -31,7 +31,22 @@ from .restart import CHECKS, Decision, RestartPlan
 from .snapshot import dump_world, load_world
 
 __all__ = [
-    "CHECKS", "Decision", "Engine", "FailedPrecondition", "IllegalTransition", "InvalidArgument",
-    "LIVE_STATES", "LifecycleError", "MACHINE", "NotFound", "OutOfRange", "RestartPlan", "RestartResult",
-    "STATES", "SnapshotError", "Unavailable", "dump_world", "load_world",
+    "CHECKS",
+    "Decision",
+    "Engine",
+    "FailedPrecondition",
+    "IllegalTransition",
+    "InvalidArgument",
+    "LIVE_STATES",
+    "LifecycleError",
+    "MACHINE",
+    "NotFound",
+    "OutOfRange",
+    "RestartPlan",
+    "RestartResult",
+    "STATES",
+    "SnapshotError",
+    "Unavailable",
+    "dump_world",
+    "load_world",
 ]

@@ -84,8 +84,14 @@ class InProcess:
                     from_, deployment = request.get("from"), request.get("deployment")
                 result = engine.restart_as_new(target_id, from_, deployment)
                 new = engine.invocations[result.new_invocation_id]
-                return Outcome(200, None, dump_invocation(engine, new), before, _snapshot_of(engine, target_id),
-                               new_invocation_id=result.new_invocation_id)
+                return Outcome(
+                    200,
+                    None,
+                    dump_invocation(engine, new),
+                    before,
+                    _snapshot_of(engine, target_id),
+                    new_invocation_id=result.new_invocation_id,
+                )
             if operation == "resume":
                 status = engine.resume(target_id, request.get("deployment"))
             elif operation in OPERATIONS:
@@ -95,8 +101,14 @@ class InProcess:
         except LifecycleError as exc:
             return Outcome(exc.http_status, exc.message, None, before, _snapshot_of(engine, target_id))
         after = engine.invocations.get(target_id)
-        return Outcome(status, None, None, before, _snapshot_of(engine, target_id),
-                       status_after=after.state if after is not None else "free")
+        return Outcome(
+            status,
+            None,
+            None,
+            before,
+            _snapshot_of(engine, target_id),
+            status_after=after.state if after is not None else "free",
+        )
 
 
 def _snapshot_of(engine: Engine, invocation_id: Any) -> dict[str, Any] | None:
@@ -152,12 +164,15 @@ def _compare_new_invocation(case: dict[str, Any], got: Outcome) -> list[str]:
     old_journal = {e["index"]: e for e in (got.old_before or {}).get("journal", [])}
     expected_journal = [{**old_journal[i], "index": n} for n, i in enumerate(old_indexes) if i in old_journal]
     if len(expected_journal) == len(old_indexes) and new.get("journal") != expected_journal:
-        problems.append(f"journal: expected copies of {old_indexes}, got {[e['index'] for e in new.get('journal', [])]}"
-                        f" {new.get('journal')}")
+        problems.append(
+            f"journal: expected copies of {old_indexes}, got {[e['index'] for e in new.get('journal', [])]}"
+            f" {new.get('journal')}"
+        )
     deployment, protocol = _pinned(new)
     if deployment != want["pinned_deployment_id"] or protocol != want["pinned_protocol"]:
-        problems.append(f"pinned: expected {want['pinned_deployment_id']}/{want['pinned_protocol']}, "
-                        f"got {deployment}/{protocol}")
+        problems.append(
+            f"pinned: expected {want['pinned_deployment_id']}/{want['pinned_protocol']}, got {deployment}/{protocol}"
+        )
     if new.get("status") != want["status"]:
         problems.append(f"status: expected {want['status']}, got {new.get('status')}")
     if new.get("restarted_from") != want["restarted_from"]:
@@ -214,8 +229,11 @@ def replay(cases: Iterable[dict[str, Any]], target: Target, *, skip_http: bool =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fsm.conformance", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="JSONL files of cases")
-    parser.add_argument("--skip-http", action="store_true",
-                        help="count transport: http cases as skipped instead of replaying their query strings")
+    parser.add_argument(
+        "--skip-http",
+        action="store_true",
+        help="count transport: http cases as skipped instead of replaying their query strings",
+    )
     args = parser.parse_args(argv)
     report = replay(read_cases(args.files), InProcess(), skip_http=args.skip_http)
     print("\n".join(report.lines()))

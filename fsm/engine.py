@@ -28,15 +28,45 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import restart as restart_rules
-from .errors import FailedPrecondition, IllegalTransition, InvalidArgument, LifecycleError, NotFound, Unavailable, invalid_argument
+from .errors import (
+    FailedPrecondition,
+    IllegalTransition,
+    InvalidArgument,
+    LifecycleError,
+    NotFound,
+    Unavailable,
+    invalid_argument,
+)
 from .ids import IdError, IdGenerator, key_partition_key, parse_deployment_id, parse_invocation_id
 from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, completed_ids
 from .lifecycle import (
-    ADMIN, COMPLETED, FREE, HOLDS_LOCK, INBOXED, RUNNING, SCHEDULED, SUSPENDED, TABLE, Accept, Table, fire,
+    ADMIN,
+    COMPLETED,
+    FREE,
+    HOLDS_LOCK,
+    INBOXED,
+    RUNNING,
+    SCHEDULED,
+    SUSPENDED,
+    TABLE,
+    Accept,
+    Table,
+    fire,
 )
 from .model import (
-    COMMAND, DEFAULT_JOURNAL_RETENTION_S, DEFAULT_MAX_PROTOCOL, FAILURE, NOTIFICATION, SERVICE, SERVICE_TYPES,
-    SUCCESS, VIRTUAL_OBJECT, Deployment, Entry, Invocation, Service,
+    COMMAND,
+    DEFAULT_JOURNAL_RETENTION_S,
+    DEFAULT_MAX_PROTOCOL,
+    FAILURE,
+    NOTIFICATION,
+    SERVICE,
+    SERVICE_TYPES,
+    SUCCESS,
+    VIRTUAL_OBJECT,
+    Deployment,
+    Entry,
+    Invocation,
+    Service,
 )
 from .requests import KEEP, LATEST, DeploymentById, parse_deployment
 
@@ -82,9 +112,16 @@ def _check_int(what: str, value: Any, low: int = 0) -> int:
 class Engine:
     """A Restate-like world: embed it, drive it, and ask it what Restate would answer."""
 
-    def __init__(self, *, seed: int | str | None = 0, now_ms: int = DEFAULT_EPOCH_MS,
-                 partitions: int = DEFAULT_PARTITIONS, max_protocol: int = DEFAULT_MAX_PROTOCOL,
-                 cleanup_interval_ms: int = DEFAULT_CLEANUP_INTERVAL_MS, table: Table | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | str | None = 0,
+        now_ms: int = DEFAULT_EPOCH_MS,
+        partitions: int = DEFAULT_PARTITIONS,
+        max_protocol: int = DEFAULT_MAX_PROTOCOL,
+        cleanup_interval_ms: int = DEFAULT_CLEANUP_INTERVAL_MS,
+        table: Table | None = None,
+    ) -> None:
         self.now_ms = _check_int("now_ms", now_ms)
         self.partitions = _check_int("partitions", partitions, 1)
         self.max_protocol = _check_int("max_protocol", max_protocol, 1)
@@ -145,11 +182,14 @@ class Engine:
         try:
             parsed = parse_invocation_id(invocation_id)
         except IdError as exc:
-            raise InvalidArgument(400, "INVALID_INVOCATION_ID",
-                                  f"The request field 'invocation_id' is invalid. Reason: {exc.reason}") from None
+            raise InvalidArgument(
+                400, "INVALID_INVOCATION_ID", f"The request field 'invocation_id' is invalid. Reason: {exc.reason}"
+            ) from None
         reason = self.routing_error(parsed.partition_key)
         if reason is not None:
-            raise Unavailable(503, "PARTITION_UNAVAILABLE", f"Error when routing the request internally. Reason: {reason}")
+            raise Unavailable(
+                503, "PARTITION_UNAVAILABLE", f"Error when routing the request internally. Reason: {reason}"
+            )
         if inv is None:
             raise NotFound(404, "INVOCATION_NOT_FOUND", f"The requested invocation '{invocation_id}' does not exist")
         return inv
@@ -164,8 +204,13 @@ class Engine:
 
     # --- the world ------------------------------------------------------------------------
 
-    def register_service(self, name: str, type: str = SERVICE, journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
-                         completion_retention_s: int | None = None) -> Service:
+    def register_service(
+        self,
+        name: str,
+        type: str = SERVICE,
+        journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
+        completion_retention_s: int | None = None,
+    ) -> Service:
         """Add a service, or update the retention of one (its type cannot change)."""
         _check_name("name", name)
         if type not in SERVICE_TYPES:
@@ -175,14 +220,20 @@ class Engine:
             _check_int("completion_retention_s", completion_retention_s)
         existing = self.services.get(name)
         if existing is not None and existing.type != type:
-            raise FailedPrecondition(409, "SERVICE_TYPE_CHANGED",
-                                     f"The service '{name}' is a {existing.type}; it cannot become a {type}.")
+            raise FailedPrecondition(
+                409, "SERVICE_TYPE_CHANGED", f"The service '{name}' is a {existing.type}; it cannot become a {type}."
+            )
         service = Service(name, type, journal_retention_s, completion_retention_s)
         self.services[name] = service
         return service
 
-    def register_deployment(self, services: list[str] | tuple[str, ...], protocol: tuple[int, int] = (5, 7),
-                            deployment_id: str | None = None, name: str | None = None) -> str:
+    def register_deployment(
+        self,
+        services: list[str] | tuple[str, ...],
+        protocol: tuple[int, int] = (5, 7),
+        deployment_id: str | None = None,
+        name: str | None = None,
+    ) -> str:
         """Register a deployment serving registered ``services``; it becomes their latest."""
         if isinstance(services, str) or not isinstance(services, (list, tuple)) or not services:
             raise invalid_argument("services", "must be a non-empty list of service names")
@@ -204,7 +255,9 @@ class Engine:
             except (IdError, TypeError, AttributeError) as exc:
                 raise invalid_argument("deployment_id", f"{getattr(exc, 'reason', exc)}") from None
         if deployment_id in self.deployments:
-            raise FailedPrecondition(409, "DEPLOYMENT_EXISTS", f"The deployment '{deployment_id}' is already registered.")
+            raise FailedPrecondition(
+                409, "DEPLOYMENT_EXISTS", f"The deployment '{deployment_id}' is already registered."
+            )
         if name is not None and not isinstance(name, str):
             raise invalid_argument("name", "must be a string")
         self.deployments[deployment_id] = Deployment(deployment_id, tuple(services), low, high, name)
@@ -221,8 +274,11 @@ class Engine:
             raise NotFound(404, "SERVICE_NOT_FOUND", f"The requested service '{name}' does not exist")
         serving = [d.id for d in self.deployments.values() if name in d.services]
         if serving:
-            raise FailedPrecondition(409, "SERVICE_IN_USE",
-                                     f"The service '{name}' is still served by {', '.join(serving)}; remove those first.")
+            raise FailedPrecondition(
+                409,
+                "SERVICE_IN_USE",
+                f"The service '{name}' is still served by {', '.join(serving)}; remove those first.",
+            )
         if any(inv.service == name for inv in self.invocations.values()):
             raise FailedPrecondition(409, "SERVICE_IN_USE", f"Invocations of the service '{name}' still exist.")
         del self.services[name]
@@ -245,8 +301,15 @@ class Engine:
         else:
             self.unavailable_partitions.add(partition)
 
-    def call(self, service: str, handler: str, key: str | None = None, *, delay_ms: int = 0,
-             idempotency_key: str | None = None) -> str:
+    def call(
+        self,
+        service: str,
+        handler: str,
+        key: str | None = None,
+        *,
+        delay_ms: int = 0,
+        idempotency_key: str | None = None,
+    ) -> str:
         """A new invocation: scheduled if delayed, inboxed if its key is held, else running.
 
         A repeated idempotency key for the same target returns the existing invocation.
@@ -280,12 +343,21 @@ class Engine:
         inv_id = self.ids.invocation_id(self.now_ms, partition_key)
         while inv_id in self.invocations:  # astronomically unlikely; keeps ids unique anyway
             inv_id = self.ids.invocation_id(self.now_ms, partition_key)
-        return Invocation(inv_id, service.name, handler, key, FREE, service.journal_retention_s,
-                          service.effective_completion_retention_s)
+        return Invocation(
+            inv_id,
+            service.name,
+            handler,
+            key,
+            FREE,
+            service.journal_retention_s,
+            service.effective_completion_retention_s,
+        )
 
     def _key_locked(self, inv: Invocation) -> bool:
-        return inv.key is not None and self.is_exclusive(inv.service, inv.handler) and (
-            (inv.service, inv.key) in self.lock_holders
+        return (
+            inv.key is not None
+            and self.is_exclusive(inv.service, inv.handler)
+            and ((inv.service, inv.key) in self.lock_holders)
         )
 
     def _enter(self, inv: Invocation, delayed: bool) -> None:
@@ -380,12 +452,15 @@ class Engine:
         inv = self.lookup(invocation_id)
         if inv.state not in allowed:
             raise IllegalTransition(inv.id, step, inv.state, allowed)
-        if inv.pinned_deployment is None:
-            self._pin(inv)
         return inv
 
     def _pin(self, inv: Invocation) -> None:
-        """The first attempt pins the latest deployment and the highest protocol both speak."""
+        """The first attempt pins the latest deployment and the highest protocol both speak.
+
+        Called once a step is known to succeed, so a refused step leaves the invocation as it was.
+        """
+        if inv.pinned_deployment is not None:
+            return
         deployment = self.latest_deployment(inv.service)
         if deployment is None:
             return
@@ -400,6 +475,7 @@ class Engine:
         if name is not None and not isinstance(name, str):
             raise invalid_argument("name", "must be a string")
         inv = self._running(invocation_id, "append_command")
+        self._pin(inv)
         journal = inv.journal
         assert journal is not None
         count = COMPLETIONS_AWAITED.get(type, 0)
@@ -413,18 +489,24 @@ class Engine:
         """Deliver the completion ``completion_id``; wakes a suspended invocation awaiting it."""
         _check_int("completion_id", completion_id, 1)
         inv = self._running(invocation_id, "complete_command", (RUNNING, SUSPENDED))
-        return self._deliver(inv, completion_id)
+        entry = self._deliver(inv, completion_id)
+        self._pin(inv)
+        return entry
 
     def _deliver(self, inv: Invocation, completion_id: int) -> Entry:
         journal = inv.journal
         assert journal is not None
         command = next((e for e in journal if e.kind == COMMAND and completion_id in e.completion_ids), None)
         if command is None:
-            raise FailedPrecondition(409, "UNKNOWN_COMPLETION",
-                                     f"No command of the invocation '{inv.id}' awaits completion {completion_id}.")
+            raise FailedPrecondition(
+                409, "UNKNOWN_COMPLETION", f"No command of the invocation '{inv.id}' awaits completion {completion_id}."
+            )
         if completion_id in completed_ids(journal):
-            raise FailedPrecondition(409, "ALREADY_COMPLETED_COMMAND",
-                                     f"Completion {completion_id} of the invocation '{inv.id}' was already delivered.")
+            raise FailedPrecondition(
+                409,
+                "ALREADY_COMPLETED_COMMAND",
+                f"Completion {completion_id} of the invocation '{inv.id}' was already delivered.",
+            )
         kinds = NOTIFICATION_TYPE.get(command.type, ())
         position = command.completion_ids.index(completion_id)
         note_type = kinds[position] if position < len(kinds) else command.type
@@ -444,12 +526,17 @@ class Engine:
         pending = [cid for e in journal if e.kind == COMMAND for cid in e.completion_ids if cid not in done]
         if awaiting is None:
             if not pending:
-                raise FailedPrecondition(409, "NOTHING_TO_AWAIT",
-                                         f"The invocation '{inv.id}' awaits no missing completion: it cannot suspend.")
+                raise FailedPrecondition(
+                    409,
+                    "NOTHING_TO_AWAIT",
+                    f"The invocation '{inv.id}' awaits no missing completion: it cannot suspend.",
+                )
             awaiting = pending[-1]
         elif awaiting not in pending:
-            raise FailedPrecondition(409, "NOTHING_TO_AWAIT",
-                                     f"Completion {awaiting} of the invocation '{inv.id}' is not pending.")
+            raise FailedPrecondition(
+                409, "NOTHING_TO_AWAIT", f"Completion {awaiting} of the invocation '{inv.id}' is not pending."
+            )
+        self._pin(inv)
         fire(inv, "suspend", inv.id, self.table)
         inv.awaiting = awaiting
 
@@ -461,16 +548,24 @@ class Engine:
         self.suspend(invocation_id, entry.completion_ids[0])
         return entry
 
-    def fail_attempt(self, invocation_id: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-                     on_max_attempts: str = "pause") -> str:
+    def fail_attempt(
+        self, invocation_id: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS, on_max_attempts: str = "pause"
+    ) -> str:
         """A failed attempt: back off, or when attempts run out pause (default) or kill."""
         _check_int("max_attempts", max_attempts, 1)
         if on_max_attempts not in ("pause", "kill"):
             raise invalid_argument("on_max_attempts", "must be 'pause' or 'kill'")
         inv = self._running(invocation_id, "fail_attempt")
+        self._pin(inv)
         inv.retry_count += 1
-        state = fire(inv, "fail_attempt", inv.id, self.table, retries_exhausted=inv.retry_count >= max_attempts,
-                     pause_on_max_attempts=on_max_attempts == "pause")
+        state = fire(
+            inv,
+            "fail_attempt",
+            inv.id,
+            self.table,
+            retries_exhausted=inv.retry_count >= max_attempts,
+            pause_on_max_attempts=on_max_attempts == "pause",
+        )
         if state == COMPLETED:
             self._on_completed(inv, FAILURE)
         return state
@@ -480,6 +575,7 @@ class Engine:
         if not isinstance(success, bool):
             raise invalid_argument("success", "must be a boolean")
         inv = self._running(invocation_id, "complete")
+        self._pin(inv)
         journal = inv.journal
         assert journal is not None
         journal.append(Entry(len(journal), COMMAND, "Output"))
@@ -598,30 +694,42 @@ class Engine:
         if selector is not KEEP:
             if inv.state == RUNNING or inv.pinned_deployment is None:
                 raise FailedPrecondition(
-                    409, "CANNOT_CHANGE_DEPLOYMENT",
+                    409,
+                    "CANNOT_CHANGE_DEPLOYMENT",
                     f"The invocation '{invocation_id}' is still running or the deployment id is not pinned yet, "
-                    "deployment id cannot be changed.")
-            target = (self.latest_deployment(inv.service) if selector is LATEST
-                      else self.deployments.get(selector.id) if isinstance(selector, DeploymentById) else None)
+                    "deployment id cannot be changed.",
+                )
+            target = (
+                self.latest_deployment(inv.service)
+                if selector is LATEST
+                else self.deployments.get(selector.id)
+                if isinstance(selector, DeploymentById)
+                else None
+            )
             if target is None:
                 raise FailedPrecondition(
-                    400, "DEPLOYMENT_NOT_FOUND",
-                    f"The given deployment was not found when trying to resume the invocation '{invocation_id}'.")
+                    400,
+                    "DEPLOYMENT_NOT_FOUND",
+                    f"The given deployment was not found when trying to resume the invocation '{invocation_id}'.",
+                )
             assert inv.pinned_protocol is not None
             if not target.supports(inv.pinned_protocol):
                 raise FailedPrecondition(
-                    400, "INCOMPATIBLE_DEPLOYMENT",
+                    400,
+                    "INCOMPATIBLE_DEPLOYMENT",
                     f"The invocation '{invocation_id}' is running on protocol version '{inv.pinned_protocol}', while "
                     f"the chosen deployment '{target.id}' supports the range "
-                    f"{target.protocol_min}..={target.protocol_max}.")
+                    f"{target.protocol_min}..={target.protocol_max}.",
+                )
             inv.pinned_deployment = target.id
         if outcome.trigger is not None:
             fire(inv, outcome.trigger, inv.id, self.table)
             inv.awaiting = None
         return outcome.status
 
-    def explain_restart_as_new(self, invocation_id: str, from_: int | str | None = None,
-                               deployment: str | None = None) -> restart_rules.Decision:
+    def explain_restart_as_new(
+        self, invocation_id: str, from_: int | str | None = None, deployment: str | None = None
+    ) -> restart_rules.Decision:
         """Which check decides, and what a success would create; changes nothing."""
         if not isinstance(invocation_id, str):
             raise invalid_argument("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
@@ -629,8 +737,9 @@ class Engine:
             raise invalid_argument("deployment", f"must be a string, got {type(deployment).__name__}")
         return restart_rules.decide(self, invocation_id, from_, deployment)
 
-    def restart_as_new(self, invocation_id: str, from_: int | str | None = None,
-                       deployment: str | None = None) -> RestartResult:
+    def restart_as_new(
+        self, invocation_id: str, from_: int | str | None = None, deployment: str | None = None
+    ) -> RestartResult:
         """Create a new invocation from a completed one (behaviour.md sections 3-5)."""
         decision = self.explain_restart_as_new(invocation_id, from_, deployment)
         if decision.error is not None:
@@ -648,8 +757,9 @@ class Engine:
         inv.pinned_protocol = plan.pinned_protocol
         inv.restarted_from = old.id
         self._enter(inv, delayed=False)
-        return RestartResult(inv.id, old.id, list(plan.copied_indexes), inv.pinned_deployment, inv.pinned_protocol,
-                             inv.state)
+        return RestartResult(
+            inv.id, old.id, list(plan.copied_indexes), inv.pinned_deployment, inv.pinned_protocol, inv.state
+        )
 
     # --- consistency ------------------------------------------------------------------------
 
@@ -665,7 +775,8 @@ class Engine:
                 holders[lock] = inv_id
             if inv.state == INBOXED:
                 assert inv.key is not None and inv_id in self.inboxes.get((inv.service, inv.key), ()), (
-                    f"{inv_id} is inboxed but not in its key's inbox")
+                    f"{inv_id} is inboxed but not in its key's inbox"
+                )
                 assert (inv.service, inv.key) in self.lock_holders, f"{inv_id} is inboxed behind no holder"
             if inv.journal is not None:
                 assert [e.index for e in inv.journal] == list(range(len(inv.journal))), f"{inv_id} journal not dense"

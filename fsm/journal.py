@@ -12,16 +12,33 @@ from .model import COMMAND, NOTIFICATION, Entry
 
 #: behaviour.md section 4: how many completion ids each command awaits.
 COMPLETIONS_AWAITED: dict[str, int] = {
-    "Input": 0, "Output": 0, "SetState": 0, "ClearState": 0, "ClearAllState": 0,
-    "GetEagerState": 0, "GetEagerStateKeys": 0, "SendSignal": 0, "CompleteAwakeable": 0,
-    "GetLazyState": 1, "GetLazyStateKeys": 1, "GetPromise": 1, "PeekPromise": 1,
-    "CompletePromise": 1, "Sleep": 1, "Run": 1, "AttachInvocation": 1,
-    "GetInvocationOutput": 1, "OneWayCall": 1,
+    "Input": 0,
+    "Output": 0,
+    "SetState": 0,
+    "ClearState": 0,
+    "ClearAllState": 0,
+    "GetEagerState": 0,
+    "GetEagerStateKeys": 0,
+    "SendSignal": 0,
+    "CompleteAwakeable": 0,
+    "GetLazyState": 1,
+    "GetLazyStateKeys": 1,
+    "GetPromise": 1,
+    "PeekPromise": 1,
+    "CompletePromise": 1,
+    "Sleep": 1,
+    "Run": 1,
+    "AttachInvocation": 1,
+    "GetInvocationOutput": 1,
+    "OneWayCall": 1,
     "Call": 2,  # the callee's invocation id, then its result
 }
 
 #: Notification types, by the command they complete (a Call's first id is the callee's id).
-NOTIFICATION_TYPE: dict[str, tuple[str, ...]] = {"Call": ("CallInvocationId", "Call"), "OneWayCall": ("CallInvocationId",)}
+NOTIFICATION_TYPE: dict[str, tuple[str, ...]] = {
+    "Call": ("CallInvocationId", "Call"),
+    "OneWayCall": ("CallInvocationId",),
+}
 
 
 def entry_at(journal: Sequence[Entry], index: int) -> Entry | None:

@@ -130,31 +130,46 @@ _RESTART_NOT_STARTED = Refuse(
 _RESTART_STILL_RUNNING = Refuse(409, "STILL_RUNNING", "The invocation '{id}' is still running.")
 
 
-def _row(scheduled_or_inboxed: Accept | Refuse, running: Accept | Refuse, suspended: Accept | Refuse,
-         paused: Accept | Refuse, completed: Accept | Refuse) -> dict[str, Accept | Refuse]:
-    return {SCHEDULED: scheduled_or_inboxed, INBOXED: scheduled_or_inboxed, RUNNING: running,
-            SUSPENDED: suspended, PAUSED: paused, COMPLETED: completed}
+def _row(
+    scheduled_or_inboxed: Accept | Refuse,
+    running: Accept | Refuse,
+    suspended: Accept | Refuse,
+    paused: Accept | Refuse,
+    completed: Accept | Refuse,
+) -> dict[str, Accept | Refuse]:
+    return {
+        SCHEDULED: scheduled_or_inboxed,
+        INBOXED: scheduled_or_inboxed,
+        RUNNING: running,
+        SUSPENDED: suspended,
+        PAUSED: paused,
+        COMPLETED: completed,
+    }
 
 
 #: behaviour.md section 2: operation -> state -> outcome. An absent invocation is 404 for all.
 #: For restart-as-new, ``Accept`` means "go on with the remaining checks" (fsm.restart).
 ADMIN: dict[str, dict[str, Accept | Refuse]] = {
-    "cancel": _row(Accept(200, "cancel"), Accept(202, "cancel"), Accept(202, "cancel"), Accept(202, "cancel"),
-                   _ALREADY_COMPLETED),
-    "kill": _row(Accept(200, "kill"), Accept(200, "kill"), Accept(200, "kill"), Accept(200, "kill"),
-                 _ALREADY_COMPLETED),
+    "cancel": _row(
+        Accept(200, "cancel"), Accept(202, "cancel"), Accept(202, "cancel"), Accept(202, "cancel"), _ALREADY_COMPLETED
+    ),
+    "kill": _row(
+        Accept(200, "kill"), Accept(200, "kill"), Accept(200, "kill"), Accept(200, "kill"), _ALREADY_COMPLETED
+    ),
     "purge": _row(_NOT_COMPLETED, _NOT_COMPLETED, _NOT_COMPLETED, _NOT_COMPLETED, Accept(200, "purge")),
-    "purge_journal": _row(_NOT_COMPLETED, _NOT_COMPLETED, _NOT_COMPLETED, _NOT_COMPLETED,
-                          Accept(200, "purge_journal")),
+    "purge_journal": _row(_NOT_COMPLETED, _NOT_COMPLETED, _NOT_COMPLETED, _NOT_COMPLETED, Accept(200, "purge_journal")),
     # A suspended invocation is not executing: Restate answers "already paused" (200), unchanged.
     "pause": _row(_NOT_RUNNING, Accept(202, "pause"), Accept(200, None), Accept(200, None), _NOT_RUNNING),
     "resume": _row(
         Refuse(425, "NOT_STARTED", "The invocation '{id}' is either inboxed or scheduled, cannot be resumed."),
-        Accept(200, "resume"), Accept(200, "resume"), Accept(200, "resume"),
+        Accept(200, "resume"),
+        Accept(200, "resume"),
+        Accept(200, "resume"),
         Refuse(409, "COMPLETED", "The invocation '{id}' is completed, cannot be resumed."),
     ),
-    "restart_as_new": _row(_RESTART_NOT_STARTED, _RESTART_STILL_RUNNING, _RESTART_STILL_RUNNING,
-                           _RESTART_STILL_RUNNING, Accept(200, None)),
+    "restart_as_new": _row(
+        _RESTART_NOT_STARTED, _RESTART_STILL_RUNNING, _RESTART_STILL_RUNNING, _RESTART_STILL_RUNNING, Accept(200, None)
+    ),
 }
 OPERATIONS: tuple[str, ...] = tuple(ADMIN)
 
@@ -243,6 +258,12 @@ Branch = tuple[tuple[str, ...], tuple[str, ...], str]  # guards, unless, dest
 Table = dict[tuple[str, str], tuple[Branch, ...]]
 
 
+def _guard_name(condition: object) -> str:
+    if not isinstance(condition, Guard):
+        raise TypeError(f"conditions must be Guard objects, got {condition!r}")
+    return condition.name
+
+
 def compile_table(machine: Machine = MACHINE) -> Table:
     """Compile the machine into ``{(state, trigger): ((guards, unless, dest), ...)}``, in order.
 
@@ -253,13 +274,15 @@ def compile_table(machine: Machine = MACHINE) -> Table:
     for trigger, event in machine.events.items():
         for source, transitions in event.transitions.items():
             for transition in transitions:
-                guards = tuple(c.func.name for c in transition.conditions if c.target)
-                unless = tuple(c.func.name for c in transition.conditions if not c.target)
+                guards = tuple(_guard_name(c.func) for c in transition.conditions if c.target)
+                unless = tuple(_guard_name(c.func) for c in transition.conditions if not c.target)
+                assert transition.dest is not None, "every rule names its destination"
                 table.setdefault((source, trigger), []).append((guards, unless, transition.dest))
     return {key: tuple(branches) for key, branches in table.items()}
 
 
 TABLE = compile_table()
+
 
 class HasState(Protocol):
     state: str

@@ -36,7 +36,7 @@ FIRST_PREFIX_RESTART_PROTOCOL = 6
 class Entry(NamedTuple):
     """One journal entry. Commands and notifications share one 0-based index space."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the journal index; shadows tuple.index, which is unused
     kind: str  # COMMAND | NOTIFICATION
     type: str  # Restate's entry type: Input, Run, Sleep, Call, Output, Signal, ...
     name: str | None = None
@@ -53,8 +53,13 @@ INPUT = Entry(0, COMMAND, "Input")
 class Service:
     __slots__ = ("name", "type", "journal_retention_s", "completion_retention_s")
 
-    def __init__(self, name: str, type: str, journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
-                 completion_retention_s: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
+        completion_retention_s: int | None = None,
+    ) -> None:
         self.name = name
         self.type = type
         self.journal_retention_s = journal_retention_s
@@ -71,8 +76,9 @@ class Service:
 class Deployment:
     __slots__ = ("id", "services", "protocol_min", "protocol_max", "name")
 
-    def __init__(self, id: str, services: tuple[str, ...], protocol_min: int, protocol_max: int,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, id: str, services: tuple[str, ...], protocol_min: int, protocol_max: int, name: str | None = None
+    ) -> None:
         self.id = id
         self.services = services
         self.protocol_min = protocol_min
@@ -87,14 +93,36 @@ class Invocation:
     """One invocation. ``journal is None`` means the journal is gone (purged or not retained)."""
 
     __slots__ = (
-        "id", "state", "service", "handler", "key", "completion",
-        "pinned_deployment", "pinned_protocol", "journal", "next_completion_id",
-        "due_ms", "completed_ms", "retry_count", "idempotency_key",
-        "restarted_from", "journal_retention_s", "completion_retention_s", "awaiting",
+        "id",
+        "state",
+        "service",
+        "handler",
+        "key",
+        "completion",
+        "pinned_deployment",
+        "pinned_protocol",
+        "journal",
+        "next_completion_id",
+        "due_ms",
+        "completed_ms",
+        "retry_count",
+        "idempotency_key",
+        "restarted_from",
+        "journal_retention_s",
+        "completion_retention_s",
+        "awaiting",
     )
 
-    def __init__(self, id: str, service: str, handler: str, key: str | None, state: str,
-                 journal_retention_s: int, completion_retention_s: int) -> None:
+    def __init__(
+        self,
+        id: str,
+        service: str,
+        handler: str,
+        key: str | None,
+        state: str,
+        journal_retention_s: int,
+        completion_retention_s: int,
+    ) -> None:
         self.id = id
         self.state = state
         self.service = service

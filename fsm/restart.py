@@ -86,7 +86,8 @@ class Decision:
 
 def _unsupported(ctx: RestartContext, check: int) -> FailedPrecondition:
     return FailedPrecondition(
-        422, "UNSUPPORTED",
+        422,
+        "UNSUPPORTED",
         f"Restarting the invocation '{ctx.invocation_id}' is not supported. Restarting workflows is not "
         "supported, and restarting invocations created using the old service protocol.",
         check=check,
@@ -95,7 +96,8 @@ def _unsupported(ctx: RestartContext, check: int) -> FailedPrecondition:
 
 def _input_gone(ctx: RestartContext, check: int) -> FailedPrecondition:
     return FailedPrecondition(
-        410, "INPUT_NOT_AVAILABLE",
+        410,
+        "INPUT_NOT_AVAILABLE",
         f"The invocation '{ctx.invocation_id}' cannot be restarted because the input is not available. "
         "This indicates that the journal was already purged, or not retained at all.",
         check=check,
@@ -120,8 +122,10 @@ def invocation_id_parses(ctx: RestartContext) -> CheckResult:
         ctx.parsed_id = parse_invocation_id(ctx.invocation_id)
     except IdError as exc:
         return InvalidArgument(
-            400, "INVALID_INVOCATION_ID",
-            f"The request field 'invocation_id' is invalid. Reason: {exc.reason}", check=2,
+            400,
+            "INVALID_INVOCATION_ID",
+            f"The request field 'invocation_id' is invalid. Reason: {exc.reason}",
+            check=2,
         )
     return None
 
@@ -135,16 +139,18 @@ def partition_routable(ctx: RestartContext) -> CheckResult:
     assert ctx.parsed_id is not None
     reason = ctx.view.routing_error(ctx.parsed_id.partition_key)
     if reason is not None:
-        return Unavailable(503, "PARTITION_UNAVAILABLE",
-                           f"Error when routing the request internally. Reason: {reason}", check=4)
+        return Unavailable(
+            503, "PARTITION_UNAVAILABLE", f"Error when routing the request internally. Reason: {reason}", check=4
+        )
     return None
 
 
 def invocation_exists(ctx: RestartContext) -> CheckResult:
     ctx.invocation = ctx.view.get_invocation(ctx.invocation_id)
     if ctx.invocation is None:
-        return NotFound(404, "INVOCATION_NOT_FOUND",
-                        f"The requested invocation '{ctx.invocation_id}' does not exist", check=5)
+        return NotFound(
+            404, "INVOCATION_NOT_FOUND", f"The requested invocation '{ctx.invocation_id}' does not exist", check=5
+        )
     return None
 
 
@@ -153,8 +159,9 @@ def _state_refusal(ctx: RestartContext, check: int, states: frozenset[str]) -> C
     state = ctx.invocation.state
     outcome = ADMIN["restart_as_new"][state]
     if state in states and isinstance(outcome, Refuse):
-        return FailedPrecondition(outcome.status, outcome.reason, outcome.template.format(id=ctx.invocation_id),
-                                  check=check)
+        return FailedPrecondition(
+            outcome.status, outcome.reason, outcome.template.format(id=ctx.invocation_id), check=check
+        )
     return None
 
 
@@ -186,7 +193,8 @@ def old_protocol_path(ctx: RestartContext) -> CheckResult:
         return _unsupported(ctx, 10)
     if ctx.selector is KEEP or isinstance(ctx.selector, DeploymentById):
         return FailedPrecondition(
-            409, "CANNOT_CHANGE_DEPLOYMENT",
+            409,
+            "CANNOT_CHANGE_DEPLOYMENT",
             f"The invocation '{ctx.invocation_id}' is still running or the deployment id is not pinned yet, "
             "deployment id cannot be changed.",
             check=10,
@@ -217,7 +225,8 @@ def deployment_resolves(ctx: RestartContext) -> CheckResult:
         ctx.target = ctx.view.get_deployment(ctx.selector.id)
     if ctx.target is None:
         return FailedPrecondition(
-            400, "DEPLOYMENT_NOT_FOUND",
+            400,
+            "DEPLOYMENT_NOT_FOUND",
             f"The given deployment was not found when trying to restart as new the invocation '{ctx.invocation_id}'.",
             check=12,
         )
@@ -231,7 +240,8 @@ def deployment_speaks_protocol(ctx: RestartContext) -> CheckResult:
     if inv.pinned_protocol is None or target is None or target.supports(inv.pinned_protocol):
         return None
     return FailedPrecondition(
-        400, "INCOMPATIBLE_DEPLOYMENT",
+        400,
+        "INCOMPATIBLE_DEPLOYMENT",
         f"The invocation '{ctx.invocation_id}' is running on protocol version '{inv.pinned_protocol}', while the "
         f"chosen deployment '{target.id}' supports the range {target.protocol_min}..={target.protocol_max}.",
         check=13,
@@ -244,7 +254,8 @@ def prefix_complete(ctx: RestartContext) -> CheckResult:
     if ctx.from_ == U32_MAX or journal_rules.prefix_is_complete(_journal(ctx), ctx.from_):
         return None
     return FailedPrecondition(
-        400, "INCOMPLETE_PREFIX",
+        400,
+        "INCOMPLETE_PREFIX",
         f"The prefix of the journal '{ctx.invocation_id}' up to 'from' (included) contains some Commands "
         "without respective Completions.",
         check=14,
@@ -255,7 +266,8 @@ def from_within_journal(ctx: RestartContext) -> CheckResult:
     if ctx.from_ < journal_rules.journal_length(_journal(ctx)):
         return None
     return OutOfRange(
-        400, "JOURNAL_INDEX_OUT_OF_RANGE",
+        400,
+        "JOURNAL_INDEX_OUT_OF_RANGE",
         f"The given index is out of range of currently stored journal for invocation '{ctx.invocation_id}'.",
         check=15,
     )
@@ -273,8 +285,12 @@ def success(ctx: RestartContext) -> CheckResult:
         assert ctx.target is not None
         pinned = ctx.target.id
     return RestartPlan(
-        ctx.invocation_id, ctx.parsed_id.partition_key, new_journal, copied,
-        pinned, inv.pinned_protocol if pinned is not None else None,
+        ctx.invocation_id,
+        ctx.parsed_id.partition_key,
+        new_journal,
+        copied,
+        pinned,
+        inv.pinned_protocol if pinned is not None else None,
     )
 
 
@@ -299,8 +315,9 @@ CHECKS: tuple[Check, ...] = (
 CHECKS_BY_NUMBER = {check.number: check for check in CHECKS}
 
 
-def decide(view: RestartView, invocation_id: str, from_: int | str | None = None,
-           deployment: str | None = None) -> Decision:
+def decide(
+    view: RestartView, invocation_id: str, from_: int | str | None = None, deployment: str | None = None
+) -> Decision:
     """Run the checks in order; the first that returns something decides. Changes nothing."""
     ctx = RestartContext(view, invocation_id, from_, deployment)
     for check in CHECKS:

@@ -61,8 +61,9 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
         if name in engine.services:
             raise SnapshotError(f"{where}.name", f"the service '{name}' is listed twice")
         retention = _non_negative(_need(raw, "journal_retention_s", where, int), f"{where}.journal_retention_s")
-        completion = _non_negative(_need(raw, "completion_retention_s", where, int, optional=True),
-                                   f"{where}.completion_retention_s")
+        completion = _non_negative(
+            _need(raw, "completion_retention_s", where, int, optional=True), f"{where}.completion_retention_s"
+        )
         assert retention is not None
         engine.register_service(name, kind, retention, completion)
     for i, raw in enumerate(_need(world, "deployments", "world", list)):
@@ -76,8 +77,9 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
         if len(protocol) != 2 or not all(isinstance(p, int) and not isinstance(p, bool) for p in protocol):
             raise SnapshotError(f"{where}.protocol", "must be [min, max] integers")
         try:
-            engine.register_deployment(services, (protocol[0], protocol[1]), dep_id, _need(raw, "name", where, str,
-                                                                                           optional=True))
+            engine.register_deployment(
+                services, (protocol[0], protocol[1]), dep_id, _need(raw, "name", where, str, optional=True)
+            )
         except LifecycleError as exc:
             raise SnapshotError(where, exc.message) from None
     for i, raw in enumerate(_need(world, "invocations", "world", list)):
@@ -96,7 +98,9 @@ def _load_journal(raw: list[Any], where: str) -> list[Entry]:
         at = f"{where}[{i}]"
         index = _need(item, "index", at, int)
         if index != i:
-            raise SnapshotError(f"{at}.index", f"journal indexes must be 0, 1, 2, ... in order; got {index} at position {i}")
+            raise SnapshotError(
+                f"{at}.index", f"journal indexes must be 0, 1, 2, ... in order; got {index} at position {i}"
+            )
         kind = _need(item, "kind", at, str)
         if kind not in (COMMAND, NOTIFICATION):
             raise SnapshotError(f"{at}.kind", f"must be 'command' or 'notification', got {kind!r}")
@@ -132,7 +136,9 @@ def _load_invocation(engine: Engine, raw: Any, where: str) -> None:
     if service is None:
         raise SnapshotError(f"{where}.target.service", f"{service_name!r} is not a listed service")
     if (service.type == SERVICE) != (key is None):
-        raise SnapshotError(f"{where}.target.key", f"a {service.type} {'takes no' if key is not None else 'needs a'} key")
+        raise SnapshotError(
+            f"{where}.target.key", f"a {service.type} {'takes no' if key is not None else 'needs a'} key"
+        )
     status = _need(raw, "status", where, str)
     if status not in LIVE_STATES:
         raise SnapshotError(f"{where}.status", f"must be one of {', '.join(LIVE_STATES)}, got {status!r}")
@@ -146,14 +152,22 @@ def _load_invocation(engine: Engine, raw: Any, where: str) -> None:
     if not retained and journal:
         raise SnapshotError(f"{where}.journal", "must be empty when journal_retained is false")
     if not retained and status != COMPLETED:
-        raise SnapshotError(f"{where}.journal_retained", f"only a completed invocation can lose its journal, not a {status} one")
+        raise SnapshotError(
+            f"{where}.journal_retained", f"only a completed invocation can lose its journal, not a {status} one"
+        )
     if retained and not journal:
         raise SnapshotError(f"{where}.journal", "a retained journal starts with the Input command")
     journal_retention = _need(raw, "journal_retention_s", where, int, optional=True)
     completion_retention = _need(raw, "completion_retention_s", where, int, optional=True)
-    inv = Invocation(inv_id, service_name, handler, key, status,
-                     service.journal_retention_s if journal_retention is None else journal_retention,
-                     service.effective_completion_retention_s if completion_retention is None else completion_retention)
+    inv = Invocation(
+        inv_id,
+        service_name,
+        handler,
+        key,
+        status,
+        service.journal_retention_s if journal_retention is None else journal_retention,
+        service.effective_completion_retention_s if completion_retention is None else completion_retention,
+    )
     inv.completion = completion
     inv.journal = journal if retained else None
     inv.next_completion_id = 1 + max((c for e in journal for c in (*e.completion_ids, e.completion_id or 0)), default=0)
@@ -190,7 +204,8 @@ def _rebuild_locks(engine: Engine) -> None:
                 raise SnapshotError(
                     f"invocations[{list(engine.invocations).index(inv.id)}]",
                     f"two invocations hold the key {inv.key!r} of {inv.service}: "
-                    f"{engine.lock_holders[lock]} and {inv.id}")
+                    f"{engine.lock_holders[lock]} and {inv.id}",
+                )
             engine.lock_holders[lock] = inv.id
     for inv in engine.invocations.values():
         if inv.state == INBOXED:
@@ -199,7 +214,8 @@ def _rebuild_locks(engine: Engine) -> None:
             if lock not in engine.lock_holders:
                 raise SnapshotError(
                     f"invocations[{list(engine.invocations).index(inv.id)}]",
-                    f"the inboxed invocation {inv.id} waits for key {inv.key!r} of {inv.service}, which nobody holds")
+                    f"the inboxed invocation {inv.id} waits for key {inv.key!r} of {inv.service}, which nobody holds",
+                )
             engine.inboxes.setdefault(lock, deque()).append(inv.id)
 
 
@@ -214,7 +230,9 @@ def _dump_entry(entry: Entry) -> dict[str, Any]:
     return out
 
 
-def dump_invocation(engine: Engine, inv: Invocation, timers: dict[str, list[tuple[int, int]]] | None = None) -> dict[str, Any]:
+def dump_invocation(
+    engine: Engine, inv: Invocation, timers: dict[str, list[tuple[int, int]]] | None = None
+) -> dict[str, Any]:
     """One invocation in the world format (the model's extra fields only where they say something)."""
     service = engine.services[inv.service]
     out: dict[str, Any] = {
@@ -222,8 +240,9 @@ def dump_invocation(engine: Engine, inv: Invocation, timers: dict[str, list[tupl
         "target": {"service": inv.service, "handler": inv.handler, "key": inv.key},
         "status": inv.state,
         "completion": inv.completion,
-        "pinned": None if inv.pinned_deployment is None else {
-            "deployment_id": inv.pinned_deployment, "protocol": inv.pinned_protocol},
+        "pinned": None
+        if inv.pinned_deployment is None
+        else {"deployment_id": inv.pinned_deployment, "protocol": inv.pinned_protocol},
         "journal_retained": inv.journal is not None,
         "journal": [_dump_entry(e) for e in inv.journal or ()],
     }
@@ -247,13 +266,23 @@ def dump_world(engine: Engine) -> World:
     timers = engine.pending_sleeps()
     world: World = {
         "deployments": [
-            {"id": d.id, "services": list(d.services), "protocol": [d.protocol_min, d.protocol_max],
-             **({"name": d.name} if d.name is not None else {})}
+            {
+                "id": d.id,
+                "services": list(d.services),
+                "protocol": [d.protocol_min, d.protocol_max],
+                **({"name": d.name} if d.name is not None else {}),
+            }
             for d in engine.deployments.values()
         ],
         "services": [
-            {"name": s.name, "type": s.type, "journal_retention_s": s.journal_retention_s,
-             **({"completion_retention_s": s.completion_retention_s} if s.completion_retention_s is not None else {})}
+            {
+                "name": s.name,
+                "type": s.type,
+                "journal_retention_s": s.journal_retention_s,
+                **(
+                    {"completion_retention_s": s.completion_retention_s} if s.completion_retention_s is not None else {}
+                ),
+            }
             for s in engine.services.values()
         ],
         "invocations": [dump_invocation(engine, inv, timers) for inv in engine.invocations.values()],

@@ -1,0 +1,301 @@
+"""The engine: admin operations per state (behaviour.md section 2), effects, the clock, misuse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from fsm import Engine, IllegalTransition, InvalidArgument, LifecycleError, NotFound
+from fsm.errors import FailedPrecondition
+
+from .conftest import World
+
+Maker = Callable[[World], str]
+
+
+def scheduled(w: World) -> str:
+    return w.engine.call("Steps", "run", delay_ms=60_000)
+
+
+def inboxed(w: World) -> str:
+    w.engine.call("Locker", "hold", "k")
+    return w.engine.call("Locker", "hold", "k")
+
+
+def running(w: World) -> str:
+    return w.engine.call("Steps", "run")
+
+
+def suspended(w: World) -> str:
+    inv = running(w)
+    w.engine.sleep(inv, 60_000)
+    return inv
+
+
+def paused(w: World) -> str:
+    inv = running(w)
+    w.engine.fail_attempt(inv, max_attempts=1)
+    return inv
+
+
+def completed(w: World) -> str:
+    return w.completed()
+
+
+MAKERS: dict[str, Maker] = {
+    "scheduled": scheduled,
+    "inboxed": inboxed,
+    "running": running,
+    "suspended": suspended,
+    "paused": paused,
+    "completed": completed,
+}
+
+ALREADY = "The invocation '{id}' was already completed."
+NOT_COMPLETED = "The invocation '{id}' is not yet completed."
+NOT_RUNNING = "The invocation '{id}' is not running, cannot be paused."
+
+# operation -> state -> (status, state after or None when refused, message template for refusals)
+TABLE: dict[str, dict[str, tuple[int, str | None, str | None]]] = {
+    "cancel": {
+        "scheduled": (200, "free", None),
+        "inboxed": (200, "free", None),
+        "running": (202, "running", None),
+        "suspended": (202, "running", None),
+        "paused": (202, "running", None),
+        "completed": (409, None, ALREADY),
+    },
+    "kill": {
+        "scheduled": (200, "free", None),
+        "inboxed": (200, "free", None),
+        "running": (200, "completed", None),
+        "suspended": (200, "completed", None),
+        "paused": (200, "completed", None),
+        "completed": (409, None, ALREADY),
+    },
+    "purge": {**{s: (409, None, NOT_COMPLETED) for s in MAKERS}, "completed": (200, "free", None)},
+    "purge_journal": {**{s: (409, None, NOT_COMPLETED) for s in MAKERS}, "completed": (200, "completed", None)},
+    "pause": {
+        "scheduled": (409, None, NOT_RUNNING),
+        "inboxed": (409, None, NOT_RUNNING),
+        "running": (202, "paused", None),
+        "suspended": (200, "suspended", None),
+        "paused": (200, "paused", None),
+        "completed": (409, None, NOT_RUNNING),
+    },
+    "resume": {
+        "scheduled": (425, None, "The invocation '{id}' is either inboxed or scheduled, cannot be resumed."),
+        "inboxed": (425, None, "The invocation '{id}' is either inboxed or scheduled, cannot be resumed."),
+        "running": (200, "running", None),
+        "suspended": (200, "running", None),
+        "paused": (200, "running", None),
+        "completed": (409, None, "The invocation '{id}' is completed, cannot be resumed."),
+    },
+}
+
+
+@pytest.mark.parametrize("operation", list(TABLE))
+@pytest.mark.parametrize("state", list(MAKERS))
+def test_admin_operation_per_state(world: World, operation: str, state: str) -> None:
+    inv = MAKERS[state](world)
+    e = world.engine
+    assert e.invocations[inv].state == state
+    status, after, template = TABLE[operation][state]
+    if template is None:
+        assert getattr(e, operation)(inv) == status
+        assert (e.invocations[inv].state if inv in e.invocations else "free") == after
+    else:
+        with pytest.raises(FailedPrecondition) as caught:
+            getattr(e, operation)(inv)
+        assert (caught.value.http_status, caught.value.message) == (status, template.format(id=inv))
+        assert e.invocations[inv].state == state
+    e.check_invariants()
+
+
+@pytest.mark.parametrize("operation", [*TABLE, "restart_as_new"])
+def test_every_operation_answers_400_404_and_503_like_restate(world: World, operation: str) -> None:
+    e = world.engine
+    with pytest.raises(InvalidArgument, match=r"^The request field 'invocation_id' is invalid\. Reason: bad format$"):
+        getattr(e, operation)("xyz")
+    absent = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8ed"
+    with pytest.raises(NotFound, match="does not exist"):
+        getattr(e, operation)(absent)
+    inv = completed(world)
+    for partition in range(e.partitions):
+        e.set_partition_available(partition, False)
+    with pytest.raises(LifecycleError) as caught:
+        getattr(e, operation)(inv)
+    assert caught.value.http_status == 503
+
+
+def test_cancel_appends_a_signal_and_kill_ends_with_failure(world: World) -> None:
+    e = world.engine
+    inv = suspended(world)
+    e.cancel(inv)
+    journal = e.invocations[inv].journal or []
+    assert (journal[-1].kind, journal[-1].type, journal[-1].name) == ("notification", "Signal", "cancel")
+    e.kill(inv)
+    assert (e.invocations[inv].state, e.invocations[inv].completion) == ("completed", "failure")
+
+
+def test_resume_can_move_a_paused_invocation_to_another_deployment(world: World) -> None:
+    e = world.engine
+    inv = paused(world)
+    assert e.invocations[inv].pinned_deployment == world.d2
+    with pytest.raises(FailedPrecondition) as caught:
+        e.resume(inv, world.proto5)
+    assert caught.value.message == (
+        f"The invocation '{inv}' is running on protocol version '6', while the chosen "
+        f"deployment '{world.proto5}' supports the range 5..=5."
+    )
+    with pytest.raises(FailedPrecondition, match="trying to resume"):
+        e.resume(inv, "dp_16hyvaGLkmYCmSH4nzeUDAv")
+    assert e.resume(inv, world.d1) == 200
+    assert (e.invocations[inv].state, e.invocations[inv].pinned_deployment) == ("running", world.d1)
+    with pytest.raises(FailedPrecondition, match="deployment id cannot be changed") as refused:
+        e.resume(inv, "latest")
+    assert refused.value.http_status == 409
+    assert e.resume(inv, "keep") == 200
+
+
+def test_inbox_drains_in_fifo_order(world: World) -> None:
+    e = world.engine
+    holder = e.call("Locker", "hold", "k")
+    queued = [e.call("Locker", "hold", "k") for _ in range(3)]
+    other_key = e.call("Locker", "hold", "other")
+    assert e.invocations[other_key].state == "running"
+    e.kill(queued[1])  # leaves the queue
+    e.complete(holder)
+    assert [e.invocations[q].state for q in (queued[0], queued[2])] == ["running", "inboxed"]
+    e.complete(queued[0])
+    assert e.invocations[queued[2]].state == "running"
+    e.check_invariants()
+
+
+def test_scheduled_call_becomes_due_on_the_virtual_clock(world: World) -> None:
+    e = world.engine
+    inv = scheduled(world)
+    e.advance(59_999)
+    assert e.invocations[inv].state == "scheduled"
+    e.advance(1)
+    assert e.invocations[inv].state == "running"
+
+
+def test_delayed_call_on_a_locked_key_is_inboxed_when_due(world: World) -> None:
+    e = world.engine
+    e.call("Locker", "hold", "k")
+    inv = e.call("Locker", "hold", "k", delay_ms=10)
+    e.advance(10)
+    assert e.invocations[inv].state == "inboxed"
+
+
+def test_sleep_wakes_on_the_clock(world: World) -> None:
+    e = world.engine
+    inv = suspended(world)
+    e.advance(60_000)
+    assert e.invocations[inv].state == "running"
+    assert (e.invocations[inv].journal or [])[-1].completion_id == 1
+
+
+def test_retries_back_off_then_pause_or_kill(world: World) -> None:
+    e = world.engine
+    inv = running(world)
+    assert [e.fail_attempt(inv, max_attempts=3) for _ in range(3)] == ["running", "running", "paused"]
+    assert e.invocations[inv].retry_count == 3
+    other = running(world)
+    e.fail_attempt(other, max_attempts=1, on_max_attempts="kill")
+    assert (e.invocations[other].state, e.invocations[other].completion) == ("completed", "failure")
+
+
+def test_retention_is_lazy_and_runs_hourly() -> None:
+    e = Engine()
+    e.register_service("S", journal_retention_s=600, completion_retention_s=7_200)
+    e.register_deployment(["S"])
+    inv = e.call("S", "run")
+    e.complete(inv)
+    e.advance(3_600_000 - 1)
+    assert e.invocations[inv].journal is not None  # journal expired at 10 min, cleaner not run yet
+    e.advance_to(e.now_ms + (3_600_000 - e.now_ms % 3_600_000))
+    assert e.invocations[inv].journal is None and e.invocations[inv].state == "completed"
+    e.advance(2 * 3_600_000)
+    assert inv not in e.invocations
+
+
+def test_zero_completion_retention_frees_at_completion() -> None:
+    e = Engine()
+    e.register_service("S", journal_retention_s=0, completion_retention_s=0)
+    inv = e.call("S", "run")
+    e.complete(inv)
+    assert inv not in e.invocations
+
+
+def test_idempotency_key_deduplicates_calls(world: World) -> None:
+    e = world.engine
+    first = e.call("Steps", "run", idempotency_key="k1")
+    assert e.call("Steps", "run", idempotency_key="k1") == first
+    assert e.call("Steps", "run", idempotency_key="k2") != first
+
+
+def test_first_attempt_pins_the_latest_deployment_and_best_protocol(world: World) -> None:
+    e = world.engine
+    inv = running(world)
+    assert e.invocations[inv].pinned_deployment is None
+    e.append_command(inv, "SetState")
+    assert (e.invocations[inv].pinned_deployment, e.invocations[inv].pinned_protocol) == (world.d2, 6)
+
+
+def test_completion_ids_follow_behaviour_md(world: World) -> None:
+    e = world.engine
+    inv = running(world)
+    assert e.append_command(inv, "Call").completion_ids == (1, 2)
+    assert e.append_command(inv, "SetState").completion_ids == ()
+    assert e.append_command(inv, "Sleep").completion_ids == (3,)
+    assert e.complete_command(inv, 1).type == "CallInvocationId"
+    assert e.complete_command(inv, 2).type == "Call"
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (lambda e, i: e.suspend(i), "awaits no missing completion"),
+        (lambda e, i: e.complete_command(i, 9), "No command of the invocation"),
+        (lambda e, i: e.call("Nope", "h"), "The requested service 'Nope' does not exist"),
+        (lambda e, i: e.call("Locker", "h"), "needs a string key"),
+        (lambda e, i: e.call("Steps", "h", "k"), "is not keyed"),
+        (lambda e, i: e.call("Steps", "", None), "'handler': must be a non-empty string"),
+        (lambda e, i: e.call("Steps", "h", delay_ms=-1), "'delay_ms': must be an integer >= 0"),
+        (lambda e, i: e.advance(-5), "'ms': must be an integer >= 0"),
+        (lambda e, i: e.fail_attempt(i, on_max_attempts="explode"), "'pause' or 'kill'"),
+        (lambda e, i: e.register_deployment([], (5, 7)), "non-empty list"),
+        (lambda e, i: e.register_deployment(["Steps"], (7, 5)), "min 7 is greater than max 5"),
+        (lambda e, i: e.register_deployment(["Ghost"]), "The requested service 'Ghost' does not exist"),
+        (lambda e, i: e.register_service("Steps", "workflow"), "cannot become a workflow"),
+        (lambda e, i: e.register_service("X", "actor"), "must be one of service, virtual_object, workflow"),
+        (lambda e, i: e.remove_deployment("dp_16hyvaGLkmYCmSH4nzeUDAv"), "does not exist"),
+        (lambda e, i: e.remove_service("Steps"), "still served by"),
+        (lambda e, i: e.set_partition_available(99, False), "must be below 24"),
+    ],
+)
+def test_misuse_gets_a_clear_error(world: World, step: Callable[[Engine, str], object], message: str) -> None:
+    inv = running(world)
+    with pytest.raises(LifecycleError, match=message):
+        step(world.engine, inv)
+    world.engine.check_invariants()
+
+
+def test_driving_a_completed_invocation_names_the_allowed_states(world: World) -> None:
+    inv = completed(world)
+    with pytest.raises(IllegalTransition) as caught:
+        world.engine.append_command(inv, "Run")
+    assert caught.value.message == (
+        f"Cannot 'append_command' the invocation '{inv}' in state 'completed': "
+        "'append_command' is allowed from running."
+    )
+
+
+def test_remove_service_when_unused() -> None:
+    e = Engine()
+    e.register_service("S")
+    e.remove_service("S")
+    assert "S" not in e.services

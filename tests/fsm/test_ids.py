@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fsm.ids import (
+    U64_MAX,
+    U128_MAX,
+    IdError,
+    IdGenerator,
+    encode_deployment_id,
+    encode_invocation_id,
+    parse_deployment_id,
+    parse_invocation_id,
+)
+
+RECORDED = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9"
+
+
+def test_recorded_ids_round_trip() -> None:
+    assert str(parse_invocation_id(RECORDED)) == RECORDED
+    assert encode_deployment_id(parse_deployment_id("dp_16hyvaGLkmYCmSH4nzeUDZv")) == "dp_16hyvaGLkmYCmSH4nzeUDZv"
+
+
+def test_deployment_ulid_carries_the_recording_time() -> None:
+    # The byte swap is right: the ULID's 48-bit timestamp of a recorded deployment is Nov 2026.
+    assert parse_deployment_id("dp_16hyvaGLkmYCmSH4nzeUDZv") >> 80 == 1_795_811_744_090
+
+
+def test_same_key_same_partition_key_in_recorded_ids() -> None:
+    a = parse_invocation_id("inv_1hkQadOGD9wm10sVna5BHCWNM8vOqH9hDk")
+    b = parse_invocation_id("inv_1hkQadOGD9wm00qT8N0UIMO9o1rkXLmwV7")
+    assert a.partition_key == b.partition_key
+
+
+@given(st.integers(0, U64_MAX), st.integers(0, U128_MAX))
+def test_invocation_ids_round_trip(pk: int, uuid: int) -> None:
+    text = encode_invocation_id(pk, uuid)
+    assert len(text) == 38
+    assert parse_invocation_id(text) == (pk, uuid)
+
+
+@given(st.integers(0, U128_MAX))
+def test_deployment_ids_round_trip(uuid: int) -> None:
+    text = encode_deployment_id(uuid)
+    assert len(text) == 26
+    assert parse_deployment_id(text) == uuid
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "bad length"),
+        ("xyz", "bad format"),
+        ("KEEP", "bad format"),
+        ("foo_1abc", "unrecognized resource type: foo"),
+        ('{"Id":"dp_16cR', 'unrecognized resource type: {"Id":"dp'),
+        ("inv_", "bad length"),
+        ("inv_bogus", "unrecognized codec version"),
+        ("inv_2drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9", "unrecognized codec version"),
+        ("dp_16hyvaGLkmYCmSH4nzeUDZv", "id doesn't match the expected type"),
+        ("sub_1abc", "id doesn't match the expected type"),
+        ("inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e", "bad length"),
+        (RECORDED + "x", "bad length"),
+        ("inv_1drCQQYKZl9", "bad length"),
+        ("inv_1ZZZZZZZZZZZ0000000000000000000000", "base62 decode error"),  # overflows u64
+        ("inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e!", "base62 decode error"),
+        ("inv_1drCQ-YKZl9p7MIOJSFmvUm5T2w3LPR8e9", "base62 decode error"),
+        ("inv_1é", "bad length"),  # a field cut inside a multi-byte character
+        ("inv_é", "bad length"),
+    ],
+)
+def test_invocation_id_failures_name_restates_reason(raw: str, reason: str) -> None:
+    with pytest.raises(IdError) as caught:
+        parse_invocation_id(raw)
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("dp_bogus", "unrecognized codec version"),
+        ("Id", "bad format"),
+        ("", "bad length"),
+        (RECORDED, "id doesn't match the expected type"),
+        ("dp_16hyvaGLkmYCmSH4nzeUDZ", "bad length"),
+        ("dp_16hyvaGLkmYCmSH4nzeUDZvv", "bad length"),
+        ("dp_1ZZZZZZZZZZZZZZZZZZZZZZ", "base62 decode error"),  # overflows u128
+    ],
+)
+def test_deployment_id_failures(raw: str, reason: str) -> None:
+    with pytest.raises(IdError) as caught:
+        parse_deployment_id(raw)
+    assert caught.value.reason == reason
+
+
+def test_generation_is_reproducible_from_a_seed() -> None:
+    a, b = IdGenerator(42), IdGenerator(42)
+    assert [a.invocation_id(1_000) for _ in range(5)] == [b.invocation_id(1_000) for _ in range(5)]
+    assert IdGenerator(1).invocation_id(1_000) != IdGenerator(2).invocation_id(1_000)
+
+
+def test_generated_invocation_keeps_the_partition_key() -> None:
+    pk = parse_invocation_id(RECORDED).partition_key
+    new = IdGenerator(3).invocation_id(5, pk)
+    assert new[:16] == RECORDED[:16] and new != RECORDED
+
+
+def test_encoding_rejects_out_of_range_integers() -> None:
+    with pytest.raises(ValueError):
+        encode_invocation_id(-1, 0)
+    with pytest.raises(ValueError):
+        encode_deployment_id(U128_MAX + 1)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import pytest
+
+from fsm.errors import InvalidArgument
+from fsm.requests import KEEP, LATEST, DeploymentById, RawQuery, parse_deployment, parse_from, parse_query_string
+
+PREFIX = "Failed to deserialize query string: "
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [(None, 0), ("0", 0), ("01", 1), ("+1", 1), ("4294967295", 4294967295), (7, 7), ("0000000000007", 7)],
+)
+def test_from_parses_like_rust_u32(raw: str | int | None, value: int) -> None:
+    assert parse_from(raw) == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        ("abc", "from: invalid digit found in string"),
+        ("-1", "from: invalid digit found in string"),
+        (-1, "from: invalid digit found in string"),
+        ("1.5", "from: invalid digit found in string"),
+        (" 1", "from: invalid digit found in string"),
+        ("+", "from: invalid digit found in string"),
+        ("", "from: cannot parse integer from empty string"),
+        ("4294967296", "from: number too large to fit in target type"),
+        (4294967296, "from: number too large to fit in target type"),
+        ("99999999999x", "from: number too large to fit in target type"),
+        ("4294967295x", "from: invalid digit found in string"),  # Rust checks the digit first
+        ("٣", "from: invalid digit found in string"),
+    ],
+)
+def test_from_failures_carry_rusts_message(raw: str | int, detail: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        parse_from(raw)
+    assert caught.value.message == PREFIX + detail
+    assert (caught.value.http_status, caught.value.reason, caught.value.check) == (400, "INVALID_QUERY_STRING", 1)
+
+
+def test_from_rejects_other_python_types() -> None:
+    with pytest.raises(InvalidArgument, match="from: expected an integer or a string, got float"):
+        parse_from(1.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        parse_from(True)
+
+
+def test_deployment_selector() -> None:
+    assert parse_deployment(None) is LATEST
+    assert parse_deployment("latest") is LATEST and parse_deployment("Latest") is LATEST
+    assert parse_deployment("keep") is KEEP and parse_deployment("Keep") is KEEP
+    assert parse_deployment("dp_16hyvaGLkmYCmSH4nzeUDZv") == DeploymentById("dp_16hyvaGLkmYCmSH4nzeUDZv")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [("KEEP", "bad format"), ("xyz", "bad format"), ("", "bad length"), ("dp_bogus", "unrecognized codec version")],
+)
+def test_malformed_deployment(raw: str, reason: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        parse_deployment(raw)
+    assert caught.value.message == f"The query parameter 'deployment' is invalid. Reason: {reason}"
+    assert caught.value.check == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "parsed"),
+    [
+        ("", RawQuery(None, None)),
+        ("from=3", RawQuery(3, None)),
+        ("FROM=1", RawQuery(None, None)),  # keys are case-sensitive; unknown keys are ignored
+        ("unknown=1&from=2", RawQuery(2, None)),
+        ("from=1&deployment[Id]=dp_16cRnGpcnx76y3EtKOfifDP", RawQuery(1, None)),
+        ("deployment=%7B%22Id%22%7D", RawQuery(None, '{"Id"}')),
+        ("fr%6Fm=4", RawQuery(4, None)),
+        ("&&from=5&", RawQuery(5, None)),
+        ("deployment=", RawQuery(None, "")),
+    ],
+)
+def test_query_string(query: str, parsed: RawQuery) -> None:
+    assert parse_query_string(query) == parsed
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("from=1&from=2", "duplicate field `from`"),
+        ("deployment=keep&deployment=latest", "duplicate field `deployment`"),
+        ("from=+1", "from: invalid digit found in string"),  # + is a space in a query string
+        ("from=%201", "from: invalid digit found in string"),
+        ("from", "from: cannot parse integer from empty string"),
+        ("from=abc&from=1", "from: invalid digit found in string"),
+    ],
+)
+def test_query_string_failures(query: str, detail: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        parse_query_string(query)
+    assert caught.value.message == PREFIX + detail

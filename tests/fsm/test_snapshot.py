@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from fsm import SnapshotError, dump_world, load_world
+
+from .conftest import EXAMPLES, World
+
+
+def example_worlds() -> list[dict[str, Any]]:
+    with open(EXAMPLES, encoding="utf-8") as handle:
+        return [json.loads(line)["world"] for line in handle if line.strip()]
+
+
+def test_every_example_world_round_trips() -> None:
+    worlds = example_worlds()
+    assert len(worlds) == 388
+    for world in worlds:
+        assert dump_world(load_world(world)) == world
+
+
+def test_an_engine_built_world_round_trips_with_the_models_extra_fields(world: World) -> None:
+    e = world.engine
+    e.call("Steps", "run", delay_ms=5_000, idempotency_key="i")
+    sleeper = e.call("Steps", "run")
+    e.sleep(sleeper, 9_000)
+    failing = e.call("Steps", "run")
+    e.fail_attempt(failing)
+    e.call("Locker", "hold", "k")
+    e.call("Locker", "hold", "k")
+    e.restart_as_new(world.completed())
+    e.set_partition_available(3, False)
+    e.advance(1_000)
+    dumped = dump_world(e)
+    again = load_world(dumped)
+    again.check_invariants()
+    assert dump_world(again) == dumped
+    # and the loaded engine behaves the same from here on
+    e.advance(10_000)
+    again.advance(10_000)
+    assert dump_world(again) == dump_world(e)
+
+
+def test_unknown_fields_are_ignored() -> None:
+    world = copy.deepcopy(example_worlds()[10])
+    world["future"] = {"x": 1}
+    world["services"][0]["color"] = "blue"
+    load_world(world)
+
+
+BASE = example_worlds()[40]
+
+
+def broken(path: list[Any], value: Any) -> dict[str, Any]:
+    world = copy.deepcopy(BASE)
+    node: Any = world
+    for key in path[:-1]:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return world
+
+
+@pytest.mark.parametrize(
+    ("world", "where", "problem"),
+    [
+        ([], "world", "must be an object"),
+        (broken(["services"], KeyError), "world.services", "is missing"),
+        (broken(["services", 0, "type"], "actor"), "services[0].type", "must be one of"),
+        (broken(["services", 0, "journal_retention_s"], -1), "services[0].journal_retention_s", ">= 0"),
+        (broken(["deployments", 0, "protocol"], [7]), "deployments[0].protocol", "[min, max]"),
+        (broken(["deployments", 0, "services", 0], "Ghost"), "deployments[0].services[0]", "not a listed service"),
+        (broken(["deployments", 0, "id"], "dp_bogus"), "deployments[0]", "deployment_id"),
+        (broken(["invocations", 0, "id"], "inv_bogus"), "invocations[0].id", "unrecognized codec version"),
+        (broken(["invocations", 0, "status"], "sleeping"), "invocations[0].status", "must be one of"),
+        (broken(["invocations", 0, "completion"], "maybe"), "invocations[0].completion", "success"),
+        (broken(["invocations", 0, "target", "service"], "Ghost"), "invocations[0].target.service", "not a listed"),
+        (broken(["invocations", 0, "target", "key"], "k"), "invocations[0].target.key", "takes no key"),
+        (broken(["invocations", 0, "journal", 1, "index"], 5), "invocations[0].journal[1].index", "in order"),
+        (broken(["invocations", 0, "journal", 1, "kind"], "event"), "invocations[0].journal[1].kind", "command"),
+        (broken(["invocations", 0, "journal", 0, "type"], "Run"), "invocations[0].journal[0]", "Input"),
+        (broken(["invocations", 0, "journal_retained"], "yes"), "invocations[0].journal_retained", "boolean"),
+        (broken(["invocations", 0, "pinned"], {"protocol": 6}), "invocations[0].pinned.deployment_id", "missing"),
+    ],
+)
+def test_a_broken_world_names_the_field(world: Any, where: str, problem: str) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(world)
+    assert caught.value.where == where
+    assert problem in caught.value.message
+    assert caught.value.http_status == 400
+
+
+def test_two_holders_of_one_key_are_refused() -> None:
+    world = World()
+    holder = world.engine.call("Locker", "hold", "k")
+    dumped = dump_world(world.engine)
+    twin = copy.deepcopy(dumped["invocations"][0])
+    twin["id"] = holder[:-1] + ("a" if holder[-1] != "a" else "b")
+    dumped["invocations"].append(twin)
+    with pytest.raises(SnapshotError, match="two invocations hold the key 'k'"):
+        load_world(dumped)
