@@ -176,16 +176,9 @@ class Engine:
         """The invocation, or the error Restate gives: 400 malformed id, 503 routing, 404 absent."""
         inv = self.invocations.get(invocation_id) if isinstance(invocation_id, str) else None
         if inv is not None and not self.unavailable_partitions:
-            return inv
-        if not isinstance(invocation_id, str):
-            raise invalid_argument("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
-        try:
-            parsed = parse_invocation_id(invocation_id)
-        except IdError as exc:
-            raise InvalidArgument(
-                400, "INVALID_INVOCATION_ID", f"The request field 'invocation_id' is invalid. Reason: {exc.reason}"
-            ) from None
-        reason = self.routing_error(parsed.partition_key)
+            return inv  # the fast path: a stored id is well-formed
+        partition_key = self.parse_id(invocation_id)
+        reason = self.routing_error(partition_key)
         if reason is not None:
             raise Unavailable(
                 503, "PARTITION_UNAVAILABLE", f"Error when routing the request internally. Reason: {reason}"
@@ -193,6 +186,17 @@ class Engine:
         if inv is None:
             raise NotFound(404, "INVOCATION_NOT_FOUND", f"The requested invocation '{invocation_id}' does not exist")
         return inv
+
+    def parse_id(self, invocation_id: Any) -> int:
+        """The partition key of a well-formed invocation id, or Restate's 400 for a malformed one."""
+        if not isinstance(invocation_id, str):
+            raise invalid_argument("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
+        try:
+            return parse_invocation_id(invocation_id).partition_key
+        except IdError as exc:
+            raise InvalidArgument(
+                400, "INVALID_INVOCATION_ID", f"The request field 'invocation_id' is invalid. Reason: {exc.reason}"
+            ) from None
 
     def holds_lock(self, inv: Invocation) -> bool:
         return inv.key is not None and self.lock_holders.get((inv.service, inv.key)) == inv.id
@@ -265,6 +269,11 @@ class Engine:
 
     def remove_deployment(self, deployment_id: str) -> None:
         """Forget a deployment; invocations pinned to it stay pinned to it (as in Restate)."""
+        if deployment_id not in self.deployments:
+            try:
+                parse_deployment_id(deployment_id)
+            except (IdError, AttributeError, TypeError) as exc:
+                raise invalid_argument("deployment_id", str(getattr(exc, "reason", exc))) from None
         if self.deployments.pop(deployment_id, None) is None:
             raise NotFound(404, "DEPLOYMENT_NOT_FOUND", f"The requested deployment '{deployment_id}' does not exist")
 
@@ -689,8 +698,12 @@ class Engine:
         ``deployment`` is ``keep`` (the default), ``latest`` or a deployment id; changing it needs
         a pinned invocation that is suspended or paused.
         """
-        inv, outcome = self._admin("resume", invocation_id)
+        if not isinstance(invocation_id, str) or invocation_id not in self.invocations:
+            self.parse_id(invocation_id)  # a malformed id is refused before the deployment is read
+        if deployment is not None and not isinstance(deployment, str):
+            raise invalid_argument("deployment", f"must be a string, got {type(deployment).__name__}")
         selector = KEEP if deployment is None else parse_deployment(deployment)
+        inv, outcome = self._admin("resume", invocation_id)
         if selector is not KEEP:
             if inv.state == RUNNING or inv.pinned_deployment is None:
                 raise FailedPrecondition(

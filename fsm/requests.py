@@ -118,8 +118,12 @@ class RawQuery:
     deployment: str | None
 
 
-def parse_query_string(query: str) -> RawQuery:
-    """Check 1 over HTTP: decode the query string as serde_urlencoded does."""
+def parse_query_string(query: str, fields: tuple[str, ...] = ("from", "deployment")) -> RawQuery:
+    """Check 1 over HTTP: decode the query string as serde_urlencoded does.
+
+    ``fields`` are the parameters the operation knows (resume knows only ``deployment``);
+    any other key is ignored, as serde ignores unknown fields.
+    """
     seen: set[str] = set()
     from_: int | None = None
     deployment: str | None = None
@@ -128,7 +132,7 @@ def parse_query_string(query: str) -> RawQuery:
             continue
         name, _, value = pair.partition("=")
         key = _form_decode(name)
-        if key not in ("from", "deployment"):
+        if key not in fields:
             continue
         if key in seen:
             raise query_error(f"duplicate field `{key}`")
