@@ -1,0 +1,90 @@
+"""``python -m grpc_server`` (or ``invocation-lifecycle-server``): run the gRPC server.
+
+    python -m grpc_server [--host 127.0.0.1] [--port 50051] [--seed 0] [--snapshot world.json]
+
+Logs one JSON object per line on stderr (``--log-format text`` for plain lines); each admin call is
+one line (``--log-level DEBUG`` adds the simulation calls). Stops gracefully on SIGTERM / SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from fsm.engine import Engine
+from fsm.errors import LifecycleError
+from fsm.snapshot import load_world
+
+from .rpc import JsonFormatter
+from .server import DEFAULT_GRACE_S, DEFAULT_HOST, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT, DEFAULT_WORKERS, serve
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m grpc_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port (default {DEFAULT_PORT}; 0: any free one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for generated ids (default 0)")
+    parser.add_argument("--snapshot", type=Path, metavar="FILE",
+                        help="a world to load (the `world` object of cases-format.md, or a whole case line)")
+    parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
+                        help=f"largest message received or sent (default {DEFAULT_MAX_MESSAGE_BYTES})")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help=f"worker threads (default {DEFAULT_WORKERS})")
+    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S,
+                        help=f"seconds calls in flight may take after SIGTERM/SIGINT (default {DEFAULT_GRACE_S})")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--log-format", default="json", choices=("json", "text"))
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be 0..65535, got {args.port}")
+    if args.max_message_bytes < 1024:
+        parser.error("--max-message-bytes must be at least 1024")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
+
+
+def load_snapshot(path: Path, seed: int) -> Engine:
+    """The world in ``path``; a whole case line is accepted too (its ``world`` is used)."""
+    raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(raw, dict) and "world" in raw and "services" not in raw:
+        raw = raw["world"]
+    return load_world(raw, seed=seed)
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler.setFormatter(JsonFormatter() if fmt == "json" else text)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    if args.snapshot is not None:
+        try:
+            engine = load_snapshot(args.snapshot, args.seed)
+        except (OSError, json.JSONDecodeError, LifecycleError) as exc:
+            print(f"cannot load --snapshot {args.snapshot}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        engine = Engine(seed=args.seed)
+    try:
+        serve(engine, host=args.host, port=args.port, max_message_bytes=args.max_message_bytes, workers=args.workers,
+              grace_s=args.grace)
+    except OSError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

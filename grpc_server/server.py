@@ -1,0 +1,118 @@
+"""Build, start and stop the gRPC server: both servicers, health, reflection, limits.
+
+:func:`start` returns a running :class:`Server` (tests use it with port 0); :func:`serve` runs one
+until SIGTERM or SIGINT and then shuts down gracefully: health turns NOT_SERVING, new calls are
+refused, calls in flight get ``grace_s`` seconds to finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from fsm.engine import Engine
+from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, admin_pb2_grpc, simulation_pb2, simulation_pb2_grpc
+
+from .admin import AdminServicer
+from .simulation import SimulationServicer
+from .world import GuardedEngine
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 50051
+#: Largest message received or sent (a world snapshot is the biggest), in bytes.
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: Worker threads; the engine lock serialises engine work, the rest (decoding, logging) runs in parallel.
+DEFAULT_WORKERS = 8
+#: Seconds calls in flight may take to finish after a shutdown signal.
+DEFAULT_GRACE_S = 5.0
+
+ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+SIMULATION_SERVICE = simulation_pb2.DESCRIPTOR.services_by_name["SimulationService"].full_name
+
+log = logging.getLogger("grpc_server.server")
+
+
+@dataclass
+class Server:
+    """A started server and what tests and the CLI need from it."""
+
+    grpc_server: grpc.Server
+    host: str
+    port: int
+    world: GuardedEngine
+    health: health.HealthServicer
+
+    @property
+    def target(self) -> str:
+        return f"{_host_for_address(self.host)}:{self.port}"
+
+    def stop(self, grace_s: float | None = DEFAULT_GRACE_S) -> None:
+        """Refuse new calls, let calls in flight finish (at most ``grace_s``), then stop."""
+        self.health.enter_graceful_shutdown()
+        self.grpc_server.stop(grace_s).wait()
+
+
+def _host_for_address(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def start(engine: Engine | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, workers: int = DEFAULT_WORKERS) -> Server:
+    """Start serving ``engine`` (a new empty world if None) on ``host:port`` (0: any free port)."""
+    world = GuardedEngine(engine if engine is not None else Engine())
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker"),
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a second server on the same port fails instead of sharing it
+        ],
+    )
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(world), server)
+    simulation_pb2_grpc.add_SimulationServiceServicer_to_server(SimulationServicer(world), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (ADMIN_SERVICE, SIMULATION_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    address = f"{_host_for_address(host)}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen on {address}: {exc}") from None
+    if bound == 0:
+        raise OSError(f"cannot listen on {address}")
+    server.start()
+    for name in ("", ADMIN_SERVICE, SIMULATION_SERVICE):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return Server(server, host, bound, world, health_servicer)
+
+
+def serve(engine: Engine | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, workers: int = DEFAULT_WORKERS,
+          grace_s: float = DEFAULT_GRACE_S) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully. Call from the main thread."""
+    server = start(engine, host=host, port=port, max_message_bytes=max_message_bytes, workers=workers)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, shutting down (grace %.1fs)", signal.Signals(signum).name, grace_s)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    log.info("listening on %s", server.target)
+    print(f"invocation-lifecycle gRPC server listening on {server.target}", flush=True)
+    try:
+        stopping.wait()
+    finally:
+        server.stop(grace_s)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("stopped")
