@@ -109,6 +109,22 @@ def _check_int(what: str, value: Any, low: int = 0) -> int:
     return value
 
 
+def _awaited_by(journal: list[Entry], completion_id: int) -> tuple[Entry | None, bool]:
+    """The first command awaiting ``completion_id``, and whether a notification delivered it.
+
+    One pass instead of a scan plus :func:`fsm.journal.completed_ids` (a set built per step).
+    """
+    command: Entry | None = None
+    delivered = False
+    for entry in journal:
+        if entry.kind == COMMAND:
+            if command is None and completion_id in entry.completion_ids:
+                command = entry
+        elif entry.completion_id == completion_id and entry.kind == NOTIFICATION:
+            delivered = True
+    return command, delivered
+
+
 class Engine:
     """A Restate-like world: embed it, drive it, and ask it what Restate would answer."""
 
@@ -126,6 +142,8 @@ class Engine:
         self.partitions = _check_int("partitions", partitions, 1)
         self.max_protocol = _check_int("max_protocol", max_protocol, 1)
         self.cleanup_interval_ms = _check_int("cleanup_interval_ms", cleanup_interval_ms, 1)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
+            raise invalid_argument("seed", f"must be an integer, a string or None, got {type(seed).__name__}")
         self.ids = IdGenerator(seed)
         #: The compiled lifecycle; exploration may pass a modified one to test a rule change.
         self.table: Table = TABLE if table is None else table
@@ -138,23 +156,28 @@ class Engine:
         self.idempotency: dict[tuple[str, str, str | None, str], str] = {}
         self._timers: list[tuple[int, int, int, str, int]] = []  # due, seq, kind, invocation, completion id
         self._expiries: list[tuple[int, int, int, str]] = []  # due, seq, kind, invocation (re-checked when due)
+        #: The common case of ``_expiries`` in ~8 bytes per completed invocation instead of ~150: per
+        #: (kind, retention_s), the ids in completion order, so in due order; the due is recomputed from
+        #: ``completed_ms`` (see :meth:`schedule_retention`).
+        self._expiry_queues: dict[tuple[int, int], deque[str]] = {}
+        self._expiry_tails: dict[tuple[int, int], int] = {}  # the newest completed_ms in each queue
         self._seq = 0
         self._next_cleanup_ms = self._cleanup_after(self.now_ms)
 
     # --- reading ------------------------------------------------------------------------
 
-    def get_invocation(self, invocation_id: str) -> Invocation | None:
+    def get_invocation(self, invocation_id: Any) -> Invocation | None:
         """The invocation, or None if absent (no parsing, no routing: a plain lookup)."""
-        return self.invocations.get(invocation_id)
+        return self.invocations.get(invocation_id) if isinstance(invocation_id, str) else None
 
-    def service_type(self, service: str) -> str | None:
-        found = self.services.get(service)
+    def service_type(self, service: Any) -> str | None:
+        found = self.services.get(service) if isinstance(service, str) else None
         return found.type if found else None
 
-    def get_deployment(self, deployment_id: str) -> Deployment | None:
-        return self.deployments.get(deployment_id)
+    def get_deployment(self, deployment_id: Any) -> Deployment | None:
+        return self.deployments.get(deployment_id) if isinstance(deployment_id, str) else None
 
-    def latest_deployment(self, service: str) -> Deployment | None:
+    def latest_deployment(self, service: Any) -> Deployment | None:
         """The newest registered deployment that serves ``service``."""
         for deployment in reversed(self.deployments.values()):
             if service in deployment.services:
@@ -162,9 +185,13 @@ class Engine:
         return None
 
     def partition_of(self, partition_key: int) -> int:
+        """The partition owning a partition key (the u64 range split evenly, as Restate does)."""
+        if not isinstance(partition_key, int) or isinstance(partition_key, bool) or not 0 <= partition_key < 1 << 64:
+            raise invalid_argument("partition_key", f"must be a u64, got {partition_key!r}")
         return (partition_key * self.partitions) >> 64
 
     def routing_error(self, partition_key: int) -> str | None:
+        """Why a request for this partition key cannot be routed, or None when it can."""
         if not self.unavailable_partitions:
             return None
         partition = self.partition_of(partition_key)
@@ -198,12 +225,9 @@ class Engine:
                 400, "INVALID_INVOCATION_ID", f"The request field 'invocation_id' is invalid. Reason: {exc.reason}"
             ) from None
 
-    def holds_lock(self, inv: Invocation) -> bool:
-        return inv.key is not None and self.lock_holders.get((inv.service, inv.key)) == inv.id
-
-    def is_exclusive(self, service: str, handler: str) -> bool:
+    def is_exclusive(self, service: Any, handler: Any) -> bool:
         """Virtual-object handlers are exclusive: one invocation per key at a time."""
-        found = self.services.get(service)
+        found = self.services.get(service) if isinstance(service, str) else None
         return found is not None and found.type == VIRTUAL_OBJECT
 
     # --- the world ------------------------------------------------------------------------
@@ -269,6 +293,7 @@ class Engine:
 
     def remove_deployment(self, deployment_id: str) -> None:
         """Forget a deployment; invocations pinned to it stay pinned to it (as in Restate)."""
+        _check_name("deployment_id", deployment_id)
         if deployment_id not in self.deployments:
             try:
                 parse_deployment_id(deployment_id)
@@ -279,6 +304,7 @@ class Engine:
 
     def remove_service(self, name: str) -> None:
         """Forget a service that no deployment serves and no invocation targets."""
+        _check_name("name", name)
         if name not in self.services:
             raise NotFound(404, "SERVICE_NOT_FOUND", f"The requested service '{name}' does not exist")
         serving = [d.id for d in self.deployments.values() if name in d.services]
@@ -410,7 +436,7 @@ class Engine:
             raise invalid_argument("target_ms", f"the clock only moves forward (now {self.now_ms})")
         while True:
             next_timer = self._timers[0][0] if self._timers else None
-            next_event = min(t for t in (next_timer, self._next_cleanup_ms) if t is not None)
+            next_event = self._next_cleanup_ms if next_timer is None else min(next_timer, self._next_cleanup_ms)
             if next_event > target_ms:
                 break
             self.now_ms = next_event
@@ -431,29 +457,60 @@ class Engine:
             inv.due_ms = None
             self._started_or_queued(inv)
         elif kind == _TIMER_SLEEP and inv.journal is not None and inv.state in (RUNNING, SUSPENDED):
-            if completion_id not in completed_ids(inv.journal):
+            if not _awaited_by(inv.journal, completion_id)[1]:
                 self._deliver(inv, completion_id)
 
     def _run_cleaner(self) -> None:
-        """Restate's cleaner: drops expired journals and forgets expired completed invocations."""
+        """Restate's cleaner: drops expired journals and forgets expired completed invocations.
+
+        Every expiry due by now is applied; their order does not matter (each touches one invocation,
+        and its journal's expiry and its own lead to the same end).
+        """
         now = self.now_ms
         while self._expiries and self._expiries[0][0] <= now:
             _, _, kind, inv_id = heapq.heappop(self._expiries)
-            inv = self.invocations.get(inv_id)
-            if inv is None or inv.state != COMPLETED:
-                continue
-            if kind == _EXPIRE_STATUS:
-                fire(inv, "expire", inv.id, self.table)
-                self._forget(inv)
-            elif inv.journal is not None:
-                fire(inv, "expire_journal", inv.id, self.table)
-                inv.journal = None
+            self._expire(kind, self.invocations.get(inv_id))
+        for (kind, retention_s), queue in self._expiry_queues.items():
+            while queue:
+                inv = self.invocations.get(queue[0])
+                if inv is not None and inv.state == COMPLETED:
+                    assert inv.completed_ms is not None
+                    if inv.completed_ms + retention_s * 1000 > now:
+                        break
+                queue.popleft()
+                self._expire(kind, inv)
 
-    def schedule_retention(self, inv: Invocation, completed_ms: int) -> None:
+    def _expire(self, kind: int, inv: Invocation | None) -> None:
+        if inv is None or inv.state != COMPLETED:
+            return  # gone meanwhile (purged, or forgotten by its other expiry)
+        if kind == _EXPIRE_STATUS:
+            fire(inv, "expire", inv.id, self.table)
+            self._forget(inv)
+        elif inv.journal is not None:
+            fire(inv, "expire_journal", inv.id, self.table)
+            inv.journal = None
+
+    def _schedule_retention(self, inv: Invocation, completed_ms: int) -> None:
         """Queue the cleaner's work for a completed invocation (also used by snapshot import)."""
         if inv.journal is not None and inv.journal_retention_s < inv.completion_retention_s:
-            self._push_expiry(completed_ms + inv.journal_retention_s * 1000, _EXPIRE_JOURNAL, inv.id)
-        self._push_expiry(completed_ms + inv.completion_retention_s * 1000, _EXPIRE_STATUS, inv.id)
+            self._queue_expiry(inv, completed_ms, _EXPIRE_JOURNAL, inv.journal_retention_s)
+        self._queue_expiry(inv, completed_ms, _EXPIRE_STATUS, inv.completion_retention_s)
+
+    def _queue_expiry(self, inv: Invocation, completed_ms: int, kind: int, retention_s: int) -> None:
+        """Append to the (kind, retention) queue when that keeps it in due order, else use the heap.
+
+        The engine completes invocations in clock order, so it always appends; a snapshot import may
+        not (its ``completed_ms`` are in any order, or absent), and those go to the heap.
+        """
+        key = (kind, retention_s)
+        if completed_ms == inv.completed_ms and completed_ms >= self._expiry_tails.get(key, completed_ms):
+            queue = self._expiry_queues.get(key)
+            if queue is None:
+                queue = self._expiry_queues[key] = deque()
+            queue.append(inv.id)
+            self._expiry_tails[key] = completed_ms
+        else:
+            self._push_expiry(completed_ms + retention_s * 1000, kind, inv.id)
 
     # --- what a deployment does while running a handler -----------------------------------
 
@@ -505,12 +562,12 @@ class Engine:
     def _deliver(self, inv: Invocation, completion_id: int) -> Entry:
         journal = inv.journal
         assert journal is not None
-        command = next((e for e in journal if e.kind == COMMAND and completion_id in e.completion_ids), None)
+        command, delivered = _awaited_by(journal, completion_id)
         if command is None:
             raise FailedPrecondition(
                 409, "UNKNOWN_COMPLETION", f"No command of the invocation '{inv.id}' awaits completion {completion_id}."
             )
-        if completion_id in completed_ids(journal):
+        if delivered:
             raise FailedPrecondition(
                 409,
                 "ALREADY_COMPLETED_COMMAND",
@@ -528,12 +585,14 @@ class Engine:
 
     def suspend(self, invocation_id: str, awaiting: int | None = None) -> None:
         """Suspend while a completion is missing (the newest pending one unless ``awaiting`` says)."""
+        if awaiting is not None:
+            _check_int("awaiting", awaiting, 1)
         inv = self._running(invocation_id, "suspend")
         journal = inv.journal
         assert journal is not None
-        done = completed_ids(journal)
-        pending = [cid for e in journal if e.kind == COMMAND for cid in e.completion_ids if cid not in done]
         if awaiting is None:
+            done = completed_ids(journal)
+            pending = [cid for e in journal if e.kind == COMMAND for cid in e.completion_ids if cid not in done]
             if not pending:
                 raise FailedPrecondition(
                     409,
@@ -541,10 +600,12 @@ class Engine:
                     f"The invocation '{inv.id}' awaits no missing completion: it cannot suspend.",
                 )
             awaiting = pending[-1]
-        elif awaiting not in pending:
-            raise FailedPrecondition(
-                409, "NOTHING_TO_AWAIT", f"Completion {awaiting} of the invocation '{inv.id}' is not pending."
-            )
+        else:
+            command, delivered = _awaited_by(journal, awaiting)
+            if command is None or delivered:
+                raise FailedPrecondition(
+                    409, "NOTHING_TO_AWAIT", f"Completion {awaiting} of the invocation '{inv.id}' is not pending."
+                )
         self._pin(inv)
         fire(inv, "suspend", inv.id, self.table)
         inv.awaiting = awaiting
@@ -604,7 +665,7 @@ class Engine:
             return
         if inv.journal_retention_s == 0:
             inv.journal = None
-        self.schedule_retention(inv, self.now_ms)
+        self._schedule_retention(inv, self.now_ms)
 
     def _release(self, inv: Invocation) -> None:
         """The key's holder ended: the first invocation in the key's inbox starts."""

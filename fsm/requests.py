@@ -93,7 +93,16 @@ def parse_from(raw: int | str | None) -> int:
 
 def parse_deployment(raw: str | None) -> DeploymentSelector:
     """Check 3 (and the default): absent is Latest."""
-    if raw is None or raw in ("Latest", "latest"):
+    if raw is None:
+        return LATEST
+    if not isinstance(raw, str):
+        raise InvalidArgument(
+            400,
+            "INVALID_DEPLOYMENT_ID",
+            f"The query parameter 'deployment' is invalid. Reason: expected a string, got {type(raw).__name__}",
+            check=3,
+        )
+    if raw in ("Latest", "latest"):
         return LATEST
     if raw in ("Keep", "keep"):
         return KEEP

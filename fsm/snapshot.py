@@ -187,7 +187,7 @@ def _load_invocation(engine: Engine, raw: Any, where: str) -> None:
     if status == SCHEDULED and inv.due_ms is not None:
         engine._push_timer(inv.due_ms, 0, inv_id, 0)
     if status == COMPLETED:
-        engine.schedule_retention(inv, engine.now_ms if inv.completed_ms is None else inv.completed_ms)
+        engine._schedule_retention(inv, engine.now_ms if inv.completed_ms is None else inv.completed_ms)
     for j, timer in enumerate(_need(raw, "timers", where, list, optional=True) or []):
         due = _need(timer, "due_ms", f"{where}.timers[{j}]", int)
         cid = _need(timer, "completion_id", f"{where}.timers[{j}]", int)
