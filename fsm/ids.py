@@ -57,14 +57,19 @@ def _swap(value: int, nbytes: int) -> int:
     return int.from_bytes(value.to_bytes(nbytes, "little"), "big")
 
 
+#: Every two-character base62 string, by value: one divmod per two characters.
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
+
+
 def _encode(value: int, width: int) -> str:
-    out = ["0"] * width
-    pos = width
-    while value:
-        value, digit = divmod(value, 62)
-        pos -= 1
-        out[pos] = ALPHABET[digit]
-    return "".join(out)
+    """``value`` in base62, left-padded with ``0`` to ``width`` (callers check that it fits)."""
+    pairs = []
+    for _ in range((width + 1) >> 1):
+        value, pair = divmod(value, 3844)
+        pairs.append(_PAIRS[pair])
+    pairs.reverse()
+    text = "".join(pairs)
+    return text[1:] if width & 1 else text
 
 
 def encode_invocation_id(partition_key: int, uuid: int) -> str:

@@ -209,7 +209,12 @@ def _rebuild_locks(engine: Engine) -> None:
             engine.lock_holders[lock] = inv.id
     for inv in engine.invocations.values():
         if inv.state == INBOXED:
-            assert inv.key is not None
+            if inv.key is None or engine.services[inv.service].type != VIRTUAL_OBJECT:
+                raise SnapshotError(
+                    f"invocations[{list(engine.invocations).index(inv.id)}].status",
+                    f"only an invocation of a virtual object can be inboxed; {inv.service} is a "
+                    f"{engine.services[inv.service].type}",
+                )
             lock = (inv.service, inv.key)
             if lock not in engine.lock_holders:
                 raise SnapshotError(

@@ -106,3 +106,17 @@ def test_two_holders_of_one_key_are_refused() -> None:
     dumped["invocations"].append(twin)
     with pytest.raises(SnapshotError, match="two invocations hold the key 'k'"):
         load_world(dumped)
+
+
+def test_only_a_virtual_object_invocation_can_be_inboxed() -> None:
+    world = copy.deepcopy(BASE)
+    target = next(i for i in world["invocations"] if i["target"]["key"] is None)
+    target.update(
+        status="inboxed",
+        completion=None,
+        pinned=None,
+        journal_retained=True,
+        journal=[{"index": 0, "kind": "command", "type": "Input"}],
+    )
+    with pytest.raises(SnapshotError, match="only an invocation of a virtual object can be inboxed"):
+        load_world(world)
