@@ -1,0 +1,184 @@
+"""Diagrams of the lifecycle, generated from the one machine the engine runs.
+
+    python -m fsm.diagram --format mermaid|dot|json [--readme]
+
+Why generated: a hand-drawn diagram drifts from the rules; this one is read from
+``fsm.lifecycle.MACHINE`` (the same definition ``compile_table`` turns into the engine's table),
+so a test can compare the README's copy with it. No graphviz is needed: Mermaid and DOT are
+written as plain text, JSON is the table itself.
+
+Guards are labels. Rows of one trigger and state are tried in order (the first whose guards hold
+wins), so a later row is labelled ``[else]`` or ``[else if guard]``. Edges between the same two
+states are merged into one arrow, their labels joined with `` | `` (as `transitions` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import Machine
+
+from .lifecycle import ADMIN, FREE, GUARDS, MACHINE, RULES, STATES, Accept
+
+START_MARKER = "<!-- lifecycle-diagram:start -->"
+END_MARKER = "<!-- lifecycle-diagram:end -->"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One transition of the machine, in the machine's order."""
+
+    trigger: str
+    source: str
+    dest: str
+    guards: tuple[str, ...]
+    unless: tuple[str, ...]
+    shadowed: bool  # an earlier row of the same trigger and source has guards: this one is an "else"
+
+    @property
+    def label(self) -> str:
+        conditions = [*self.guards, *(f"!{u}" for u in self.unless)]
+        if not self.shadowed:
+            return f"{self.trigger} [{' & '.join(conditions)}]" if conditions else self.trigger
+        return f"{self.trigger} [else if {' & '.join(conditions)}]" if conditions else f"{self.trigger} [else]"
+
+
+def _name(func: object) -> str:
+    """A condition's name: the lifecycle's guards carry one; a plain callable or string is named as is."""
+    name = getattr(func, "name", None)
+    return name if isinstance(name, str) else getattr(func, "__name__", str(func))
+
+
+def rows(machine: Machine = MACHINE) -> list[Row]:
+    """Every transition of ``machine``: sources in lifecycle order, then triggers in definition order."""
+    out: list[Row] = []
+    for source in STATES:
+        for trigger, event in machine.events.items():
+            guarded_before = False
+            for transition in event.transitions.get(source, ()):
+                guards = tuple(_name(c.func) for c in transition.conditions if c.target)
+                unless = tuple(_name(c.func) for c in transition.conditions if not c.target)
+                dest = source if transition.dest is None else transition.dest  # None: an internal transition
+                out.append(Row(trigger, source, dest, guards, unless, guarded_before))
+                guarded_before = guarded_before or bool(guards or unless)
+    return out
+
+
+def edges(machine: Machine = MACHINE) -> list[tuple[str, str, str]]:
+    """(source, dest, label) with the labels of parallel rows merged, in first-appearance order."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    for row in rows(machine):
+        merged.setdefault((row.source, row.dest), []).append(row.label)
+    return [(src, dst, " | ".join(labels)) for (src, dst), labels in merged.items()]
+
+
+def mermaid(machine: Machine = MACHINE) -> str:
+    """A Mermaid ``stateDiagram-v2``; ``free`` is where every invocation starts and ends."""
+    lines = ["stateDiagram-v2", f"    [*] --> {FREE}"]
+    lines += [f"    {src} --> {dst} : {label}" for src, dst, label in edges(machine)]
+    return "\n".join(lines) + "\n"
+
+
+def dot(machine: Machine = MACHINE) -> str:
+    """Graphviz DOT text (render it with ``dot -Tsvg`` if you have graphviz; nothing here needs it)."""
+    lines = [
+        "digraph lifecycle {",
+        "    rankdir=LR;",
+        '    node [shape=box, style=rounded, fontname="Helvetica"];',
+        '    edge [fontname="Helvetica", fontsize=10];',
+        f"    {FREE} [shape=doublecircle];",
+    ]
+    lines += [
+        f"    {json.dumps(src)} -> {json.dumps(dst)} [label={json.dumps(label)}];" for src, dst, label in edges(machine)
+    ]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def table(machine: Machine = MACHINE) -> dict[str, Any]:
+    """The lifecycle as data: states, guards, every row in firing order, and the admin table."""
+    docs = {(rule.trigger, source, rule.dest): rule.doc for rule in RULES for source in rule.sources}
+    admin: dict[str, dict[str, Any]] = {}
+    for operation, row in ADMIN.items():
+        admin[operation] = {}
+        for state in STATES:
+            if state not in row:
+                continue
+            outcome = row[state]
+            if isinstance(outcome, Accept):
+                admin[operation][state] = {"status": outcome.status, "trigger": outcome.trigger}
+            else:
+                admin[operation][state] = {
+                    "status": outcome.status,
+                    "reason": outcome.reason,
+                    "message": outcome.template,
+                }
+    return {
+        "initial": FREE,
+        "states": list(STATES),
+        "guards": dict(GUARDS),
+        "transitions": [
+            {
+                "trigger": r.trigger,
+                "source": r.source,
+                "dest": r.dest,
+                "guards": list(r.guards),
+                "unless": list(r.unless),
+                "doc": docs.get((r.trigger, r.source, r.dest), ""),
+            }
+            for r in rows(machine)
+        ],
+        "admin": admin,
+    }
+
+
+def render(fmt: str, machine: Machine = MACHINE) -> str:
+    if fmt == "mermaid":
+        return mermaid(machine)
+    if fmt == "dot":
+        return dot(machine)
+    if fmt == "json":
+        return json.dumps(table(machine), indent=2) + "\n"
+    raise ValueError(f"unknown format {fmt!r}: use mermaid, dot or json")
+
+
+def readme_block(machine: Machine = MACHINE) -> str:
+    """What goes into README.md: the markers around a fenced Mermaid block."""
+    return f"{START_MARKER}\n```mermaid\n{mermaid(machine)}```\n{END_MARKER}\n"
+
+
+def extract_readme_diagram(readme: str) -> str | None:
+    """The Mermaid text between the README's markers (without the fence), or None if absent."""
+    start = readme.find(START_MARKER)
+    end = readme.find(END_MARKER)
+    if start < 0 or end < start:
+        return None
+    body = readme[start + len(START_MARKER) : end].strip("\n")
+    lines = body.splitlines()
+    if len(lines) >= 2 and lines[0].strip() == "```mermaid" and lines[-1].strip() == "```":
+        lines = lines[1:-1]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fsm.diagram", description=__doc__.splitlines()[0])
+    parser.add_argument("--format", choices=("mermaid", "dot", "json"), default="mermaid")
+    parser.add_argument(
+        "--readme", action="store_true", help="print the README block (markers and a ```mermaid fence) instead"
+    )
+    args = parser.parse_args(argv)
+    if args.readme:
+        if args.format != "mermaid":
+            parser.error("--readme embeds the mermaid diagram; use it with --format mermaid")
+        sys.stdout.write(readme_block())
+    else:
+        sys.stdout.write(render(args.format))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Diagrams come from the machine, and the README carries the current one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fsm import diagram, lifecycle
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_embeds_the_generated_mermaid_diagram() -> None:
+    how = (
+        f"Run `python -m fsm.diagram --format mermaid` and paste its output in a ```mermaid block between "
+        f"the markers {diagram.START_MARKER} and {diagram.END_MARKER} in README.md "
+        f"(`python -m fsm.diagram --readme` prints the whole block)."
+    )
+    if not README.exists():
+        pytest.fail(f"{README} is missing. {how}")
+    embedded = diagram.extract_readme_diagram(README.read_text(encoding="utf-8"))
+    if embedded is None or not embedded.strip():
+        pytest.fail(f"README.md has no lifecycle diagram between the markers. {how}")
+    assert embedded == diagram.mermaid(), f"README.md's lifecycle diagram is out of date. {how}"
+
+
+def test_mermaid_has_every_rule_with_its_guards() -> None:
+    text = diagram.mermaid()
+    lines = text.splitlines()
+    assert lines[:2] == ["stateDiagram-v2", "    [*] --> free"]
+    for rule in lifecycle.RULES:
+        for source in rule.sources:
+            edge = next(line for line in lines if line.startswith(f"    {source} --> {rule.dest} : "))
+            assert rule.trigger in edge
+            for guard in rule.guards:
+                assert guard in edge
+    assert "free --> inboxed : invoke [else if key_locked]" in text
+    assert "running --> running : fail_attempt [else] | resume | cancel" in text
+    assert text == diagram.mermaid()  # stable
+
+
+def test_diagrams_follow_the_machine_they_are_given() -> None:
+    rules = tuple(r for r in lifecycle.RULES if r.trigger != "expire_journal")
+    machine = lifecycle.build_machine(rules)
+    assert "expire_journal" not in diagram.mermaid(machine)
+    assert "expire_journal" in diagram.mermaid()
+    assert len(diagram.table(machine)["transitions"]) == len(diagram.table()["transitions"]) - 1
+
+
+def test_dot_is_plain_text_with_every_edge() -> None:
+    text = diagram.dot()
+    assert text.startswith("digraph lifecycle {") and text.rstrip().endswith("}")
+    for source, dest, label in diagram.edges():
+        assert f'"{source}" -> "{dest}" [label={json.dumps(label)}];' in text
+
+
+def test_json_is_the_table() -> None:
+    data = json.loads(diagram.render("json"))
+    assert data["states"] == list(lifecycle.STATES) and data["initial"] == "free"
+    rows: dict[tuple[str, str], list[tuple[tuple[str, ...], tuple[str, ...], str]]] = {}
+    for t in data["transitions"]:
+        rows.setdefault((t["source"], t["trigger"]), []).append((tuple(t["guards"]), tuple(t["unless"]), t["dest"]))
+    assert {key: tuple(branches) for key, branches in rows.items()} == lifecycle.TABLE
+    assert data["admin"]["restart_as_new"]["running"] == {
+        "status": 409,
+        "reason": "STILL_RUNNING",
+        "message": "The invocation '{id}' is still running.",
+    }
+
+
+def test_readme_block_round_trips() -> None:
+    block = diagram.readme_block()
+    assert diagram.extract_readme_diagram(f"# title\n\n{block}\nmore text\n") == diagram.mermaid()
+    assert diagram.extract_readme_diagram("no markers here") is None
+
+
+def test_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt in ("mermaid", "dot", "json"):
+        assert diagram.main(["--format", fmt]) == 0
+        assert capsys.readouterr().out == diagram.render(fmt)
+    assert diagram.main(["--readme"]) == 0
+    assert capsys.readouterr().out == diagram.readme_block()
+    with pytest.raises(SystemExit):
+        diagram.main(["--format", "svg"])

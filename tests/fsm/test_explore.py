@@ -1,0 +1,137 @@
+"""Exploration: every restart outcome has a witness, no invariant breaks, and a broken rule is caught."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+from typing import Any
+
+import pytest
+
+from fsm import Engine, lifecycle
+from fsm.explore import NOT_REACHABLE_BY_OPERATIONS, OUTCOMES, Exploration, explore, main
+
+
+@pytest.fixture(scope="module")
+def explored() -> Exploration:
+    """The default scope, as ``python -m fsm.explore`` runs it (a few seconds)."""
+    return explore()
+
+
+def _run_program(program: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(program, "<witness>", "exec"), namespace)
+    return namespace
+
+
+def test_every_restart_outcome_has_a_witness(explored: Exploration) -> None:
+    assert explored.checks_witnessed() == list(range(1, 17))
+    assert explored.missing_outcomes() == []
+    assert set(explored.witnesses) == set(OUTCOMES) - set(NOT_REACHABLE_BY_OPERATIONS)
+
+
+def test_no_invariant_breaks_and_nothing_is_stuck(explored: Exploration) -> None:
+    assert explored.violations == {}
+    assert explored.traps == []
+    assert explored.unreachable_states() == []
+    assert explored.rules_never_fired == []
+    assert explored.lifecycle_never_left == []
+    assert explored.states > 1000 and explored.edges > explored.states
+
+
+def test_witnesses_are_shortest_for_the_checks_that_need_no_call(explored: Exploration) -> None:
+    for check in (1, 2, 3, 5):
+        outcome = next(o for o in explored.witnesses if o[0] == check)
+        assert explored.witnesses[outcome].trace == ()
+    # check 13 needs a pin, then a newer deployment that does not speak the pinned protocol
+    thirteen = explored.witnesses[(13, 400, "INCOMPATIBLE_DEPLOYMENT")]
+    assert [a.method for a in thirteen.trace].count("register_deployment") == 2
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        (4, 503, "PARTITION_UNAVAILABLE"),
+        (10, 409, "CANNOT_CHANGE_DEPLOYMENT"),
+        (10, 200, "OK"),
+        (13, 400, "INCOMPATIBLE_DEPLOYMENT"),
+        (15, 400, "JOURNAL_INDEX_OUT_OF_RANGE"),
+        (16, 200, "OK"),
+    ],
+)
+def test_witness_programs_run_and_give_their_answer(explored: Exploration, outcome: tuple[int, int, str]) -> None:
+    program = explored.program(explored.witnesses[outcome])
+    assert program.startswith(f"# restart-as-new check {outcome[0]} ")
+    namespace = _run_program(program)
+    assert (namespace["status"], namespace["reason"], namespace["check"]) == (outcome[1], outcome[2], outcome[0])
+
+
+def test_a_witness_program_fails_loudly_when_the_answer_changes(explored: Exploration) -> None:
+    program = explored.program(explored.witnesses[(7, 409, "STILL_RUNNING")])
+    with pytest.raises(AssertionError):
+        _run_program(
+            program.replace(
+                'inv1 = engine.call("svc", "run")', 'inv1 = engine.call("svc", "run"); engine.complete(inv1)'
+            )
+        )
+
+
+def test_output_is_stable() -> None:
+    first, second = explore(max_depth=2), explore(max_depth=2)
+    assert first.report() == second.report()
+    assert json.dumps(first.to_json(), sort_keys=True) == json.dumps(second.to_json(), sort_keys=True)
+
+
+def _broken(rules: tuple[lifecycle.Rule, ...]) -> lifecycle.Table:
+    return lifecycle.compile_table(lifecycle.build_machine(rules))
+
+
+def test_a_broken_rule_gives_a_short_counterexample() -> None:
+    # "due" no longer checks the key: a delayed call starts although another invocation holds its key
+    rules = tuple(r for r in lifecycle.RULES if not (r.trigger == "due" and r.dest == lifecycle.INBOXED))
+    result = explore(table=_broken(rules), max_depth=3)
+    violation = result.violations["engine"]
+    assert "two holders" in violation.message
+    assert [a.method for a in violation.trace] == ["call", "call", "advance"]
+    program = result.counterexample(violation)
+    assert "modified lifecycle table" in program and program.rstrip().endswith("engine.check_invariants()")
+    assert "scheduled --due--> inboxed [key_locked]" not in result.rules_never_fired  # the row is gone
+
+
+def test_a_broken_destination_is_caught() -> None:
+    # kill leaves a paused invocation paused (but the engine records a completion)
+    rules = tuple(
+        dataclasses.replace(r, sources=(lifecycle.RUNNING, lifecycle.SUSPENDED))
+        if r.trigger == "kill" and r.dest == lifecycle.COMPLETED
+        else r
+        for r in lifecycle.RULES
+    )
+    rules += (lifecycle.Rule("kill", (lifecycle.PAUSED,), lifecycle.PAUSED),)
+    result = explore(table=_broken(rules), max_depth=3)
+    assert "completion" in result.violations
+    assert [a.method for a in result.violations["completion"].trace] == ["call", "pause", "kill"]
+
+
+def test_an_engine_factory_is_used_for_every_state() -> None:
+    built: list[int] = []
+
+    def factory(table: lifecycle.Table) -> Engine:
+        built.append(1)
+        return Engine(seed=0, partitions=1, table=table)
+
+    result = explore(factory=factory, max_depth=2)
+    assert len(built) > result.expanded  # one engine per replay
+    assert result.violations == {} and (4, 503, "PARTITION_UNAVAILABLE") in result.witnesses
+    assert "free --invoke--> running" in "".join(f"{a} --{t}--> {b}" for a, t, b in result.transitions)
+
+
+def test_cli_prints_the_report_and_fails_on_missing_witnesses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--depth", "1", "--no-programs"]) == 1  # check 8 and later need more calls
+    out = capsys.readouterr().out
+    assert "NOT FOUND within the scope" in out and "invariant violations: none" in out
+    assert main(["--depth", "1", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["violations"] == [] and [1, 400, "INVALID_QUERY_STRING"] not in data["missing"]

@@ -1,0 +1,156 @@
+"""The simulator: reproducible for a seed, replayable from its trace, and it reaches every corner it claims."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from fsm.simulate import (
+    ProgressBar,
+    ReplayError,
+    TraceWriter,
+    Workload,
+    main,
+    merge,
+    replay,
+    replay_file,
+    shard_trace_path,
+    simulate,
+    simulate_all,
+)
+from fsm.snapshot import dump_world
+
+#: Small, but busy: every knob is turned up so a few hundred calls reach outages, incompatible
+#: deployments, expiries, pauses and restarts of every kind.
+BUSY = Workload(
+    invocations=600,
+    seed=3,
+    rate_per_s=20.0,
+    keys=5,
+    fail=0.2,
+    pause=0.05,
+    cancel=0.03,
+    kill=0.03,
+    restart=0.5,
+    restart_ms=4_000.0,
+    journal_retention_s=2,
+    completion_retention_s=6,
+    cleanup_interval_s=1,
+    deploy_every_s=3.0,
+    incompatible_deploy=0.5,
+    outage_every_s=2.0,
+    outage_ms=1_500.0,
+    retry_ms=300.0,
+    resume=0.7,
+    resume_ms=1_000.0,
+)
+
+
+def test_the_same_seed_gives_the_same_run() -> None:
+    first, engine1 = simulate(BUSY)
+    second, engine2 = simulate(BUSY)
+    assert first.to_json() == second.to_json()
+    assert first.table() == second.table()
+    assert dump_world(engine1) == dump_world(engine2)
+    other, _ = simulate(BUSY, seed=4)
+    assert other.to_json() != first.to_json()
+
+
+def test_the_busy_workload_reaches_what_it_claims() -> None:
+    summary, engine = simulate(BUSY)
+    engine.check_invariants()
+    reasons = {reason for _, reason in summary.restarts}
+    assert {
+        "OK",
+        "PARTITION_UNAVAILABLE",
+        "INVOCATION_NOT_FOUND",
+        "INCOMPATIBLE_DEPLOYMENT",
+        "DEPLOYMENT_NOT_FOUND",
+        "INCOMPLETE_PREFIX",
+        "UNSUPPORTED",
+    } <= reasons
+    assert summary.calls == BUSY.invocations and summary.restarted == summary.restarts[(200, "OK")]
+    assert sum(summary.states.values()) == summary.calls + summary.restarted
+    assert summary.states["free"] > 0 and summary.states["completed"] > 0
+    for op in (
+        "pause",
+        "resume",
+        "kill",
+        "cancel",
+        "sleep",
+        "suspend",
+        "fail_attempt",
+        "remove_deployment",
+        "partition_unavailable",
+    ):
+        assert summary.operations[op] > 0, op
+    assert any(status == 503 for _, status, _ in summary.refusals)  # steps retried after an outage
+
+
+def test_draining_leaves_nothing_in_flight() -> None:
+    summary, engine = simulate(BUSY, drain=True, invocations=300)
+    for state in ("scheduled", "running", "suspended"):
+        assert summary.states[state] == 0, state
+    assert not engine.unavailable_partitions
+    for inv in engine.invocations.values():  # only a key held by a paused invocation (never resumed) blocks
+        if inv.state == "inboxed":
+            assert inv.key is not None
+            assert engine.invocations[engine.lock_holders[(inv.service, inv.key)]].state == "paused"
+
+
+def test_the_trace_replays_to_the_same_end_state(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        summary, engine = simulate(BUSY, invocations=300, trace=TraceWriter(out, BUSY.engine_settings()))
+    replayed = replay_file(path)
+    assert dump_world(replayed) == dump_world(engine)
+    assert summary.to_json() == simulate(BUSY, invocations=300)[0].to_json()  # tracing changes nothing
+    lines = path.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[5])
+    lines[5] = json.dumps([record[0], record[1], record[2], {"error": [499, "MADE_UP"]}])
+    with pytest.raises(ReplayError, match="line 6"):
+        replay(lines)
+
+
+def test_progress_bar_and_summary_table() -> None:
+    stream = io.StringIO()
+    summary, _ = simulate(BUSY, invocations=40_000 // 1000, progress=ProgressBar(stream))
+    assert stream.getvalue().endswith("100.0% 40/40 calls, " + stream.getvalue().rsplit(", ", 1)[1])
+    table = summary.table()
+    assert "| state at the end | invocations | share |" in table
+    assert "| restart-as-new answer | reason | count | share |" in table
+
+
+def test_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    assert main(["--invocations", "200", "--seed", "5", "--set", "restart=0.3", "--trace", str(trace)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("200 calls and ") and "simulated in" in captured.err
+    assert main(["--replay", str(trace)]) == 0
+    states = json.loads(capsys.readouterr().out)
+    assert sum(states.values()) > 0
+    assert main(["--invocations", "50", "--json", "--set", "drain=true"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["calls"] == 50 and data["workload"]["drain"] is True
+    with pytest.raises(SystemExit):
+        main(["--set", "no_such_knob=1"])
+    with pytest.raises(SystemExit):
+        main(["--set", "shards=0"])
+    with pytest.raises(ValueError, match="fail is a probability"):
+        Workload(fail=1.5)
+
+
+def test_shards_do_not_depend_on_the_number_of_jobs(tmp_path: Path) -> None:
+    sharded = Workload(invocations=400, seed=2, shards=2, restart=0.2, keys=10)
+    alone = simulate_all(sharded, jobs=1)
+    assert simulate_all(sharded, jobs=2, trace_path=tmp_path / "run.jsonl").to_json() == alone.to_json()
+    parts = [simulate(sharded, shard=k) for k in range(2)]
+    assert merge(sharded, [summary for summary, _ in parts]).to_json() == alone.to_json()
+    assert alone.calls == 400 and [summary.calls for summary, _ in parts] == [200, 200]
+    for k, (_, engine) in enumerate(parts):  # each shard's trace replays to that shard's world
+        assert dump_world(replay_file(shard_trace_path(tmp_path / "run.jsonl", k, 2))) == dump_world(engine)
+        keys = {inv.key for inv in engine.invocations.values() if inv.key is not None}
+        assert all(int(key[1:]) % 2 == k for key in keys)  # key i belongs to shard i % 2

@@ -1,0 +1,136 @@
+"""The helpers users build their tests on: valid data only, and properties that use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fsm import Engine, LifecycleError
+from fsm.journal import prefix_is_complete
+from fsm.lifecycle import LIVE_STATES
+from fsm.model import SERVICE_TYPES, VIRTUAL_OBJECT
+from fsm.snapshot import dump_invocation, dump_world, load_world
+from fsm.testing import (
+    RestartRequest,
+    invocations,
+    journals,
+    make_invocation,
+    restart_requests,
+    worlds,
+    worlds_with_requests,
+)
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(worlds())
+def test_every_generated_world_round_trips(world: dict[str, Any]) -> None:
+    engine = load_world(world)
+    assert dump_world(engine) == world
+    engine.check_invariants()
+
+
+@FAST
+@given(worlds_with_requests())
+def test_restart_never_changes_the_old_invocation(case: tuple[dict[str, Any], RestartRequest]) -> None:
+    world, request = case
+    engine = load_world(world)
+    before = {inv.id: dump_invocation(engine, inv) for inv in engine.invocations.values()}
+    try:
+        result = request.send(engine)
+    except LifecycleError:
+        assert dump_world(engine) == world  # a refusal changes nothing at all
+        return
+    assert {i: dump_invocation(engine, engine.invocations[i]) for i in before} == before
+    assert result.new_invocation_id not in before
+    assert result.new_invocation_id[:16] == request.invocation_id[:16]
+    engine.check_invariants()
+
+
+@FAST
+@given(journals(complete=True))
+def test_complete_journals_have_every_completion(journal: list[dict[str, Any]]) -> None:
+    world = {
+        "deployments": [],
+        "services": [{"name": "s", "type": "service", "journal_retention_s": 60}],
+        "invocations": [
+            {
+                "id": "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9",
+                "target": {"service": "s", "handler": "h", "key": None},
+                "status": "running",
+                "completion": None,
+                "pinned": None,
+                "journal_retained": True,
+                "journal": journal,
+            }
+        ],
+    }
+    engine = load_world(world)
+    entries = engine.invocations["inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9"].journal
+    assert entries is not None and prefix_is_complete(entries, len(entries) - 1)
+    assert [e["index"] for e in journal] == list(range(len(journal)))
+
+
+@FAST
+@given(journals(complete=False))
+def test_incomplete_journals_miss_a_completion(journal: list[dict[str, Any]]) -> None:
+    awaited = {c for e in journal for c in e.get("completion_ids", ())}
+    delivered = {e["completion_id"] for e in journal if "completion_id" in e}
+    assert journal[0] == {"index": 0, "kind": "command", "type": "Input"}
+    assert awaited - delivered
+
+
+@FAST
+@given(restart_requests(["inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9"], ["dp_16cRnGpcnx76y3EtKOfifDP"]))
+def test_requests_get_an_answer_not_a_crash(request: RestartRequest) -> None:
+    engine = Engine()
+    try:
+        request.send(engine)
+    except LifecycleError as error:
+        assert error.check is not None and 1 <= error.check <= 5
+    else:
+        pytest.fail("an empty world cannot restart anything")
+
+
+@pytest.mark.parametrize("state", LIVE_STATES)
+@pytest.mark.parametrize("service_type", SERVICE_TYPES)
+def test_make_invocation_reaches_every_state(state: str, service_type: str) -> None:
+    if state == "inboxed" and service_type != VIRTUAL_OBJECT:
+        with pytest.raises(ValueError, match="virtual object"):
+            make_invocation(state, service_type=service_type)
+        return
+    engine, inv = make_invocation(state, service_type=service_type, commands=("Run", "Call"))
+    assert engine.invocations[inv].state == state
+    engine.check_invariants()
+
+
+def test_make_invocation_options() -> None:
+    engine, inv = make_invocation("completed", protocol=(1, 3), completion="failure", journal_retained=False)
+    record = engine.invocations[inv]
+    assert (record.completion, record.journal, record.pinned_protocol) == ("failure", None, 3)
+    assert engine.explain_restart_as_new(inv).check.number == 8
+    engine, inv = make_invocation("completed", protocol=None)
+    assert engine.invocations[inv].pinned_deployment is None
+    with pytest.raises(ValueError):
+        make_invocation("free")
+    with pytest.raises(ValueError):
+        make_invocation("running", journal_retained=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(invocations(), st.data())
+def test_drawn_invocations_are_consistent(made: tuple[Engine, str], data: st.DataObject) -> None:
+    engine, inv = made
+    assert engine.invocations[inv].state in LIVE_STATES
+    engine.check_invariants()
+    request = data.draw(restart_requests([inv]))
+    before = dump_invocation(engine, engine.invocations[inv])
+    try:
+        request.send(engine)
+    except LifecycleError:
+        pass
+    assert dump_invocation(engine, engine.invocations[inv]) == before
