@@ -109,6 +109,22 @@ def _check_int(what: str, value: Any, low: int = 0) -> int:
     return value
 
 
+#: Journal entries are immutable, and invocations on the same path journal equal ones (same index,
+#: type and completion ids): they share one object, so a journal is mostly a list of pointers and the
+#: GC has fewer objects to track. Only unnamed entries, and only this many distinct ones.
+_SHARED_ENTRIES: dict[Entry, Entry] = {}
+SHARED_ENTRIES_MAX = 4096
+
+
+def _shared(entry: Entry) -> Entry:
+    found = _SHARED_ENTRIES.get(entry)
+    if found is not None:
+        return found
+    if entry.name is None and len(_SHARED_ENTRIES) < SHARED_ENTRIES_MAX:
+        _SHARED_ENTRIES[entry] = entry
+    return entry
+
+
 def _awaited_by(journal: list[Entry], completion_id: int) -> tuple[Entry | None, bool]:
     """The first command awaiting ``completion_id``, and whether a notification delivered it.
 
@@ -515,7 +531,10 @@ class Engine:
     # --- what a deployment does while running a handler -----------------------------------
 
     def _running(self, invocation_id: str, step: str, allowed: tuple[str, ...] = (RUNNING,)) -> Invocation:
-        inv = self.lookup(invocation_id)
+        # lookup()'s fast path inlined: every handler step starts here.
+        inv = self.invocations.get(invocation_id) if isinstance(invocation_id, str) else None
+        if inv is None or self.unavailable_partitions:
+            inv = self.lookup(invocation_id)
         if inv.state not in allowed:
             raise IllegalTransition(inv.id, step, inv.state, allowed)
         return inv
@@ -547,7 +566,8 @@ class Engine:
         count = COMPLETIONS_AWAITED.get(type, 0)
         first = inv.next_completion_id
         inv.next_completion_id = first + count
-        entry = Entry(len(journal), COMMAND, type, name, tuple(range(first, first + count)))
+        awaited = (first,) if count == 1 else tuple(range(first, first + count))
+        entry = _shared(Entry(len(journal), COMMAND, type, name, awaited))
         journal.append(entry)
         return entry
 
@@ -576,7 +596,7 @@ class Engine:
         kinds = NOTIFICATION_TYPE.get(command.type, ())
         position = command.completion_ids.index(completion_id)
         note_type = kinds[position] if position < len(kinds) else command.type
-        entry = Entry(len(journal), NOTIFICATION, note_type, None, (), completion_id)
+        entry = _shared(Entry(len(journal), NOTIFICATION, note_type, None, (), completion_id))
         journal.append(entry)
         if inv.state == SUSPENDED and (inv.awaiting is None or inv.awaiting == completion_id):
             fire(inv, "wake", inv.id, self.table)
@@ -648,7 +668,7 @@ class Engine:
         self._pin(inv)
         journal = inv.journal
         assert journal is not None
-        journal.append(Entry(len(journal), COMMAND, "Output"))
+        journal.append(_shared(Entry(len(journal), COMMAND, "Output")))
         fire(inv, "complete", inv.id, self.table)
         self._on_completed(inv, SUCCESS if success else FAILURE)
 

@@ -304,14 +304,20 @@ def fire(model: HasState, trigger: str, ident: str = "?", table: Table | None = 
     a modified rule set. Raises :class:`IllegalTransition` naming the states the trigger is
     allowed from.
     """
+    # Plain loops rather than all()/any() over generators: half the cost of a guarded trigger.
     branches = (TABLE if table is None else table).get((model.state, trigger))
     if branches is not None:
         for guards, unless, dest in branches:
-            if (not guards or all(facts.get(g, False) for g in guards)) and not (
-                unless and any(facts.get(u, False) for u in unless)
-            ):
-                model.state = dest
-                return dest
+            for guard in guards:
+                if not facts.get(guard, False):
+                    break
+            else:
+                for guard in unless:
+                    if facts.get(guard, False):
+                        break
+                else:
+                    model.state = dest
+                    return dest
     allowed = tuple(s for s in STATES if (s, trigger) in (TABLE if table is None else table))
     raise IllegalTransition(ident, trigger, model.state, allowed)
 
