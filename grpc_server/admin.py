@@ -70,9 +70,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         def restart(engine: Engine) -> pb.RestartAsNewResponse:
             result = engine.restart_as_new(request.invocation_id, from_, deployment)
             new = engine.invocations[result.new_invocation_id]
+            # A new invocation has no sleep timer yet: skip pending_sleeps(), which sorts every timer.
             return pb.RestartAsNewResponse(new_invocation_id=result.new_invocation_id,
                                            restarted_from=result.restarted_from, copied_indexes=result.copied_indexes,
-                                           invocation=convert.invocation_to_proto(engine, new))
+                                           invocation=convert.invocation_to_proto(engine, new, timers={}))
 
         return self.world.run(restart)
 

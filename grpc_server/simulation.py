@@ -181,3 +181,8 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
         deployment = convert.selector_to_raw(request)
         return self.world.run(lambda engine: explain(
             engine, engine.explain_restart_as_new(request.invocation_id, from_, deployment)))
+
+    @rpc("simulation", logging.DEBUG)
+    def Echo(self, request: pb.EchoRequest, context: Any) -> pb.EchoResponse:
+        """No engine, no lock: the floor ``make bench`` measures the other RPCs against."""
+        return pb.EchoResponse(payload=request.payload)

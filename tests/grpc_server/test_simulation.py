@@ -183,3 +183,10 @@ def test_explain_restart_as_new_refusal(world: World) -> None:
     request = adm.RestartAsNewRequest(invocation_id=world.completed(), from_index=4294967295)
     prefix = world.sim.ExplainRestartAsNew(request)
     assert (prefix.check, prefix.refusal.code_name) == (15, "OUT_OF_RANGE")
+
+
+def test_echo_answers_the_payload_and_touches_nothing(world: World) -> None:
+    before = world.export()
+    assert world.sim.Echo(sim.EchoRequest(payload=b"ping")).payload == b"ping"
+    assert world.sim.Echo(sim.EchoRequest()).payload == b""
+    assert world.export() == before

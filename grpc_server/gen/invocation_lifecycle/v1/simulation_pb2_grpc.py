@@ -96,6 +96,11 @@ class SimulationServiceStub:
                 request_serializer=invocation__lifecycle_dot_v1_dot_admin__pb2.RestartAsNewRequest.SerializeToString,
                 response_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.ExplainRestartAsNewResponse.FromString,
                 _registered_method=True)
+        self.Echo = channel.unary_unary(
+                '/invocation_lifecycle.v1.SimulationService/Echo',
+                request_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoRequest.SerializeToString,
+                response_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoResponse.FromString,
+                _registered_method=True)
 
 
 class SimulationServiceServicer:
@@ -195,6 +200,14 @@ class SimulationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Echo(self, request, context):
+        """A trivial round trip: answers the payload unchanged and touches no state (not even the
+        engine's lock). The floor the benchmarks (`make bench`) compare the other RPCs with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SimulationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -257,6 +270,11 @@ def add_SimulationServiceServicer_to_server(servicer, server):
                     servicer.ExplainRestartAsNew,
                     request_deserializer=invocation__lifecycle_dot_v1_dot_admin__pb2.RestartAsNewRequest.FromString,
                     response_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.ExplainRestartAsNewResponse.SerializeToString,
+            ),
+            'Echo': grpc.unary_unary_rpc_method_handler(
+                    servicer.Echo,
+                    request_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoRequest.FromString,
+                    response_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -584,6 +602,33 @@ class SimulationService:
             '/invocation_lifecycle.v1.SimulationService/ExplainRestartAsNew',
             invocation__lifecycle_dot_v1_dot_admin__pb2.RestartAsNewRequest.SerializeToString,
             invocation__lifecycle_dot_v1_dot_simulation__pb2.ExplainRestartAsNewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Echo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invocation_lifecycle.v1.SimulationService/Echo',
+            invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoRequest.SerializeToString,
+            invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -83,6 +83,10 @@ class SimulationServiceStub:
     success would copy. Changes and creates nothing; a refusal is reported in the response
     (the RPC itself succeeds).
     """
+    Echo: _grpc.UnaryUnaryMultiCallable[_simulation_pb2.EchoRequest, _simulation_pb2.EchoResponse]
+    """A trivial round trip: answers the payload unchanged and touches no state (not even the
+    engine's lock). The floor the benchmarks (`make bench`) compare the other RPCs with.
+    """
 
 @_typing.type_check_only
 class SimulationServiceAsyncStub(SimulationServiceStub):
@@ -129,6 +133,10 @@ class SimulationServiceAsyncStub(SimulationServiceStub):
     """A dry run of RestartAsNew: which check decides, the resolved deployment and the entries a
     success would copy. Changes and creates nothing; a refusal is reported in the response
     (the RPC itself succeeds).
+    """
+    Echo: _aio.UnaryUnaryMultiCallable[_simulation_pb2.EchoRequest, _simulation_pb2.EchoResponse]  # type: ignore[assignment]
+    """A trivial round trip: answers the payload unchanged and touches no state (not even the
+    engine's lock). The floor the benchmarks (`make bench`) compare the other RPCs with.
     """
 
 class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -245,6 +253,16 @@ class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
         """A dry run of RestartAsNew: which check decides, the resolved deployment and the entries a
         success would copy. Changes and creates nothing; a refusal is reported in the response
         (the RPC itself succeeds).
+        """
+
+    @_abc_1.abstractmethod
+    def Echo(
+        self,
+        request: _simulation_pb2.EchoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_simulation_pb2.EchoResponse, _abc.Awaitable[_simulation_pb2.EchoResponse]]:
+        """A trivial round trip: answers the payload unchanged and touches no state (not even the
+        engine's lock). The floor the benchmarks (`make bench`) compare the other RPCs with.
         """
 
 def add_SimulationServiceServicer_to_server(servicer: SimulationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

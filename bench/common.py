@@ -1,0 +1,117 @@
+"""What every section shares: the machine, statistics, and child processes stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+
+JSON = dict[str, Any]
+
+
+def machine() -> JSON:
+    """What the figures were measured on (they mean little without it)."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "load_average_at_start": load,
+    }
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile (``fraction`` in 0..1) of ``values``; 0.0 when there are none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def stop(proc: subprocess.Popen[Any], timeout_s: float = 10.0) -> None:
+    """SIGTERM the child by its PID, then SIGKILL if it is still there after ``timeout_s``."""
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=timeout_s)
+
+
+def run_child(module: str, args: list[str], timeout_s: float, prefix: Sequence[str] = ()) -> JSON:
+    """Run ``python -m module args`` and return the JSON object on its last stdout line.
+
+    A child keeps a section's heap, GC state and threads away from the next section's figures.
+    ``prefix`` runs it under another command (``unshare --net --``). Stopped by PID when it
+    overruns ``timeout_s``; a failure is returned as ``{"error": ...}``.
+    """
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", module, *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        proc.communicate()
+        return {"error": f"python -m {module} did not finish within {timeout_s:.0f}s"}
+    finally:
+        stop(proc)
+    lines = [line for line in out.splitlines() if line.strip()]
+    if proc.returncode != 0 or not lines:
+        return {"error": f"python -m {module} exited {proc.returncode}: {err.strip()[-800:]}"}
+    try:
+        result: JSON = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return {"error": f"python -m {module} printed no JSON: {lines[-1][:200]}"}
+    return result
+
+
+def emit(result: JSON) -> None:
+    """A child's answer to :func:`run_child`: one JSON line on stdout."""
+    print(json.dumps(result), flush=True)
+
+
+class Stopwatch:
+    """Wall-clock seconds since creation (``time.perf_counter``)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started

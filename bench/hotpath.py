@@ -1,0 +1,144 @@
+"""Per-transition cost: a plain dict table (the floor), ``fsm.lifecycle.fire``, and ``transitions``.
+
+All three move the same record (a real :class:`fsm.model.Invocation`) around the same cycle of
+five transitions the engine fires for a typical invocation: ``invoke`` (with the guard facts the
+engine passes) -> ``suspend`` -> ``wake`` -> ``complete`` -> ``purge``, back to ``free``. ``fire``
+is called exactly as the engine calls it. The floor is the least a table-driven machine can do:
+one dict lookup by ``(state, trigger)`` and one attribute store, in a function.
+
+The three run interleaved, round after round, so that the shared machine's noise hits them alike;
+each figure is the best round (the least disturbed), the median is reported too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fsm.lifecycle import FREE, MACHINE, TABLE, fire, next_state
+from fsm.model import Invocation
+
+from .common import JSON, median
+
+#: The cycle: (trigger, guard facts as the engine passes them).
+CYCLE: tuple[tuple[str, dict[str, bool]], ...] = (
+    ("invoke", {"delayed": False, "key_locked": False}),
+    ("suspend", {}),
+    ("wake", {}),
+    ("complete", {}),
+    ("purge", {}),
+)
+PER_CYCLE = len(CYCLE)
+
+
+def floor_table() -> dict[tuple[str, str], str]:
+    """The plain dict transition table for the cycle: ``(state, trigger) -> state``, no guards."""
+    table: dict[tuple[str, str], str] = {}
+    state = FREE
+    for trigger, facts in CYCLE:
+        dest = next_state(state, trigger, facts)
+        assert dest is not None, f"{trigger} is not allowed from {state}"
+        table[(state, trigger)] = dest
+        state = dest
+    assert state == FREE, "the cycle must return to free"
+    return table
+
+
+FLOOR = floor_table()
+
+
+def floor_fire(model: Any, trigger: str) -> None:
+    model.state = FLOOR[(model.state, trigger)]
+
+
+def _record() -> Invocation:
+    return Invocation("inv_1bench", "Svc", "run", None, FREE, 86_400, 86_400)
+
+
+def run_floor(cycles: int) -> float:
+    inv, step = _record(), floor_fire
+    started = time.perf_counter()
+    for _ in range(cycles):
+        step(inv, "invoke")
+        step(inv, "suspend")
+        step(inv, "wake")
+        step(inv, "complete")
+        step(inv, "purge")
+    return time.perf_counter() - started
+
+
+def run_fire(cycles: int) -> float:
+    inv, step, table = _record(), fire, TABLE
+    ident = inv.id
+    started = time.perf_counter()
+    for _ in range(cycles):
+        step(inv, "invoke", ident, table, delayed=False, key_locked=False)
+        step(inv, "suspend", ident, table)
+        step(inv, "wake", ident, table)
+        step(inv, "complete", ident, table)
+        step(inv, "purge", ident, table)
+    return time.perf_counter() - started
+
+
+def run_transitions(cycles: int) -> float:
+    inv = _record()
+    invoke, suspend, wake, complete, purge = (MACHINE.events[t].trigger for t, _ in CYCLE)
+    started = time.perf_counter()
+    for _ in range(cycles):
+        invoke(inv, delayed=False, key_locked=False)
+        suspend(inv)
+        wake(inv)
+        complete(inv)
+        purge(inv)
+    return time.perf_counter() - started
+
+
+VARIANTS: dict[str, Callable[[int], float]] = {
+    "dict_floor": run_floor,
+    "fire": run_fire,
+    "transitions": run_transitions,
+}
+
+
+def _calibrate(run: Callable[[int], float], seconds: float) -> int:
+    """Cycles that take about ``seconds`` (after a warm-up run)."""
+    cycles = 64
+    while True:
+        took = run(cycles)
+        if took >= 0.02 or cycles >= 1 << 24:
+            return max(1, int(cycles * seconds / max(took, 1e-9)))
+        cycles *= 4
+
+
+def check_agreement() -> None:
+    """All three variants end each step in the same state (a benchmark of wrong code is worthless)."""
+    a, b, c = _record(), _record(), _record()
+    for trigger, facts in CYCLE:
+        floor_fire(a, trigger)
+        fire(b, trigger, b.id, TABLE, **facts)
+        MACHINE.events[trigger].trigger(c, **facts)
+        assert a.state == b.state == c.state, (trigger, a.state, b.state, c.state)
+
+
+def measure(rounds: int = 7, seconds_per_round: float = 0.25) -> JSON:
+    """ns per transition for each variant: best and median of ``rounds`` interleaved rounds."""
+    check_agreement()
+    cycles = {name: _calibrate(run, seconds_per_round) for name, run in VARIANTS.items()}
+    samples: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    for _ in range(rounds):
+        for name, run in VARIANTS.items():
+            samples[name].append(run(cycles[name]) / (cycles[name] * PER_CYCLE) * 1e9)
+    best = {name: min(values) for name, values in samples.items()}
+    mid = {name: median(values) for name, values in samples.items()}
+    floor_best, floor_mid = best["dict_floor"], mid["dict_floor"]
+    return {
+        "cycle": [trigger for trigger, _ in CYCLE],
+        "rounds": rounds,
+        "transitions_per_round": {name: n * PER_CYCLE for name, n in cycles.items()},
+        "ns_per_transition_best": {name: round(v, 1) for name, v in best.items()},
+        "ns_per_transition_median": {name: round(v, 1) for name, v in mid.items()},
+        "ratio_to_floor_best": {name: round(v / floor_best, 2) for name, v in best.items()},
+        "ratio_to_floor_median": {name: round(v / floor_mid, 2) for name, v in mid.items()},
+        "samples_ns": {name: [round(v, 1) for v in values] for name, values in samples.items()},
+    }

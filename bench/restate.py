@@ -1,0 +1,221 @@
+"""The real restate-server 1.7.12, measured the way :mod:`bench.grpc_bench` measures ours.
+
+Only when ``make conformance-record`` has installed it under ``recording/.work/`` (nothing is
+installed here). It is started as ``recording/record.py`` starts it (its config, every listener on
+127.0.0.1, its process handling: PR_SET_PDEATHSIG, stopped by PID), with a fresh temporary data
+directory, inside a private network namespace with only loopback when ``unshare`` allows (the
+server asks GitHub for its latest release at every start; there the request cannot leave).
+
+- start-to-ready: process spawn -> first 200 from the admin API's ``/health``, several runs;
+- restart-as-new: the SDK services of ``recording/`` (its own venv) serve ``Steps``; one
+  ``Steps/run`` invocation is driven to completion, then ``PATCH /invocations/{id}/restart-as-new``
+  is timed, one client on a kept-alive HTTP/1.1 connection (as our gRPC client keeps its channel);
+  the 404 path (a well-formed id that does not exist) is timed the same way.
+
+The parent (:func:`measure`) runs the stage (``python -m bench.restate --stage``) as a child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .common import JSON, ROOT, emit, median, percentile, run_child
+
+#: A well-formed invocation id that exists nowhere (the 404 path).
+ABSENT_ID = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8ed"
+
+
+def _record() -> ModuleType:
+    """``recording.record``, reused rather than copied (imported lazily: it is untyped stdlib code)."""
+    return importlib.import_module("recording.record")
+
+
+def installed() -> tuple[Path, Path] | str:
+    """The server binary and the SDK's python, or why they are not there."""
+    rec = _record()
+    try:
+        platform_dir = f"restate-server-{rec.npm_platform()}"
+    except rec.RecordingError as exc:
+        return str(exc)
+    binary = Path(rec.WORK) / "npm" / "node_modules" / "@restatedev" / platform_dir / "bin" / "restate-server"
+    sdk_python = Path(rec.WORK) / "venv" / "bin" / "python"
+    if not binary.exists():
+        return f"restate-server is not installed ({binary} is missing): run `make conformance-record` first"
+    return binary, sdk_python
+
+
+def _netns_prefix() -> list[str] | None:
+    unshare = shutil.which("unshare")
+    if not unshare or not sys.platform.startswith("linux"):
+        return None
+    probe = subprocess.run([unshare, "--net", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return [unshare, "--net", "--"] if probe.returncode == 0 else None
+
+
+def measure(runs: int, restarts: int, timeout_s: float = 180.0) -> JSON:
+    """Run the stage in a private network namespace when possible; skip with a note when not installed."""
+    found = installed()
+    if isinstance(found, str):
+        return {"skipped": found}
+    prefix = _netns_prefix()
+    args = ["--stage", "--runs", str(runs), "--restarts", str(restarts)]
+    result = run_child("bench.restate", [*args, *(["--in-netns"] if prefix else [])], timeout_s, prefix or ())
+    result["network"] = ("private network namespace, loopback only" if prefix
+                         else "this network namespace (unshare not available), 127.0.0.1 only")
+    return result
+
+
+# ------------------------------------------------------------------------------ the stage (child)
+
+
+def _wait_200(port: int, path: str, deadline: float, proc: subprocess.Popen[Any], what: str) -> None:
+    rec = _record()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            if rec.call("GET", port, path, timeout=1.0)[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: no 200 from {path} in time")
+        time.sleep(0.005)
+
+
+def _start_server(binary: Path, workdir: Path, procs: Any) -> tuple[subprocess.Popen[Any], dict[str, int], float]:
+    rec = _record()
+    ports = {"admin": rec.free_port(), "ingress": rec.free_port(), "fabric": rec.free_port()}
+    data = workdir / "restate-data"
+    data.mkdir()
+    config = workdir / "restate.toml"
+    config.write_text(rec.SERVER_CONFIG.format(**ports))
+    args = [str(binary), "--config-file", str(config), "--base-dir", str(data), "--node-name", "bench", "--no-logo"]
+    env = dict(os.environ, RUST_LOG_STYLE="never", NO_COLOR="1")
+    started = time.perf_counter()
+    server = procs.start("restate-server", args, workdir / "server.log", env=env)
+    _wait_200(ports["admin"], "/health", time.monotonic() + 60, server, "restate-server")
+    return server, ports, time.perf_counter() - started
+
+
+def _timed_patch(port: int, path: str, count: int, expect: int) -> tuple[list[float], int]:
+    """``count`` PATCHes on one kept-alive connection: latencies (ms) and answers other than ``expect``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies: list[float] = []
+    unexpected = 0
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.request("PATCH", path)
+            response = conn.getresponse()
+            response.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+            unexpected += response.status != expect
+    finally:
+        conn.close()
+    return latencies, unexpected
+
+
+def _latency(latencies: list[float], unexpected: int) -> JSON:
+    total_s = sum(latencies) / 1000
+    return {
+        "calls": len(latencies),
+        "unexpected_answers": unexpected,
+        "p50_ms": round(percentile(latencies, 0.5), 3),
+        "p99_ms": round(percentile(latencies, 0.99), 3),
+        "mean_ms": round(sum(latencies) / len(latencies), 3) if latencies else 0.0,
+        "rps_one_client": round(len(latencies) / total_s, 1) if total_s else 0.0,
+    }
+
+
+def _restart_as_new(sdk_python: Path, workdir: Path, ports: dict[str, int], procs: Any, restarts: int) -> JSON:
+    rec = _record()
+    services_port = rec.free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    env.pop("VIRTUAL_ENV", None)
+    services = procs.start("sdk-services", [str(sdk_python), "-m", "recording.serve", "127.0.0.1", str(services_port)],
+                           workdir / "services.log", env=env, cwd=ROOT)
+    _wait_200(services_port, "/_health", time.monotonic() + 60, services, "SDK services")
+    rs = rec.Restate(ports["admin"], ports["ingress"])
+    rs.admin_json("POST", "/deployments", {"uri": f"http://127.0.0.1:{services_port}/d1"})
+    inv_id = rs.send("Steps", "run")
+    deadline = time.monotonic() + 60
+    while [r.get("status") for r in rs.query(f"SELECT status FROM sys_invocation WHERE id = '{inv_id}'")] != \
+            ["completed"]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{inv_id} did not complete")
+        time.sleep(0.05)
+    path = f"/invocations/{inv_id}/restart-as-new"
+    _timed_patch(ports["admin"], path, 10, 200)  # warm-up
+    ok = _latency(*_timed_patch(ports["admin"], path, restarts, 200))
+    _timed_patch(ports["admin"], f"/invocations/{ABSENT_ID}/restart-as-new", 10, 404)
+    absent = _latency(*_timed_patch(ports["admin"], f"/invocations/{ABSENT_ID}/restart-as-new", restarts, 404))
+    return {"completed_invocation": "Steps/run (three ctx.run), deployment /d1 of recording/services.py",
+            "restart_200": ok, "restart_404": absent}
+
+
+def stage(runs: int, restarts: int, in_netns: bool) -> JSON:
+    """Inside the namespace: start-to-ready ``runs`` times, then restart-as-new on the last server."""
+    rec = _record()
+    found = installed()
+    if isinstance(found, str):
+        return {"skipped": found}
+    binary, sdk_python = found
+    if in_netns:
+        rec.loopback_up()
+    version = subprocess.run([str(binary), "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    ready: list[float] = []
+    result: JSON = {"version": version}
+    for run in range(runs):
+        procs = rec.Processes()
+        with tempfile.TemporaryDirectory(prefix="bench-restate-") as tmp:
+            try:
+                server, ports, ready_s = _start_server(binary, Path(tmp), procs)
+                ready.append(ready_s)
+                if run == runs - 1:
+                    if sdk_python.exists():
+                        result.update(_restart_as_new(sdk_python, Path(tmp), ports, procs, restarts))
+                    else:
+                        result["restart_skipped"] = f"the SDK venv is missing ({sdk_python})"
+            finally:
+                procs.stop_all()
+    result["server_ready"] = {
+        "runs": runs,
+        "ready_s_median": round(median(ready), 3),
+        "ready_s": [round(x, 3) for x in ready],
+        "what": "process spawn -> first 200 from the admin API's /health (fresh data directory)",
+    }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.restate", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--restarts", type=int, default=200)
+    parser.add_argument("--stage", action="store_true", help="run the measurements here (the parent's child)")
+    parser.add_argument("--in-netns", action="store_true", help="bring up loopback first (a fresh namespace)")
+    args = parser.parse_args(argv)
+    if args.stage:
+        try:
+            emit(stage(args.runs, args.restarts, args.in_netns))
+        except Exception as exc:  # report, never hang the parent: every process is already stopped
+            emit({"error": f"{type(exc).__name__}: {exc}"})
+        return 0
+    print(json.dumps(measure(args.runs, args.restarts), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

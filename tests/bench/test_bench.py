@@ -1,0 +1,65 @@
+"""Smoke tests of ``python -m bench``: it runs at tiny sizes and writes valid JSON. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import hotpath, report
+from bench.common import ROOT, machine, percentile
+from bench.lifecycle import check, drive, new_engine
+
+
+def test_the_three_hot_path_variants_agree_and_the_floor_is_the_cycle() -> None:
+    hotpath.check_agreement()
+    assert hotpath.FLOOR == {("free", "invoke"): "running", ("running", "suspend"): "suspended",
+                             ("suspended", "wake"): "running", ("running", "complete"): "completed",
+                             ("completed", "purge"): "free"}
+
+
+def test_the_lifecycle_driver_completes_every_invocation() -> None:
+    engine = new_engine()
+    drive(engine, 25, batch=10)
+    check(engine, 25)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([], 0.5) == 0.0
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile([float(x) for x in range(1, 101)], 0.99) == 99.0
+
+
+def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
+    results = {"machine": machine(), "hot_path": {"ratio_to_floor_best": {"fire": 3.2}},
+               "memory": {"worlds": {"completed": {"invocations": 1_000_000,
+                                                   "bytes_per_invocation_without_journal": 420.0}}},
+               "grpc": {"scenarios": {"restart@8": {"rps": 2500.0, "p99_ms": 4.0}, "echo@8": {"rps": 4000.0}},
+                        "server_ready": {"ready_s_median": 0.4}}}
+    verdicts = {t["target"]: t["met"] for t in report.targets(results)}
+    assert verdicts == {
+        "hot-path transition vs dict-table floor": True,
+        "memory per invocation without its journal": False,
+        "1,000,000 invocations through a 5-step lifecycle": None,
+        "RestartAsNew at 8 clients": True,
+        "RestartAsNew vs Echo floor at 8 clients": True,
+        "RestartAsNew p99 at 8 clients": True,
+        "server start-to-ready": True,
+    }
+
+
+def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--skip", "restate", "--skip", "fsm-simulate",
+                           "--output", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["mode"] == "quick" and results["machine"]["nproc"] >= 1
+    for section in ("hot_path", "memory", "simulator", "grpc"):
+        assert "error" not in json.dumps(results[section]), results[section]
+    assert set(results["grpc"]["scenarios"]) == {f"{rpc}@{n}" for rpc in ("echo", "restart", "refusal")
+                                                 for n in (1, 8)} | {"restart@8 --log-level WARNING"}
+    assert all(s["unexpected_answers"] == 0 and s["calls"] > 0 for s in results["grpc"]["scenarios"].values())
+    assert results["memory"]["worlds"]["completed"]["journal_entries_per_invocation"] == 6.0
+    assert len(results["targets"]) == 7 and "targets (issue 6)" in done.stdout
