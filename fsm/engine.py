@@ -68,7 +68,7 @@ from .model import (
     Invocation,
     Service,
 )
-from .requests import KEEP, LATEST, DeploymentById, parse_deployment
+from .requests import KEEP, parse_deployment
 
 #: Where the virtual clock starts unless told otherwise (2026-11-27T00:00:00Z), in ms.
 DEFAULT_EPOCH_MS = 1_795_737_600_000
@@ -787,34 +787,13 @@ class Engine:
         inv, outcome = self._admin("resume", invocation_id)
         if selector is not KEEP:
             if inv.state == RUNNING or inv.pinned_deployment is None:
-                raise FailedPrecondition(
-                    409,
-                    "CANNOT_CHANGE_DEPLOYMENT",
-                    f"The invocation '{invocation_id}' is still running or the deployment id is not pinned yet, "
-                    "deployment id cannot be changed.",
-                )
-            target = (
-                self.latest_deployment(inv.service)
-                if selector is LATEST
-                else self.deployments.get(selector.id)
-                if isinstance(selector, DeploymentById)
-                else None
-            )
+                raise restart_rules.cannot_change_deployment(invocation_id)
+            target = restart_rules.resolve_deployment(self, inv.service, selector)
             if target is None:
-                raise FailedPrecondition(
-                    400,
-                    "DEPLOYMENT_NOT_FOUND",
-                    f"The given deployment was not found when trying to resume the invocation '{invocation_id}'.",
-                )
+                raise restart_rules.deployment_not_found(invocation_id, "resume")
             assert inv.pinned_protocol is not None
             if not target.supports(inv.pinned_protocol):
-                raise FailedPrecondition(
-                    400,
-                    "INCOMPATIBLE_DEPLOYMENT",
-                    f"The invocation '{invocation_id}' is running on protocol version '{inv.pinned_protocol}', while "
-                    f"the chosen deployment '{target.id}' supports the range "
-                    f"{target.protocol_min}..={target.protocol_max}.",
-                )
+                raise restart_rules.incompatible_deployment(invocation_id, inv.pinned_protocol, target)
             inv.pinned_deployment = target.id
         if outcome.trigger is not None:
             fire(inv, outcome.trigger, inv.id, self.table)

@@ -104,6 +104,51 @@ def _input_gone(ctx: RestartContext, check: int) -> FailedPrecondition:
     )
 
 
+def resolve_deployment(view: RestartView, service: str, selector: DeploymentSelector) -> Deployment | None:
+    """The deployment ``latest`` or an id names (an id even if it does not serve ``service``).
+
+    Keep resolves to nothing here: it means "the pinned one", whether or not it still exists.
+    Shared by restart-as-new (check 12) and resume.
+    """
+    if selector is LATEST:
+        return view.latest_deployment(service)
+    if isinstance(selector, DeploymentById):
+        return view.get_deployment(selector.id)
+    return None
+
+
+def cannot_change_deployment(invocation_id: str, check: int | None = None) -> FailedPrecondition:
+    return FailedPrecondition(
+        409,
+        "CANNOT_CHANGE_DEPLOYMENT",
+        f"The invocation '{invocation_id}' is still running or the deployment id is not pinned yet, "
+        "deployment id cannot be changed.",
+        check=check,
+    )
+
+
+def deployment_not_found(invocation_id: str, operation: str, check: int | None = None) -> FailedPrecondition:
+    """``operation`` is Restate's wording: "restart as new" or "resume"."""
+    return FailedPrecondition(
+        400,
+        "DEPLOYMENT_NOT_FOUND",
+        f"The given deployment was not found when trying to {operation} the invocation '{invocation_id}'.",
+        check=check,
+    )
+
+
+def incompatible_deployment(
+    invocation_id: str, protocol: int, target: Deployment, check: int | None = None
+) -> FailedPrecondition:
+    return FailedPrecondition(
+        400,
+        "INCOMPATIBLE_DEPLOYMENT",
+        f"The invocation '{invocation_id}' is running on protocol version '{protocol}', while the "
+        f"chosen deployment '{target.id}' supports the range {target.protocol_min}..={target.protocol_max}.",
+        check=check,
+    )
+
+
 def _journal(ctx: RestartContext) -> list[Entry]:
     assert ctx.invocation is not None and ctx.invocation.journal is not None
     return ctx.invocation.journal
@@ -192,13 +237,7 @@ def old_protocol_path(ctx: RestartContext) -> CheckResult:
     if ctx.from_ > 0:
         return _unsupported(ctx, 10)
     if ctx.selector is KEEP or isinstance(ctx.selector, DeploymentById):
-        return FailedPrecondition(
-            409,
-            "CANNOT_CHANGE_DEPLOYMENT",
-            f"The invocation '{ctx.invocation_id}' is still running or the deployment id is not pinned yet, "
-            "deployment id cannot be changed.",
-            check=10,
-        )
+        return cannot_change_deployment(ctx.invocation_id, check=10)
     first = journal_rules.entry_at(_journal(ctx), 0)
     if first is None or first.type != "Input":
         return _input_gone(ctx, 10)
@@ -219,18 +258,8 @@ def deployment_resolves(ctx: RestartContext) -> CheckResult:
     assert inv is not None
     if ctx.selector is KEEP:
         return None
-    if ctx.selector is LATEST:
-        ctx.target = ctx.view.latest_deployment(inv.service)
-    elif isinstance(ctx.selector, DeploymentById):
-        ctx.target = ctx.view.get_deployment(ctx.selector.id)
-    if ctx.target is None:
-        return FailedPrecondition(
-            400,
-            "DEPLOYMENT_NOT_FOUND",
-            f"The given deployment was not found when trying to restart as new the invocation '{ctx.invocation_id}'.",
-            check=12,
-        )
-    return None
+    ctx.target = resolve_deployment(ctx.view, inv.service, ctx.selector)
+    return deployment_not_found(ctx.invocation_id, "restart as new", check=12) if ctx.target is None else None
 
 
 def deployment_speaks_protocol(ctx: RestartContext) -> CheckResult:
@@ -239,13 +268,7 @@ def deployment_speaks_protocol(ctx: RestartContext) -> CheckResult:
     target = ctx.target
     if inv.pinned_protocol is None or target is None or target.supports(inv.pinned_protocol):
         return None
-    return FailedPrecondition(
-        400,
-        "INCOMPATIBLE_DEPLOYMENT",
-        f"The invocation '{ctx.invocation_id}' is running on protocol version '{inv.pinned_protocol}', while the "
-        f"chosen deployment '{target.id}' supports the range {target.protocol_min}..={target.protocol_max}.",
-        check=13,
-    )
+    return incompatible_deployment(ctx.invocation_id, inv.pinned_protocol, target, check=13)
 
 
 def prefix_complete(ctx: RestartContext) -> CheckResult:
