@@ -29,11 +29,11 @@ from typing import Any, Protocol
 from .engine import Engine
 from .errors import LifecycleError
 from .ids import IdError, parse_invocation_id
+from .lifecycle import OPERATIONS
 from .requests import parse_query_string
 from .snapshot import dump_invocation, load_world
 
 RESTART = "restart_as_new"
-OPERATIONS = (RESTART, "cancel", "kill", "purge", "purge_journal", "pause", "resume")
 
 
 @dataclass
@@ -103,8 +103,14 @@ class InProcess:
                 raise Unsupported(f"unknown operation {operation!r}")
         except LifecycleError as exc:
             after = engine.invocations.get(target_id) if isinstance(target_id, str) else None
-            return Outcome(exc.http_status, exc.message, None, before, _snapshot_of(engine, target_id),
-                           status_after=after.state if after is not None else "free")
+            return Outcome(
+                exc.http_status,
+                exc.message,
+                None,
+                before,
+                _snapshot_of(engine, target_id),
+                status_after=after.state if after is not None else "free",
+            )
         after = engine.invocations.get(target_id)
         return Outcome(
             status,

@@ -38,7 +38,7 @@ from .errors import (
     invalid_argument,
 )
 from .ids import IdError, IdGenerator, key_partition_key, parse_deployment_id, parse_invocation_id
-from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, completed_ids
+from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, awaited_by, completed_ids
 from .lifecycle import (
     ADMIN,
     COMPLETED,
@@ -123,22 +123,6 @@ def _shared(entry: Entry) -> Entry:
     if entry.name is None and len(_SHARED_ENTRIES) < SHARED_ENTRIES_MAX:
         _SHARED_ENTRIES[entry] = entry
     return entry
-
-
-def _awaited_by(journal: list[Entry], completion_id: int) -> tuple[Entry | None, bool]:
-    """The first command awaiting ``completion_id``, and whether a notification delivered it.
-
-    One pass instead of a scan plus :func:`fsm.journal.completed_ids` (a set built per step).
-    """
-    command: Entry | None = None
-    delivered = False
-    for entry in journal:
-        if entry.kind == COMMAND:
-            if command is None and completion_id in entry.completion_ids:
-                command = entry
-        elif entry.completion_id == completion_id and entry.kind == NOTIFICATION:
-            delivered = True
-    return command, delivered
 
 
 class Engine:
@@ -473,7 +457,7 @@ class Engine:
             inv.due_ms = None
             self._started_or_queued(inv)
         elif kind == _TIMER_SLEEP and inv.journal is not None and inv.state in (RUNNING, SUSPENDED):
-            if not _awaited_by(inv.journal, completion_id)[1]:
+            if not awaited_by(inv.journal, completion_id)[1]:
                 self._deliver(inv, completion_id)
 
     def _run_cleaner(self) -> None:
@@ -582,7 +566,7 @@ class Engine:
     def _deliver(self, inv: Invocation, completion_id: int) -> Entry:
         journal = inv.journal
         assert journal is not None
-        command, delivered = _awaited_by(journal, completion_id)
+        command, delivered = awaited_by(journal, completion_id)
         if command is None:
             raise FailedPrecondition(
                 409, "UNKNOWN_COMPLETION", f"No command of the invocation '{inv.id}' awaits completion {completion_id}."
@@ -621,7 +605,7 @@ class Engine:
                 )
             awaiting = pending[-1]
         else:
-            command, delivered = _awaited_by(journal, awaiting)
+            command, delivered = awaited_by(journal, awaiting)
             if command is None or delivered:
                 raise FailedPrecondition(
                     409, "NOTHING_TO_AWAIT", f"Completion {awaiting} of the invocation '{inv.id}' is not pending."

@@ -55,6 +55,23 @@ def completed_ids(journal: Sequence[Entry]) -> set[int]:
     return {e.completion_id for e in journal if e.kind == NOTIFICATION and e.completion_id is not None}
 
 
+def awaited_by(journal: Sequence[Entry], completion_id: int) -> tuple[Entry | None, bool]:
+    """The first command awaiting ``completion_id``, and whether a notification delivered it.
+
+    One pass instead of a scan plus :func:`completed_ids` (a set built per step): the engine asks
+    this on every delivered completion.
+    """
+    command: Entry | None = None
+    delivered = False
+    for entry in journal:
+        if entry.kind == COMMAND:
+            if command is None and completion_id in entry.completion_ids:
+                command = entry
+        elif entry.completion_id == completion_id and entry.kind == NOTIFICATION:
+            delivered = True
+    return command, delivered
+
+
 def prefix_is_complete(journal: Sequence[Entry], upto: int) -> bool:
     """Check 14: every entry 1..=upto exists, and every command in it has all its completions.
 
