@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from typing import NamedTuple
 
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_DIGIT = {ord(c): i for i, c in enumerate(ALPHABET)}
+_ALPHABET_BYTES = ALPHABET.encode("ascii")
+#: Each base62 character -> its digit value, as a ``bytes.translate`` table.
+_TO_DIGIT = bytes.maketrans(_ALPHABET_BYTES, bytes(range(62)))
 U64_MAX = (1 << 64) - 1
 U128_MAX = (1 << 128) - 1
 WIDTH_U64 = 11
@@ -105,15 +108,12 @@ class _Cursor:
         return out
 
     def decode(self, width: int, max_value: int, nbytes: int) -> int:
-        field = self.take(width).lstrip(b"0")
+        field = self.take(width)
+        if field.translate(None, _ALPHABET_BYTES):  # something outside base62 is left
+            raise IdError(BASE62)
         value = 0
-        for byte in field:
-            digit = _DIGIT.get(byte)
-            if digit is None:
-                raise IdError(BASE62)
+        for digit in field.translate(_TO_DIGIT):  # the value only grows: one range check at the end
             value = value * 62 + digit
-            if value > U128_MAX:
-                raise IdError(BASE62)
         if value > max_value:
             raise IdError(BASE62)
         return _swap(value, nbytes)
@@ -138,8 +138,32 @@ def _open(raw: str, expected_prefix: str) -> _Cursor:
     return cursor
 
 
+#: A well-formed invocation id: version 1, then 11 + 22 base62 characters.
+_WELL_FORMED_INVOCATION_ID = re.compile("inv_1([0-9a-zA-Z]{11})([0-9a-zA-Z]{22})")
+
+
+def _base62(text: str) -> int:
+    value = 0
+    for digit in text.encode("ascii").translate(_TO_DIGIT):
+        value = value * 62 + digit
+    return value
+
+
 def parse_invocation_id(raw: str) -> InvocationId:
-    """Parse an ``inv_`` id or raise :class:`IdError` with Restate's reason."""
+    """Parse an ``inv_`` id or raise :class:`IdError` with Restate's reason.
+
+    Well-formed ids (nearly all) take one regex match; anything else walks the cursor, which
+    finds the first problem in the order Restate reports it.
+    """
+    match = _WELL_FORMED_INVOCATION_ID.fullmatch(raw)
+    if match is not None:
+        partition_key, uuid = _base62(match[1]), _base62(match[2])
+        if partition_key <= U64_MAX and uuid <= U128_MAX:
+            return InvocationId(_swap(partition_key, 8), _swap(uuid, 16))
+    return _parse_invocation_id_by_cursor(raw)
+
+
+def _parse_invocation_id_by_cursor(raw: str) -> InvocationId:
     cursor = _open(raw, INVOCATION_PREFIX)
     partition_key = cursor.decode(WIDTH_U64, U64_MAX, 8)
     uuid = cursor.decode(WIDTH_U128, U128_MAX, 16)
@@ -175,8 +199,8 @@ def key_partition_key(key: str) -> int:
 #: first eight characters, harmless for ids). A field's leading character is drawn below the
 #: leading character of the type's maximum ('l' for u64, '7' for u128) so the value always fits.
 _TO_CHAR = bytes(ord(ALPHABET[b % 62]) for b in range(256))
-_LEAD_U64 = [ALPHABET[b % _DIGIT[ord("l")]] for b in range(256)]
-_LEAD_U128 = [ALPHABET[b % _DIGIT[ord("7")]] for b in range(256)]
+_LEAD_U64 = [ALPHABET[b % ALPHABET.index("l")] for b in range(256)]
+_LEAD_U128 = [ALPHABET[b % ALPHABET.index("7")] for b in range(256)]
 _PREFIX_CACHE_MAX = 65_536
 
 

@@ -4,7 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fsm import ids
 from fsm.ids import (
+    ALPHABET,
     U64_MAX,
     U128_MAX,
     IdError,
@@ -112,3 +114,17 @@ def test_encoding_rejects_out_of_range_integers() -> None:
         encode_invocation_id(-1, 0)
     with pytest.raises(ValueError):
         encode_deployment_id(U128_MAX + 1)
+
+
+@given(st.text(alphabet=ALPHABET, min_size=33, max_size=33))
+def test_the_well_formed_fast_path_agrees_with_the_cursor(digits: str) -> None:
+    raw = "inv_1" + digits  # every such string matches the fast path's pattern; some overflow
+    try:
+        expected: object = ids._parse_invocation_id_by_cursor(raw)
+    except IdError as exc:
+        expected = exc.reason
+    try:
+        got: object = parse_invocation_id(raw)
+    except IdError as exc:
+        got = exc.reason
+    assert got == expected
