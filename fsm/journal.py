@@ -100,7 +100,7 @@ def copy_prefix(journal: Sequence[Entry], upto: int) -> tuple[list[Entry], list[
     awaited = {cid for e in prefix if e.kind == COMMAND for cid in e.completion_ids}
     later = [e for e in journal if e.index > upto and e.kind == NOTIFICATION and e.completion_id in awaited]
     copied = prefix + later
-    return [e.renumbered(i) for i, e in enumerate(copied)], [e.index for e in copied]
+    return [e if e.index == i else e.renumbered(i) for i, e in enumerate(copied)], [e.index for e in copied]
 
 
 def journal_length(journal: Sequence[Entry]) -> int:

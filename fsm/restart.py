@@ -210,12 +210,16 @@ def _state_refusal(ctx: RestartContext, check: int, states: frozenset[str]) -> C
     return None
 
 
+_NOT_STARTED = frozenset({"scheduled", "inboxed"})
+_STILL_RUNNING = frozenset({"running", "suspended", "paused"})
+
+
 def not_scheduled_or_inboxed(ctx: RestartContext) -> CheckResult:
-    return _state_refusal(ctx, 6, frozenset({"scheduled", "inboxed"}))
+    return _state_refusal(ctx, 6, _NOT_STARTED)
 
 
 def not_still_running(ctx: RestartContext) -> CheckResult:
-    return _state_refusal(ctx, 7, frozenset({"running", "suspended", "paused"}))
+    return _state_refusal(ctx, 7, _STILL_RUNNING)
 
 
 def journal_retained(ctx: RestartContext) -> CheckResult:
