@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from fsm.engine import Engine
 from fsm.errors import LifecycleError
 from fsm.snapshot import load_world
 
-from .rpc import JsonFormatter
+from .logs import configure_logging
 from .server import DEFAULT_GRACE_S, DEFAULT_HOST, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT, DEFAULT_WORKERS, serve
 
 
@@ -57,18 +56,16 @@ def load_snapshot(path: Path, seed: int) -> Engine:
     return load_world(raw, seed=seed)
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    handler.setFormatter(JsonFormatter() if fmt == "json" else text)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    configure_logging(args.log_level, args.log_format)
+    writer = configure_logging(args.log_level, args.log_format, sys.stderr)
+    try:
+        return _run(args)
+    finally:
+        writer.stop()  # writes every line still queued
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.snapshot is not None:
         try:
             engine = load_snapshot(args.snapshot, args.seed)

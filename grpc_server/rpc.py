@@ -7,12 +7,15 @@ logged with its traceback and answered INTERNAL, and the server goes on serving.
 Each call is logged as one JSON object (logger ``grpc_server.calls``): service, rpc, the request
 (as proto JSON), the gRPC code, the ErrorInfo reason and the HTTP status. Admin calls log at INFO,
 simulation calls at DEBUG (a replay makes thousands).
+
+The line is on by default, so it is kept cheap (``make bench`` measures it): requests made of plain
+scalars skip ``json_format`` (:func:`request_fields`); how lines are formatted and written is
+:mod:`grpc_server.logs`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +23,7 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from fsm.errors import LifecycleError
@@ -75,26 +79,74 @@ def rpc(service: str, level: int = logging.INFO) -> Callable[[Method[S, Req, Res
     return decorate
 
 
+#: Field types whose Python value is already what proto JSON prints (64-bit ints print as strings).
+_PLAIN_TYPES = frozenset({
+    FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_FIXED32,
+    FieldDescriptor.TYPE_SFIXED32,
+})
+#: How each field of a message type prints: None (as is), an enum's number -> name, or a nested
+#: message type (printed the same way). None for the whole type when some field is none of these.
+MessageType = Any  # a message Descriptor (the protobuf stubs name two classes for it)
+Shape = dict[str, "dict[int, str] | MessageType | None"]
+_SHAPES: dict[MessageType, Shape | None] = {}
+
+
+def _shape(descriptor: MessageType) -> Shape | None:
+    if descriptor in _SHAPES:
+        return _SHAPES[descriptor]
+    _SHAPES[descriptor] = None  # a recursive type is left to json_format
+    shape: Shape | None = {}
+    for field in descriptor.fields:
+        assert shape is not None
+        if field.is_repeated:
+            shape = None
+        elif field.type in _PLAIN_TYPES:
+            shape[field.name] = None
+        elif field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
+            shape[field.name] = {v.number: v.name for v in field.enum_type.values}
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and _shape(field.message_type) is not None:
+            shape[field.name] = field.message_type
+        else:
+            shape = None
+        if shape is None:
+            break
+    _SHAPES[descriptor] = shape
+    return shape
+
+
+def _plain_fields(message: Message, shape: Shape) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field, value in message.ListFields():
+        how = shape[field.name]
+        if how is None:
+            out[field.name] = value
+        elif isinstance(how, dict):
+            out[field.name] = how.get(value, value)
+        else:
+            nested = _SHAPES[how]
+            assert nested is not None
+            out[field.name] = _plain_fields(value, nested)
+    return out
+
+
+def request_fields(request: Message) -> dict[str, Any]:
+    """``request`` as ``json_format.MessageToDict(preserving_proto_field_name=True)`` prints it.
+
+    Most requests hold a few strings, small ints, enums and messages of those: their set fields are
+    read straight from ``ListFields()`` (several times cheaper); any other shape (repeated, 64-bit,
+    bytes, floats, well-known types) goes through ``json_format``.
+    """
+    shape = _shape(request.DESCRIPTOR)
+    if shape is None:
+        return json_format.MessageToDict(request, preserving_proto_field_name=True)
+    return _plain_fields(request, shape)
+
+
 def _log(level: int, record: dict[str, Any], request: Message, started: float) -> None:
     if not log.isEnabledFor(level):
         return
-    record["request"] = json_format.MessageToDict(request, preserving_proto_field_name=True)
+    record["request"] = request_fields(request)
     record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
     log.log(level, "%s.%s %s %s", record["service"], record["rpc"], record["code"], record.get("reason") or "",
             extra={"rpc": record})
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line; an RPC's record is spread into it (see :func:`rpc`)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
-                               "logger": record.name}
-        fields = getattr(record, "rpc", None)
-        if isinstance(fields, dict):
-            out.update(fields)
-        else:
-            out["message"] = record.getMessage()
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)

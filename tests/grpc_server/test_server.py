@@ -24,7 +24,6 @@ from grpc_server import errors
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc, simulation_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
-from grpc_server.rpc import JsonFormatter
 from grpc_server.server import ADMIN_SERVICE, SIMULATION_SERVICE, Server, start
 
 from .conftest import BASE_WORLD, EXAMPLES, ROOT, World, expect_error
@@ -131,15 +130,6 @@ def test_concurrent_calls_leave_a_consistent_world(server: Server, world: World)
     assert dump_world(reloaded) == exported
     assert sum(restarts) > 0
     assert sum(1 for inv in exported["invocations"] if inv.get("restarted_from")) == sum(restarts)
-
-
-def test_json_log_lines() -> None:
-    record = logging.LogRecord("grpc_server.calls", logging.INFO, __file__, 1, "x", (), None)
-    record.rpc = {"event": "rpc", "rpc": "Kill", "code": "OK"}
-    line = json.loads(JsonFormatter().format(record))
-    assert (line["level"], line["rpc"], line["code"]) == ("INFO", "Kill", "OK")
-    plain = logging.LogRecord("grpc_server.server", logging.INFO, __file__, 1, "listening on %s", ("x",), None)
-    assert json.loads(JsonFormatter().format(plain))["message"] == "listening on x"
 
 
 def test_console_script_is_declared() -> None:

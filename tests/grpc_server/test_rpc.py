@@ -1,0 +1,66 @@
+"""What wraps every RPC: the request as the log line prints it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, common_pb2, simulation_pb2
+from grpc_server.rpc import request_fields
+
+REQUESTS = [
+    getattr(module, name)
+    for module in (admin_pb2, simulation_pb2)
+    for name in module.DESCRIPTOR.message_types_by_name
+    if name.endswith("Request")
+]
+
+
+def _fill(message: Message, salt: int) -> None:
+    """Set every field to a non-default value (the first member of each oneof)."""
+    for field in message.DESCRIPTOR.fields:
+        if field.containing_oneof is not None and message.WhichOneof(field.containing_oneof.name):
+            continue
+        if field.is_repeated:
+            continue  # repeated fields send the message to json_format, which the other cases cover
+        value: Any
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            _fill(getattr(message, field.name), salt + 1)
+            continue
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            assert field.enum_type is not None
+            value = field.enum_type.values[-1].number
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            value = f"v{salt}-{field.name}-é"
+        elif field.type == FieldDescriptor.TYPE_BOOL:
+            value = True
+        elif field.type == FieldDescriptor.TYPE_BYTES:
+            value = b"\x00\xffbytes"
+        elif field.type in (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE):
+            value = 1.5
+        else:  # every integer type: a small positive number fits them all
+            value = 7 + salt
+        setattr(message, field.name, value)
+
+
+@pytest.mark.parametrize("message_type", REQUESTS, ids=lambda t: t.DESCRIPTOR.name)
+def test_request_fields_prints_what_json_format_prints(message_type: type[Message]) -> None:
+    empty = message_type()
+    assert request_fields(empty) == json_format.MessageToDict(empty, preserving_proto_field_name=True)
+    full = message_type()
+    _fill(full, 0)
+    assert request_fields(full) == json_format.MessageToDict(full, preserving_proto_field_name=True)
+
+
+def test_request_fields_on_the_restart_shapes() -> None:
+    by_id = admin_pb2.RestartAsNewRequest(invocation_id="inv_x", from_index=0,
+                                          deployment=common_pb2.DeploymentSelector(id="dp_1"))
+    assert request_fields(by_id) == {"invocation_id": "inv_x", "from_index": 0, "deployment": {"id": "dp_1"}}
+    keep = admin_pb2.RestartAsNewRequest(deployment=common_pb2.DeploymentSelector(mode=1))
+    assert request_fields(keep) == {"deployment": {"mode": "MODE_KEEP"}}
+    unknown = admin_pb2.RestartAsNewRequest(deployment=common_pb2.DeploymentSelector(mode=99))  # open enums
+    assert request_fields(unknown) == json_format.MessageToDict(unknown, preserving_proto_field_name=True)
