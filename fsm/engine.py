@@ -38,7 +38,7 @@ from .errors import (
     invalid_argument,
 )
 from .ids import IdError, IdGenerator, key_partition_key, parse_deployment_id, parse_invocation_id
-from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, awaited_by, completed_ids
+from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, awaited_by, completed_ids, is_delivered
 from .lifecycle import (
     ADMIN,
     COMPLETED,
@@ -112,17 +112,39 @@ def _check_int(what: str, value: Any, low: int = 0) -> int:
 #: Journal entries are immutable, and invocations on the same path journal equal ones (same index,
 #: type and completion ids): they share one object, so a journal is mostly a list of pointers and the
 #: GC has fewer objects to track. Only unnamed entries, and only this many distinct ones.
-_SHARED_ENTRIES: dict[Entry, Entry] = {}
+#: Keyed by the entry's fields: a plain tuple equals (and hashes as) the ``Entry`` with those fields,
+#: so a step looks its entry up from a cheap tuple and builds an ``Entry`` only the first time.
+EntryFields = tuple[int, str, str, str | None, tuple[int, ...], int | None]
+_SHARED_ENTRIES: dict[EntryFields, Entry] = {}
 SHARED_ENTRIES_MAX = 4096
 
 
-def _shared(entry: Entry) -> Entry:
-    found = _SHARED_ENTRIES.get(entry)
+def _shared(fields: EntryFields) -> Entry:
+    """The shared entry with these fields (callers try ``_SHARED_ENTRIES.get`` first, inline)."""
+    found = _SHARED_ENTRIES.get(fields)
     if found is not None:
         return found
+    entry = Entry._make(fields)
     if entry.name is None and len(_SHARED_ENTRIES) < SHARED_ENTRIES_MAX:
         _SHARED_ENTRIES[entry] = entry
     return entry
+
+
+def _unguarded(table: Table) -> dict[tuple[str, str], str]:
+    """(state, trigger) -> where ``fire`` leads when every fact is false: the first guard-free branch.
+
+    Most firings pass no true fact, so the engine moves them with one dict lookup instead of a
+    ``fire`` call. Only branches held in plain tuples qualify: a table that watches its branches
+    being tried (exploration's recording table) must see every firing, so it goes through ``fire``.
+    """
+    quick: dict[tuple[str, str], str] = {}
+    for key, branches in table.items():
+        if type(branches) is tuple:
+            for guards, _unless, dest in branches:
+                if not guards:
+                    quick[key] = dest
+                    break
+    return quick
 
 
 class Engine:
@@ -145,8 +167,7 @@ class Engine:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
             raise invalid_argument("seed", f"must be an integer, a string or None, got {type(seed).__name__}")
         self.ids = IdGenerator(seed)
-        #: The compiled lifecycle; exploration may pass a modified one to test a rule change.
-        self.table: Table = TABLE if table is None else table
+        self.table = TABLE if table is None else table
         self.services: dict[str, Service] = {}
         self.deployments: dict[str, Deployment] = {}  # registration order
         self.invocations: dict[str, Invocation] = {}  # creation order
@@ -163,6 +184,24 @@ class Engine:
         self._expiry_tails: dict[tuple[int, int], int] = {}  # the newest completed_ms in each queue
         self._seq = 0
         self._next_cleanup_ms = self._cleanup_after(self.now_ms)
+
+    @property
+    def table(self) -> Table:
+        """The compiled lifecycle; exploration may pass a modified one to test a rule change."""
+        return self._table
+
+    @table.setter
+    def table(self, table: Table) -> None:
+        self._table = table
+        self._quick = _unguarded(table)
+
+    def _step(self, inv: Invocation, trigger: str) -> str:
+        """``fire`` with no true fact: one lookup in the common case, ``fire`` for the rest."""
+        dest = self._quick.get((inv.state, trigger))
+        if dest is None:
+            return fire(inv, trigger, inv.id, self._table)
+        inv.state = dest
+        return dest
 
     # --- reading ------------------------------------------------------------------------
 
@@ -349,7 +388,8 @@ class Engine:
 
         A repeated idempotency key for the same target returns the existing invocation.
         """
-        _check_name("handler", handler)
+        if not isinstance(handler, str) or not handler:
+            _check_name("handler", handler)
         found = self.services.get(service) if isinstance(service, str) else None
         if found is None:
             raise NotFound(404, "SERVICE_NOT_FOUND", f"The requested service '{service}' does not exist")
@@ -358,7 +398,8 @@ class Engine:
                 raise invalid_argument("key", f"the service '{service}' is not keyed; pass no key")
         elif not isinstance(key, str):
             raise invalid_argument("key", f"the {found.type} '{service}' needs a string key")
-        _check_int("delay_ms", delay_ms)
+        if not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or delay_ms < 0:
+            _check_int("delay_ms", delay_ms)
         if idempotency_key is not None:
             _check_name("idempotency_key", idempotency_key)
             existing = self.idempotency.get((service, handler, key, idempotency_key))
@@ -397,7 +438,11 @@ class Engine:
 
     def _enter(self, inv: Invocation, delayed: bool) -> None:
         """Fire ``invoke`` for a new record and apply its effects."""
-        state = fire(inv, "invoke", inv.id, self.table, delayed=delayed, key_locked=self._key_locked(inv))
+        key_locked = inv.key is not None and self._key_locked(inv)
+        if delayed or key_locked:
+            state = fire(inv, "invoke", inv.id, self._table, delayed=delayed, key_locked=key_locked)
+        else:
+            state = self._step(inv, "invoke")
         self.invocations[inv.id] = inv
         if state == SCHEDULED:
             assert inv.due_ms is not None
@@ -434,16 +479,20 @@ class Engine:
         _check_int("target_ms", target_ms)
         if target_ms < self.now_ms:
             raise invalid_argument("target_ms", f"the clock only moves forward (now {self.now_ms})")
+        timers = self._timers
         while True:
-            next_timer = self._timers[0][0] if self._timers else None
-            next_event = self._next_cleanup_ms if next_timer is None else min(next_timer, self._next_cleanup_ms)
-            if next_event > target_ms:
-                break
-            self.now_ms = next_event
-            if next_timer is not None and next_timer <= self._next_cleanup_ms:
-                _, _, kind, inv_id, completion_id = heapq.heappop(self._timers)
+            cleanup_ms = self._next_cleanup_ms
+            if timers and timers[0][0] <= cleanup_ms:  # a timer due no later than the cleaner goes first
+                due_ms = timers[0][0]
+                if due_ms > target_ms:
+                    break
+                self.now_ms = due_ms
+                _, _, kind, inv_id, completion_id = heapq.heappop(timers)
                 self._on_timer(kind, inv_id, completion_id)
             else:
+                if cleanup_ms > target_ms:
+                    break
+                self.now_ms = cleanup_ms
                 self._run_cleaner()
                 self._next_cleanup_ms += self.cleanup_interval_ms
         self.now_ms = target_ms
@@ -452,13 +501,15 @@ class Engine:
         inv = self.invocations.get(inv_id)
         if inv is None:
             return  # cancelled or killed meanwhile
-        if kind == _TIMER_DUE and inv.state == SCHEDULED:
-            fire(inv, "due", inv.id, self.table, key_locked=self._key_locked(inv))
-            inv.due_ms = None
-            self._started_or_queued(inv)
-        elif kind == _TIMER_SLEEP and inv.journal is not None and inv.state in (RUNNING, SUSPENDED):
-            if not awaited_by(inv.journal, completion_id)[1]:
-                self._deliver(inv, completion_id)
+        if kind == _TIMER_DUE:
+            if inv.state == SCHEDULED:
+                fire(inv, "due", inv.id, self._table, key_locked=self._key_locked(inv))
+                inv.due_ms = None
+                self._started_or_queued(inv)
+        elif kind == _TIMER_SLEEP and inv.journal is not None and (inv.state == RUNNING or inv.state == SUSPENDED):
+            command, delivered = awaited_by(inv.journal, completion_id)
+            if not delivered:
+                self._deliver(inv, completion_id, command, delivered)
 
     def _run_cleaner(self) -> None:
         """Restate's cleaner: drops expired journals and forgets expired completed invocations.
@@ -503,12 +554,14 @@ class Engine:
         not (its ``completed_ms`` are in any order, or absent), and those go to the heap.
         """
         key = (kind, retention_s)
-        if completed_ms == inv.completed_ms and completed_ms >= self._expiry_tails.get(key, completed_ms):
+        tail = self._expiry_tails.get(key)
+        if completed_ms == inv.completed_ms and (tail is None or completed_ms >= tail):
             queue = self._expiry_queues.get(key)
             if queue is None:
                 queue = self._expiry_queues[key] = deque()
             queue.append(inv.id)
-            self._expiry_tails[key] = completed_ms
+            if tail != completed_ms:
+                self._expiry_tails[key] = completed_ms
         else:
             self._push_expiry(completed_ms + retention_s * 1000, kind, inv.id)
 
@@ -527,6 +580,7 @@ class Engine:
         """The first attempt pins the latest deployment and the highest protocol both speak.
 
         Called once a step is known to succeed, so a refused step leaves the invocation as it was.
+        Callers test ``inv.pinned_deployment is None`` first: after the first step it is a no-op.
         """
         if inv.pinned_deployment is not None:
             return
@@ -540,33 +594,41 @@ class Engine:
 
     def append_command(self, invocation_id: str, type: str, name: str | None = None) -> Entry:
         """Journal a command; it awaits as many new completion ids as its type does (section 4)."""
-        _check_name("type", type)
+        if not isinstance(type, str) or not type:
+            _check_name("type", type)
         if name is not None and not isinstance(name, str):
             raise invalid_argument("name", "must be a string")
-        inv = self._running(invocation_id, "append_command")
-        self._pin(inv)
+        return self._append_command(self._running(invocation_id, "append_command"), type, name)
+
+    def _append_command(self, inv: Invocation, type: str, name: str | None) -> Entry:
+        if inv.pinned_deployment is None:
+            self._pin(inv)
         journal = inv.journal
         assert journal is not None
         count = COMPLETIONS_AWAITED.get(type, 0)
         first = inv.next_completion_id
         inv.next_completion_id = first + count
         awaited = (first,) if count == 1 else tuple(range(first, first + count))
-        entry = _shared(Entry(len(journal), COMMAND, type, name, awaited))
+        fields: EntryFields = (len(journal), COMMAND, type, name, awaited, None)
+        entry = _SHARED_ENTRIES.get(fields) or _shared(fields)
         journal.append(entry)
         return entry
 
     def complete_command(self, invocation_id: str, completion_id: int) -> Entry:
         """Deliver the completion ``completion_id``; wakes a suspended invocation awaiting it."""
-        _check_int("completion_id", completion_id, 1)
+        if not isinstance(completion_id, int) or isinstance(completion_id, bool) or completion_id < 1:
+            _check_int("completion_id", completion_id, 1)
         inv = self._running(invocation_id, "complete_command", (RUNNING, SUSPENDED))
-        entry = self._deliver(inv, completion_id)
-        self._pin(inv)
-        return entry
-
-    def _deliver(self, inv: Invocation, completion_id: int) -> Entry:
         journal = inv.journal
         assert journal is not None
         command, delivered = awaited_by(journal, completion_id)
+        entry = self._deliver(inv, completion_id, command, delivered)
+        if inv.pinned_deployment is None:
+            self._pin(inv)
+        return entry
+
+    def _deliver(self, inv: Invocation, completion_id: int, command: Entry | None, delivered: bool) -> Entry:
+        """Journal the notification of ``completion_id``; the caller found (``awaited_by``) its command."""
         if command is None:
             raise FailedPrecondition(
                 409, "UNKNOWN_COMPLETION", f"No command of the invocation '{inv.id}' awaits completion {completion_id}."
@@ -577,13 +639,19 @@ class Engine:
                 "ALREADY_COMPLETED_COMMAND",
                 f"Completion {completion_id} of the invocation '{inv.id}' was already delivered.",
             )
-        kinds = NOTIFICATION_TYPE.get(command.type, ())
-        position = command.completion_ids.index(completion_id)
-        note_type = kinds[position] if position < len(kinds) else command.type
-        entry = _shared(Entry(len(journal), NOTIFICATION, note_type, None, (), completion_id))
+        journal = inv.journal
+        assert journal is not None
+        note_type = command.type
+        kinds = NOTIFICATION_TYPE.get(note_type)
+        if kinds is not None:
+            position = command.completion_ids.index(completion_id)
+            if position < len(kinds):
+                note_type = kinds[position]
+        fields: EntryFields = (len(journal), NOTIFICATION, note_type, None, (), completion_id)
+        entry = _SHARED_ENTRIES.get(fields) or _shared(fields)
         journal.append(entry)
         if inv.state == SUSPENDED and (inv.awaiting is None or inv.awaiting == completion_id):
-            fire(inv, "wake", inv.id, self.table)
+            self._step(inv, "wake")
             inv.awaiting = None
         return entry
 
@@ -610,16 +678,30 @@ class Engine:
                 raise FailedPrecondition(
                     409, "NOTHING_TO_AWAIT", f"Completion {awaiting} of the invocation '{inv.id}' is not pending."
                 )
-        self._pin(inv)
-        fire(inv, "suspend", inv.id, self.table)
+        self._suspend(inv, awaiting)
+
+    def _suspend(self, inv: Invocation, awaiting: int) -> None:
+        if inv.pinned_deployment is None:
+            self._pin(inv)
+        self._step(inv, "suspend")
         inv.awaiting = awaiting
 
     def sleep(self, invocation_id: str, duration_ms: int) -> Entry:
         """Journal a Sleep, suspend on it, and complete it when the clock reaches its end."""
-        _check_int("duration_ms", duration_ms)
-        entry = self.append_command(invocation_id, "Sleep")
-        self._push_timer(self.now_ms + duration_ms, _TIMER_SLEEP, invocation_id, entry.completion_ids[0])
-        self.suspend(invocation_id, entry.completion_ids[0])
+        if not isinstance(duration_ms, int) or isinstance(duration_ms, bool) or duration_ms < 0:
+            _check_int("duration_ms", duration_ms)
+        inv = self._running(invocation_id, "append_command")
+        entry = self._append_command(inv, "Sleep", None)
+        completion_id = entry.completion_ids[0]
+        self._push_timer(self.now_ms + duration_ms, _TIMER_SLEEP, inv.id, completion_id)
+        # What suspend() checks, without its second lookup: the Sleep just journaled awaits
+        # ``completion_id``, so only a notification already carrying it (a malformed journal) refuses.
+        assert inv.journal is not None
+        if is_delivered(inv.journal, completion_id):
+            raise FailedPrecondition(
+                409, "NOTHING_TO_AWAIT", f"Completion {completion_id} of the invocation '{inv.id}' is not pending."
+            )
+        self._suspend(inv, completion_id)
         return entry
 
     def fail_attempt(
@@ -649,11 +731,13 @@ class Engine:
         if not isinstance(success, bool):
             raise invalid_argument("success", "must be a boolean")
         inv = self._running(invocation_id, "complete")
-        self._pin(inv)
+        if inv.pinned_deployment is None:
+            self._pin(inv)
         journal = inv.journal
         assert journal is not None
-        journal.append(_shared(Entry(len(journal), COMMAND, "Output")))
-        fire(inv, "complete", inv.id, self.table)
+        fields: EntryFields = (len(journal), COMMAND, "Output", None, (), None)
+        journal.append(_SHARED_ENTRIES.get(fields) or _shared(fields))
+        self._step(inv, "complete")
         self._on_completed(inv, SUCCESS if success else FAILURE)
 
     # --- effects shared by several transitions ----------------------------------------------
@@ -662,7 +746,8 @@ class Engine:
         inv.completion = completion
         inv.completed_ms = self.now_ms
         inv.awaiting = None
-        self._release(inv)
+        if inv.key is not None:
+            self._release(inv)
         if inv.completion_retention_s == 0:
             fire(inv, "expire", inv.id, self.table)
             self._forget(inv)

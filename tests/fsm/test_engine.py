@@ -299,3 +299,26 @@ def test_remove_service_when_unused() -> None:
     e.register_service("S")
     e.remove_service("S")
     assert "S" not in e.services
+
+
+def test_quick_steps_agree_with_fire_for_every_state_and_trigger() -> None:
+    """The engine's one-lookup step is ``fire`` with no true fact, for every (state, trigger)."""
+    from fsm.explore import recording_table
+    from fsm.lifecycle import STATES, TABLE, fire
+
+    class Model:
+        def __init__(self, state: str) -> None:
+            self.state = state
+
+    engine = Engine(seed=0)
+    triggers = {trigger for _, trigger in TABLE}
+    for state in STATES:
+        for trigger in triggers:
+            try:
+                expected: str | None = fire(Model(state), trigger)
+            except IllegalTransition:
+                expected = None
+            assert engine._quick.get((state, trigger)) == expected, (state, trigger)
+    assert len(engine._quick) > 0
+    # a table that watches its branches fire must see every firing, so it gets no quick steps
+    assert Engine(seed=0, table=recording_table(TABLE, []))._quick == {}
