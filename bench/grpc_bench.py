@@ -1,15 +1,19 @@
 """gRPC on loopback: server start-to-ready, and ``RestartAsNew`` against the ``Echo`` floor.
 
 The server is the real one, started as ``python -m grpc_server`` (JSON logs on, one line per admin
-call, to a file) in its own process, on 127.0.0.1 and a port the OS picks. Clients are separate
-processes (:mod:`bench.grpc_client`), so that their Python work does not compete for the server's
-GIL: 1 client is one process with one thread; 8 clients are 2 processes x 4 threads (2 cores: the
-server and the clients share them, which is what a test suite on this machine gets). Every client
-thread has its own channel (its own HTTP/2 connection) and calls in a closed loop.
+call, to a file) in its own process, on 127.0.0.1 and a port the OS picks.
+
+The load comes from h2load (:mod:`bench.h2load`): N clients = N HTTP/2 connections with one call in
+flight each, in a closed loop. On 2 cores the load generator shares the machine with the server, so
+it has to be cheap: a Python client costs more CPU per call than the server. The same scenario is
+also run from Python clients (:mod:`bench.grpc_client`, separate processes: 1 client is one process,
+8 clients are 2 processes x 4 threads, one channel each), which is what a Python test suite sees;
+when h2load is missing, only those run.
 
 The world is preloaded (``--snapshot``) with completed invocations, so ``RestartAsNew`` takes its
-200 path; the refusal path is ``RestartAsNew`` on a running invocation (409 STILL_RUNNING).
-Echo, restart and refusal run interleaved, round after round, against the same server.
+200 path; the refusal path is ``RestartAsNew`` on a running invocation (409 STILL_RUNNING). Each
+answer is checked (a real gRPC call first, then every answer's size). Echo, restart and refusal run
+interleaved, round after round, against the same server.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fsm.snapshot import dump_world
+from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, admin_pb2_grpc, simulation_pb2, simulation_pb2_grpc
 
-from . import lifecycle
+from . import h2load, lifecycle
 from .common import JSON, ROOT, median, percentile, stop
+from .grpc_client import ECHO_PAYLOAD
 
 CLIENT_LAYOUT = {1: (1, 1), 8: (2, 4)}  # clients -> (processes, threads per process)
 READY_TIMEOUT_S = 30.0
@@ -132,9 +138,9 @@ def build_world(completed: int, workdir: Path) -> tuple[Path, Path, Path]:
     return world, done_ids, running_ids
 
 
-def run_load(server: ServerProcess, rpc: str, clients: int, duration: float, warmup: int,
-             ids: Path | None) -> JSON:
-    """One closed-loop run of ``clients`` callers; returns rps and latency percentiles."""
+def run_python_clients(server: ServerProcess, rpc: str, clients: int, duration: float, warmup: int,
+                       ids: Path | None) -> JSON:
+    """One closed-loop run of ``clients`` Python callers; returns rps and latency percentiles."""
     processes, threads = CLIENT_LAYOUT.get(clients, (1, clients))
     children: list[subprocess.Popen[str]] = []
     try:
@@ -172,7 +178,7 @@ def run_load(server: ServerProcess, rpc: str, clients: int, duration: float, war
     return {
         "rpc": rpc,
         "clients": clients,
-        "layout": f"{processes} process(es) x {threads} thread(s)",
+        "layout": f"Python: {processes} process(es) x {threads} thread(s)",
         "calls": calls,
         "unexpected_answers": sum(r["unexpected"] for r in results),
         "seconds": round(elapsed, 3),
@@ -182,6 +188,64 @@ def run_load(server: ServerProcess, rpc: str, clients: int, duration: float, war
         "mean_ms": round(sum(latencies) / len(latencies), 3) if latencies else 0.0,
         "server_cpu_us_per_call": round(cpu / calls * 1e6, 1) if calls else None,
         "client_cpu_us_per_call": round(sum(r["cpu_s"] for r in results) / calls * 1e6, 1) if calls else None,
+    }
+
+
+@dataclass(frozen=True)
+class Call:
+    """One scenario's request, as h2load sends it, and the size of the answer it must get."""
+
+    method: str
+    body: bytes
+    answer_bytes: int  # 0: refused (no message, status in trailers)
+
+
+def prepare_calls(target: str, done_ids: Path, running_ids: Path) -> dict[str, Call]:
+    """The three requests, each checked once with a real gRPC client (code and answer)."""
+    restart_request = admin_pb2.RestartAsNewRequest(invocation_id=done_ids.read_text().split()[0])
+    refusal_request = admin_pb2.RestartAsNewRequest(invocation_id=running_ids.read_text().split()[0])
+    echo_request = simulation_pb2.EchoRequest(payload=ECHO_PAYLOAD)
+    with grpc.insecure_channel(target) as channel:
+        echo = simulation_pb2_grpc.SimulationServiceStub(channel).Echo(echo_request, timeout=10)
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        restarted = admin.RestartAsNew(restart_request, timeout=10)
+        try:
+            admin.RestartAsNew(refusal_request, timeout=10)
+            raise RuntimeError("the refusal scenario's RestartAsNew was not refused")
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+    if echo.payload != ECHO_PAYLOAD or not restarted.new_invocation_id:
+        raise RuntimeError("unexpected answers to the benchmark's requests")
+    restart_method = "/invocation_lifecycle.v1.AdminService/RestartAsNew"
+    return {
+        "echo": Call("/invocation_lifecycle.v1.SimulationService/Echo", h2load.grpc_frame(echo_request),
+                     5 + echo.ByteSize()),
+        "restart": Call(restart_method, h2load.grpc_frame(restart_request), 5 + restarted.ByteSize()),
+        "refusal": Call(restart_method, h2load.grpc_frame(refusal_request), 0),
+    }
+
+
+def run_h2load(server: ServerProcess, rpc: str, call: Call, clients: int, duration: float, warmup: int) -> JSON:
+    """One closed-loop run of ``clients`` h2load connections; the same figures as the Python clients'."""
+    cpu_before = server.cpu_s()
+    out = h2load.run(server.target, call.method, call.body, clients=clients, duration=duration,
+                     warmup_requests=warmup * clients, answer_bytes=call.answer_bytes)
+    cpu = server.cpu_s() - cpu_before
+    calls = out["calls"]
+    return {
+        "rpc": rpc,
+        "clients": clients,
+        "layout": f"h2load: {clients} connection(s) x 1 call in flight",
+        "calls": calls,
+        "unexpected_answers": out["unexpected_answers"],
+        "seconds": out["seconds"],
+        "rps": out["rps"],
+        "p50_ms": out["p50_ms"],
+        "p99_ms": out["p99_ms"],
+        "mean_ms": out["mean_ms"],
+        "server_cpu_us_per_call": round(cpu / calls * 1e6, 1) if calls else None,
+        "client_cpu_us_per_call": round(out["client_cpu_s"] / calls * 1e6, 1) if calls else None,
     }
 
 
@@ -201,6 +265,7 @@ def _summary(runs: list[JSON]) -> JSON:
 def measure(*, rounds: int, duration: float, warmup: int, completed: int, ready_runs: int,
             clients: tuple[int, ...] = (1, 8)) -> JSON:
     """The whole gRPC section: start-to-ready, then echo / restart / refusal at each client count."""
+    use_h2load = h2load.path() is not None
     with tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp:
         workdir = Path(tmp)
         ready = measure_ready(ready_runs, workdir)
@@ -209,22 +274,35 @@ def measure(*, rounds: int, duration: float, warmup: int, completed: int, ready_
         # The same server without its per-call log line: what that line costs RestartAsNew.
         quiet = start_server(world, workdir / "quiet.log", ["--log-level", "WARNING"])
         try:
+            calls = prepare_calls(server.target, done_ids, running_ids)
+            quiet_calls = prepare_calls(quiet.target, done_ids, running_ids)
             plan = [("echo", None), ("restart", done_ids), ("refusal", running_ids)]
+            most = clients[-1]
             runs: dict[str, list[JSON]] = {}
+
+            def add(name: str, result: JSON) -> None:
+                runs.setdefault(name, []).append(result)
+
             for _ in range(rounds):
                 for count in clients:
                     for rpc, ids in plan:
-                        runs.setdefault(f"{rpc}@{count}", []).append(
-                            run_load(server, rpc, count, duration, warmup, ids))
-                runs.setdefault(f"restart@{clients[-1]} --log-level WARNING", []).append(
-                    run_load(quiet, "restart", clients[-1], duration, warmup, done_ids))
-            log_lines = sum(1 for _ in open(workdir / "server.log", "rb"))
+                        add(f"{rpc}@{count}", run_h2load(server, rpc, calls[rpc], count, duration, warmup) if use_h2load
+                            else run_python_clients(server, rpc, count, duration, warmup, ids))
+                quiet_run = (run_h2load(quiet, "restart", quiet_calls["restart"], most, duration, warmup) if use_h2load
+                             else run_python_clients(quiet, "restart", most, duration, warmup, done_ids))
+                add(f"restart@{most} --log-level WARNING", quiet_run)
+                if use_h2load:  # what a Python test suite sees: its own client's CPU on the same 2 cores
+                    for rpc, ids in plan[:2]:
+                        add(f"{rpc}@{most} Python clients",
+                            run_python_clients(server, rpc, most, duration, warmup, ids))
         finally:
             server.stop()
             quiet.stop()
+        log_lines = sum(1 for _ in open(workdir / "server.log", "rb"))
         scenarios = {name: _summary(r) for name, r in runs.items()}
         return {
             "server_ready": ready,
+            "load_generator": "h2load" if use_h2load else "Python gRPC clients (h2load not installed)",
             "preloaded_world": {"completed_invocations": completed, "running_invocations": 1,
                                 "ready_s": round(server.ready_s, 3)},
             "duration_s_per_round": duration,

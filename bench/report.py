@@ -132,7 +132,8 @@ def table(results: JSON) -> str:
                  _fmt(s["server_cpu_us_per_call"], 0), _fmt(s["client_cpu_us_per_call"], 0), _fmt(s["calls"]),
                  _fmt(s["unexpected_answers"]))
                 for k, s in grpc_r["scenarios"].items()]
-        lines += _rows(f"gRPC on loopback (median of {grpc_r['rounds']} rounds of {grpc_r['duration_s_per_round']} s; "
+        lines += _rows(f"gRPC on loopback, load from {grpc_r.get('load_generator', 'Python gRPC clients')} "
+                       f"(median of {grpc_r['rounds']} rounds of {grpc_r['duration_s_per_round']} s; "
                        "restart = RestartAsNew 200, refusal = RestartAsNew 409 STILL_RUNNING)",
                        ("rpc@clients", "clients as", "req/s", "p50 ms", "p99 ms", "server CPU us/call",
                         "clients CPU us/call", "calls", "unexpected"), rows)

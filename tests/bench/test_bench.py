@@ -58,8 +58,13 @@ def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     assert results["mode"] == "quick" and results["machine"]["nproc"] >= 1
     for section in ("hot_path", "memory", "simulator", "grpc"):
         assert "error" not in json.dumps(results[section]), results[section]
-    assert set(results["grpc"]["scenarios"]) == {f"{rpc}@{n}" for rpc in ("echo", "restart", "refusal")
-                                                 for n in (1, 8)} | {"restart@8 --log-level WARNING"}
+    expected = {f"{rpc}@{n}" for rpc in ("echo", "restart", "refusal") for n in (1, 8)}
+    expected.add("restart@8 --log-level WARNING")
+    if results["grpc"]["load_generator"] == "h2load":  # and the Python clients' view beside it
+        expected |= {"echo@8 Python clients", "restart@8 Python clients"}
+    else:
+        assert "h2load not installed" in results["grpc"]["load_generator"]
+    assert set(results["grpc"]["scenarios"]) == expected
     assert all(s["unexpected_answers"] == 0 and s["calls"] > 0 for s in results["grpc"]["scenarios"].values())
     assert results["memory"]["worlds"]["completed"]["journal_entries_per_invocation"] == 6.0
     assert len(results["targets"]) == 7 and "targets (issue 6)" in done.stdout
