@@ -98,12 +98,13 @@ def table(results: JSON) -> str:
     hot = results.get("hot_path")
     if isinstance(hot, dict) and "ns_per_transition_best" in hot:
         best, mid = hot["ns_per_transition_best"], hot["ns_per_transition_median"]
-        names = {"dict_floor": "plain dict table (floor)", "fire": "fsm.lifecycle.fire (compiled table)",
+        names = {"dict_floor": "plain dict table (floor)", "engine_step": "Engine._step (derived map, else fire)",
+                 "fire": "fsm.lifecycle.fire (compiled table)",
                  "transitions": "transitions Event.trigger"}
         lines += _rows(f"hot path: ns per transition, cycle {' -> '.join(hot['cycle'])}, best of {hot['rounds']}",
                        ("variant", "best ns", "median ns", "x floor (best)", "x floor (median)"),
                        [(names[k], _fmt(best[k]), _fmt(mid[k]), _fmt(hot["ratio_to_floor_best"][k], 2),
-                         _fmt(hot["ratio_to_floor_median"][k], 2)) for k in names])
+                         _fmt(hot["ratio_to_floor_median"][k], 2)) for k in names if k in best])
     mem = results.get("memory")
     if isinstance(mem, dict) and "worlds" in mem:
         lines += _rows("memory per invocation (tracemalloc)",
