@@ -38,7 +38,7 @@ from .errors import (
     invalid_argument,
 )
 from .ids import IdError, IdGenerator, key_partition_key, parse_deployment_id, parse_invocation_id
-from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, awaited_by, completed_ids, is_delivered
+from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, awaited_by, completed_ids
 from .lifecycle import (
     ADMIN,
     COMPLETED,
@@ -388,8 +388,7 @@ class Engine:
 
         A repeated idempotency key for the same target returns the existing invocation.
         """
-        if not isinstance(handler, str) or not handler:
-            _check_name("handler", handler)
+        _check_name("handler", handler)
         found = self.services.get(service) if isinstance(service, str) else None
         if found is None:
             raise NotFound(404, "SERVICE_NOT_FOUND", f"The requested service '{service}' does not exist")
@@ -398,8 +397,7 @@ class Engine:
                 raise invalid_argument("key", f"the service '{service}' is not keyed; pass no key")
         elif not isinstance(key, str):
             raise invalid_argument("key", f"the {found.type} '{service}' needs a string key")
-        if not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or delay_ms < 0:
-            _check_int("delay_ms", delay_ms)
+        _check_int("delay_ms", delay_ms)
         if idempotency_key is not None:
             _check_name("idempotency_key", idempotency_key)
             existing = self.idempotency.get((service, handler, key, idempotency_key))
@@ -594,8 +592,7 @@ class Engine:
 
     def append_command(self, invocation_id: str, type: str, name: str | None = None) -> Entry:
         """Journal a command; it awaits as many new completion ids as its type does (section 4)."""
-        if not isinstance(type, str) or not type:
-            _check_name("type", type)
+        _check_name("type", type)
         if name is not None and not isinstance(name, str):
             raise invalid_argument("name", "must be a string")
         return self._append_command(self._running(invocation_id, "append_command"), type, name)
@@ -616,8 +613,7 @@ class Engine:
 
     def complete_command(self, invocation_id: str, completion_id: int) -> Entry:
         """Deliver the completion ``completion_id``; wakes a suspended invocation awaiting it."""
-        if not isinstance(completion_id, int) or isinstance(completion_id, bool) or completion_id < 1:
-            _check_int("completion_id", completion_id, 1)
+        _check_int("completion_id", completion_id, 1)
         inv = self._running(invocation_id, "complete_command", (RUNNING, SUSPENDED))
         journal = inv.journal
         assert journal is not None
@@ -673,12 +669,18 @@ class Engine:
                 )
             awaiting = pending[-1]
         else:
-            command, delivered = awaited_by(journal, awaiting)
-            if command is None or delivered:
-                raise FailedPrecondition(
-                    409, "NOTHING_TO_AWAIT", f"Completion {awaiting} of the invocation '{inv.id}' is not pending."
-                )
+            self._refuse_unless_pending(inv, awaiting)
         self._suspend(inv, awaiting)
+
+    @staticmethod
+    def _refuse_unless_pending(inv: Invocation, awaiting: int) -> None:
+        """409 NOTHING_TO_AWAIT unless a command awaits ``awaiting`` and no notification delivered it."""
+        assert inv.journal is not None
+        command, delivered = awaited_by(inv.journal, awaiting)
+        if command is None or delivered:
+            raise FailedPrecondition(
+                409, "NOTHING_TO_AWAIT", f"Completion {awaiting} of the invocation '{inv.id}' is not pending."
+            )
 
     def _suspend(self, inv: Invocation, awaiting: int) -> None:
         if inv.pinned_deployment is None:
@@ -688,19 +690,12 @@ class Engine:
 
     def sleep(self, invocation_id: str, duration_ms: int) -> Entry:
         """Journal a Sleep, suspend on it, and complete it when the clock reaches its end."""
-        if not isinstance(duration_ms, int) or isinstance(duration_ms, bool) or duration_ms < 0:
-            _check_int("duration_ms", duration_ms)
+        _check_int("duration_ms", duration_ms)
         inv = self._running(invocation_id, "append_command")
         entry = self._append_command(inv, "Sleep", None)
         completion_id = entry.completion_ids[0]
         self._push_timer(self.now_ms + duration_ms, _TIMER_SLEEP, inv.id, completion_id)
-        # What suspend() checks, without its second lookup: the Sleep just journaled awaits
-        # ``completion_id``, so only a notification already carrying it (a malformed journal) refuses.
-        assert inv.journal is not None
-        if is_delivered(inv.journal, completion_id):
-            raise FailedPrecondition(
-                409, "NOTHING_TO_AWAIT", f"Completion {completion_id} of the invocation '{inv.id}' is not pending."
-            )
+        self._refuse_unless_pending(inv, completion_id)  # what suspend() checks, without its second lookup
         self._suspend(inv, completion_id)
         return entry
 
