@@ -280,21 +280,21 @@ def measure(*, rounds: int, duration: float, warmup: int, completed: int, ready_
             most = clients[-1]
             runs: dict[str, list[JSON]] = {}
 
-            def add(name: str, result: JSON) -> None:
+            def load(name: str, on: ServerProcess, on_calls: dict[str, Call], rpc: str, count: int,
+                     ids: Path | None, python: bool = not use_h2load) -> None:
+                """One run of ``rpc`` at ``count`` clients, from h2load or (``python``) Python clients."""
+                result = (run_python_clients(on, rpc, count, duration, warmup, ids) if python
+                          else run_h2load(on, rpc, on_calls[rpc], count, duration, warmup))
                 runs.setdefault(name, []).append(result)
 
             for _ in range(rounds):
                 for count in clients:
                     for rpc, ids in plan:
-                        add(f"{rpc}@{count}", run_h2load(server, rpc, calls[rpc], count, duration, warmup) if use_h2load
-                            else run_python_clients(server, rpc, count, duration, warmup, ids))
-                quiet_run = (run_h2load(quiet, "restart", quiet_calls["restart"], most, duration, warmup) if use_h2load
-                             else run_python_clients(quiet, "restart", most, duration, warmup, done_ids))
-                add(f"restart@{most} --log-level WARNING", quiet_run)
+                        load(f"{rpc}@{count}", server, calls, rpc, count, ids)
+                load(f"restart@{most} --log-level WARNING", quiet, quiet_calls, "restart", most, done_ids)
                 if use_h2load:  # what a Python test suite sees: its own client's CPU on the same 2 cores
                     for rpc, ids in plan[:2]:
-                        add(f"{rpc}@{most} Python clients",
-                            run_python_clients(server, rpc, most, duration, warmup, ids))
+                        load(f"{rpc}@{most} Python clients", server, calls, rpc, most, ids, python=True)
         finally:
             server.stop()
             quiet.stop()
