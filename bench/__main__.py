@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): every figure of issue 6 in one run, a table and bench/results.json.
+"""``python -m bench`` (``make bench``): every figure in one run, a table and bench/results.json.
 
     python -m bench                       # the full run (1,000,000 invocations; a few minutes)
     python -m bench --quick               # tiny sizes, seconds: a smoke test, not a measurement
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> JSON:
         print(f"[bench {time.perf_counter() - started:6.1f}s] {text}", flush=True)
         return True
 
-    if section("hotpath", "hot path: dict floor vs fire vs transitions"):
+    if section("hotpath", "hot path: dict floor vs compiled fire vs engine step vs transitions"):
         results["hot_path"] = hotpath.measure(sizes.hot_rounds, sizes.hot_seconds)
     if section("simulator", f"simulator: {sizes.invocations:,} invocations x {sizes.sim_repeats} runs"):
         results["simulator"] = {"lifecycle": simulator(sizes)}

@@ -1,12 +1,20 @@
-"""Per-transition cost: a plain dict table (the floor), the engine's step, ``fire``, and ``transitions``.
+"""Per-transition cost: a plain dict table (the floor), the compiled fast path, the engine's step,
+and `transitions` itself.
 
-All four move the same record (a real :class:`fsm.model.Invocation`) around the same cycle of
-five transitions the engine fires for a typical invocation: ``invoke`` (with the guard facts the
-engine passes) -> ``suspend`` -> ``wake`` -> ``complete`` -> ``purge``, back to ``free``. ``fire``
-is called exactly as the engine calls it for a guarded firing; ``Engine._step`` is what the engine
-calls for the rest (no true fact: one lookup in a map derived from the table, ``fire`` only when
-the map has no entry). The floor is the least a table-driven machine can do:
-one dict lookup by ``(state, trigger)`` and one attribute store, in a function.
+All variants move the same record (a real :class:`fsm.model.Invocation`) around the same cycle of
+five transitions the engine fires for a typical invocation: ``invoke`` (with the guard facts) ->
+``suspend`` -> ``wake`` -> ``complete`` -> ``purge``, back to ``free``.
+
+- ``dict_floor``: the least a table-driven machine can do: one dict lookup by ``(state, trigger)``
+  and one attribute store, in a function;
+- ``compiled_fire``: :meth:`fsm.lifecycle.Lifecycle.fire`, the table compiled from the definition's
+  `transitions` Machine, given the guard facts as a dict (built per call, as a caller would);
+- ``engine_step``: what an engine that nobody asked for its machine does per trigger (its world's
+  ``step``: the compiled quick map when no fact is true);
+- ``transitions``: ``machine.events[trigger].trigger(inv, **facts)`` on an engine's own Machine
+  (``send_event=True``, no callbacks), the cost of one trigger through `transitions`;
+- ``engine_step_machine``: the engine's step once its machine is in use (the definition's
+  conditions resolved, then the trigger fired through `transitions`).
 
 The variants run interleaved, round after round, so that the shared machine's noise hits them alike;
 each figure is the best round (the least disturbed), the median is reported too.
@@ -19,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fsm.engine import Engine
-from fsm.lifecycle import FREE, MACHINE, TABLE, fire, next_state
+from fsm.lifecycle import FREE, LIFECYCLE
 from fsm.model import Invocation
 
 from .common import JSON, median
@@ -40,7 +48,7 @@ def floor_table() -> dict[tuple[str, str], str]:
     table: dict[tuple[str, str], str] = {}
     state = FREE
     for trigger, facts in CYCLE:
-        dest = next_state(state, trigger, facts)
+        dest = LIFECYCLE.next_state(state, trigger, facts)
         assert dest is not None, f"{trigger} is not allowed from {state}"
         table[(state, trigger)] = dest
         state = dest
@@ -76,26 +84,41 @@ def run_floor(cycles: int) -> float:
     return _run_steps(floor_fire, cycles)
 
 
-def run_fire(cycles: int) -> float:
-    inv, step, table = _record(), fire, TABLE
-    ident = inv.id
+def run_compiled_fire(cycles: int) -> float:
+    inv, fire = _record(), LIFECYCLE.fire
     started = time.perf_counter()
     for _ in range(cycles):
-        step(inv, "invoke", ident, table, delayed=False, key_locked=False)
-        step(inv, "suspend", ident, table)
-        step(inv, "wake", ident, table)
-        step(inv, "complete", ident, table)
-        step(inv, "purge", ident, table)
+        fire(inv, "invoke", {"delayed": False, "key_locked": False})
+        fire(inv, "suspend")
+        fire(inv, "wake")
+        fire(inv, "complete")
+        fire(inv, "purge")
     return time.perf_counter() - started
 
 
+def engine_step() -> Callable[[Any, str], object]:
+    """The fast-path step of a fresh engine (no fact true in the cycle: what the engine passes is None)."""
+    return Engine(seed=0)._world.step
+
+
+def machine_engine() -> Engine:
+    engine = Engine(seed=0)
+    assert engine.machine is not None  # from now on this engine fires through `transitions`
+    return engine
+
+
 def run_engine_step(cycles: int) -> float:
-    return _run_steps(Engine(seed=0)._step, cycles)
+    return _run_steps(engine_step(), cycles)
+
+
+def run_engine_step_machine(cycles: int) -> float:
+    return _run_steps(machine_engine()._world.step, cycles)
 
 
 def run_transitions(cycles: int) -> float:
     inv = _record()
-    invoke, suspend, wake, complete, purge = (MACHINE.events[t].trigger for t, _ in CYCLE)
+    events = machine_engine().machine.events
+    invoke, suspend, wake, complete, purge = (events[t].trigger for t, _ in CYCLE)
     started = time.perf_counter()
     for _ in range(cycles):
         invoke(inv, delayed=False, key_locked=False)
@@ -108,9 +131,10 @@ def run_transitions(cycles: int) -> float:
 
 VARIANTS: dict[str, Callable[[int], float]] = {
     "dict_floor": run_floor,
+    "compiled_fire": run_compiled_fire,
     "engine_step": run_engine_step,
-    "fire": run_fire,
     "transitions": run_transitions,
+    "engine_step_machine": run_engine_step_machine,
 }
 
 
@@ -126,15 +150,19 @@ def _calibrate(run: Callable[[int], float], seconds: float) -> int:
 
 def check_agreement() -> None:
     """All variants end each step in the same state (a benchmark of wrong code is worthless)."""
-    a, b, c, d = _record(), _record(), _record(), _record()
-    step = Engine(seed=0)._step
+    records = [_record() for _ in VARIANTS]
+    fast, slow = engine_step(), machine_engine()
+    machine_step = slow._world.step
+    events = slow.machine.events
     for trigger, facts in CYCLE:
-        floor_fire(a, trigger)
-        fire(b, trigger, b.id, TABLE, **facts)
-        MACHINE.events[trigger].trigger(c, **facts)
+        floor_fire(records[0], trigger)
+        LIFECYCLE.fire(records[1], trigger, facts)
         assert not any(facts.values())  # the cycle's facts are all false: what the engine's step assumes
-        step(d, trigger)
-        assert a.state == b.state == c.state == d.state, (trigger, a.state, b.state, c.state, d.state)
+        fast(records[2], trigger)
+        events[trigger].trigger(records[3], **facts)
+        machine_step(records[4], trigger)
+        states = {r.state for r in records}
+        assert len(states) == 1, (trigger, [r.state for r in records])
 
 
 def measure(rounds: int = 7, seconds_per_round: float = 0.25) -> JSON:

@@ -1,4 +1,4 @@
-"""Targets (issue 6) judged on the measured figures, and the printed table."""
+"""Targets judged on the measured figures, and the printed table."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 from .common import JSON
 
 FULL_SIZE = 1_000_000
+#: The engine's step measured 1.17x the floor (135 vs 116 ns) before the machine ran the lifecycle.
+ENGINE_STEP_BEFORE = 1.17
 
 
 def _get(results: JSON, *path: str) -> Any:
@@ -26,11 +28,20 @@ def _target(name: str, goal: str, measured: str | None, met: bool | None, note: 
 
 
 def targets(results: JSON) -> list[JSON]:
-    """Each target of issue 6 as met / not met (None: not measured, or not at the target's size)."""
+    """Each target as met / not met (None: not measured, or not at the target's size)."""
     out: list[JSON] = []
-    ratio = _get(results, "hot_path", "ratio_to_floor_best", "fire")
-    out.append(_target("hot-path transition vs dict-table floor", "<= 5x", None if ratio is None else f"{ratio}x",
-                       None if ratio is None else ratio <= 5))
+    ratio = _get(results, "hot_path", "ratio_to_floor_best", "compiled_fire")
+    out.append(_target("compiled fire vs dict-table floor", "<= 2x", None if ratio is None else f"{ratio}x",
+                       None if ratio is None else ratio <= 2))
+    step = _get(results, "hot_path", "ratio_to_floor_best", "engine_step")
+    out.append(_target("engine step vs dict-table floor", f"<= {ENGINE_STEP_BEFORE}x (its ratio before the machine "
+                       "ran the lifecycle)", None if step is None else f"{step}x",
+                       None if step is None else step <= ENGINE_STEP_BEFORE))
+    through = _get(results, "hot_path", "ns_per_transition_best", "transitions")
+    times = _get(results, "hot_path", "ratio_to_floor_best", "transitions")
+    out.append(_target("one trigger through transitions", "reported",
+                       None if through is None else f"{through:,.0f} ns ({times}x floor)",
+                       None if through is None else True))
     mem = _get(results, "memory", "worlds", "completed", "bytes_per_invocation_without_journal")
     n_mem = _get(results, "memory", "worlds", "completed", "invocations")
     out.append(_target("memory per invocation without its journal", "<= 400 B",
@@ -98,9 +109,11 @@ def table(results: JSON) -> str:
     hot = results.get("hot_path")
     if isinstance(hot, dict) and "ns_per_transition_best" in hot:
         best, mid = hot["ns_per_transition_best"], hot["ns_per_transition_median"]
-        names = {"dict_floor": "plain dict table (floor)", "engine_step": "Engine._step (derived map, else fire)",
-                 "fire": "fsm.lifecycle.fire (compiled table)",
-                 "transitions": "transitions Event.trigger"}
+        names = {"dict_floor": "plain dict table (floor)",
+                 "compiled_fire": "Lifecycle.fire (compiled from the Machine)",
+                 "engine_step": "engine step, fast path (quick map, else compiled)",
+                 "transitions": "transitions Event.trigger (engine's Machine)",
+                 "engine_step_machine": "engine step with its machine in use"}
         lines += _rows(f"hot path: ns per transition, cycle {' -> '.join(hot['cycle'])}, best of {hot['rounds']}",
                        ("variant", "best ns", "median ns", "x floor (best)", "x floor (median)"),
                        [(names[k], _fmt(best[k]), _fmt(mid[k]), _fmt(hot["ratio_to_floor_best"][k], 2),
@@ -159,7 +172,7 @@ def table(results: JSON) -> str:
                              _fmt(real[k]["p99_ms"], 2)) for k in ("restart_200", "restart_404")])
         elif "skipped" in real or "error" in real:
             lines += ["", f"real restate-server: {real.get('skipped') or real.get('error')}"]
-    lines += _rows("targets (issue 6)", ("target", "goal", "measured", "verdict"),
+    lines += _rows("targets", ("target", "goal", "measured", "verdict"),
                    [(t["target"], t["goal"], t["measured"] + (f" [{t['note']}]" if t["note"] else ""), _met(t["met"]))
                     for t in results["targets"]])
     return "\n".join(lines)

@@ -2,13 +2,16 @@
 
 The package, in the order a newcomer should read it:
 
-- :mod:`fsm.lifecycle`  the rules: states, transitions (one `transitions` Machine) and the
-  admin-operation table; compiled into a dict for the hot path;
-- :mod:`fsm.restart`    the sixteen ordered checks of restart-as-new, as pure functions;
-- :mod:`fsm.engine`     the world (services, deployments, invocations, locks, inboxes,
-  journals, retention, a virtual clock) and the operations on it;
+- :mod:`fsm.lifecycle`  the one definition: states, every step and admin operation as a trigger
+  of a `transitions` Machine, their conditions and refusals; compiled for the fast path;
+- :mod:`fsm.restart`    the sixteen ordered checks of restart-as-new (the trigger's conditions);
+- :mod:`fsm.engine`     the public face over the rooms: :mod:`fsm.registry` (services and
+  deployments), :mod:`fsm.clock` (virtual time), :mod:`fsm.world` (invocations, locks, inboxes,
+  and where triggers fire), :mod:`fsm.steps` (handler steps), :mod:`fsm.admin` (admin operations),
+  :mod:`fsm.invariants`;
 - :mod:`fsm.errors`     the exception hierarchy, each error with Restate's status and message;
-- :mod:`fsm.ids`, :mod:`fsm.requests`, :mod:`fsm.journal`, :mod:`fsm.model`  the pieces;
+- :mod:`fsm.ids`, :mod:`fsm.requests`, :mod:`fsm.journal`, :mod:`fsm.model`,
+  :mod:`fsm.deployments`  the pieces;
 - :mod:`fsm.snapshot`   the world format of cases-format.md, in and out;
 - :mod:`fsm.conformance` replaying recorded cases.
 
@@ -26,7 +29,7 @@ from .errors import (
     SnapshotError,
     Unavailable,
 )
-from .lifecycle import LIVE_STATES, MACHINE, STATES
+from .lifecycle import LIFECYCLE, LIVE_STATES, MACHINE, STATES, Lifecycle
 from .restart import CHECKS, Decision, RestartPlan
 from .snapshot import dump_world, load_world
 
@@ -37,7 +40,9 @@ __all__ = [
     "FailedPrecondition",
     "IllegalTransition",
     "InvalidArgument",
+    "LIFECYCLE",
     "LIVE_STATES",
+    "Lifecycle",
     "LifecycleError",
     "MACHINE",
     "NotFound",

@@ -3,13 +3,16 @@
     python -m fsm.diagram --format mermaid|dot|json [--readme]
 
 Why generated: a hand-drawn diagram drifts from the rules; this one is read from
-``fsm.lifecycle.MACHINE`` (the same definition ``compile_table`` turns into the engine's table),
+``fsm.lifecycle.MACHINE``, the definition every engine's machine and fast path are built from,
 so a test can compare the README's copy with it. No graphviz is needed: Mermaid and DOT are
 written as plain text, JSON is the table itself.
 
 Guards are labels. Rows of one trigger and state are tried in order (the first whose guards hold
 wins), so a later row is labelled ``[else]`` or ``[else if guard]``. Edges between the same two
-states are merged into one arrow, their labels joined with `` | `` (as `transitions` does).
+states are merged into one arrow, their labels joined with `` | `` (as `transitions` does). An
+arrow from a state to itself is an internal transition (the state is kept; no exit or enter
+callbacks fire). Refusal rows move nothing and are not drawn; the JSON's ``admin`` table lists
+them with every admin operation's answer.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 from transitions import Machine
 
-from .lifecycle import ADMIN, FREE, GUARDS, MACHINE, RULES, STATES, Accept
+from .lifecycle import FREE, GUARDS, LIFECYCLE, LIVE_STATES, MACHINE, OPERATIONS, STATES, Accept, Guard, Refuse
 
 START_MARKER = "<!-- lifecycle-diagram:start -->"
 END_MARKER = "<!-- lifecycle-diagram:end -->"
@@ -38,6 +41,8 @@ class Row:
     guards: tuple[str, ...]
     unless: tuple[str, ...]
     shadowed: bool  # an earlier row of the same trigger and source has guards: this one is an "else"
+    checks: tuple[str, ...] = ()  # conditions that pass or raise a refusal (restart-as-new's, resume's)
+    internal: bool = False  # dest=None: the state is kept
 
     @property
     def label(self) -> str:
@@ -54,16 +59,23 @@ def _name(func: object) -> str:
 
 
 def rows(machine: Machine = MACHINE) -> list[Row]:
-    """Every transition of ``machine``: sources in lifecycle order, then triggers in definition order."""
+    """Every transition of ``machine`` that can move (refusal rows left out): sources in lifecycle
+    order, then triggers in definition order."""
     out: list[Row] = []
     for source in STATES:
         for trigger, event in machine.events.items():
             guarded_before = False
             for transition in event.transitions.get(source, ()):
-                guards = tuple(_name(c.func) for c in transition.conditions if c.target)
+                if any(isinstance(c.func, Refuse) for c in transition.conditions):
+                    continue
+                guards = tuple(_name(c.func) for c in transition.conditions if c.target and isinstance(c.func, Guard))
                 unless = tuple(_name(c.func) for c in transition.conditions if not c.target)
-                dest = source if transition.dest is None else transition.dest  # None: an internal transition
-                out.append(Row(trigger, source, dest, guards, unless, guarded_before))
+                checks = tuple(
+                    _name(c.func) for c in transition.conditions if c.target and not isinstance(c.func, Guard)
+                )
+                internal = transition.dest is None
+                dest: str = source if transition.dest is None else transition.dest
+                out.append(Row(trigger, source, dest, guards, unless, guarded_before, checks, internal))
                 guarded_before = guarded_before or bool(guards or unless)
     return out
 
@@ -101,14 +113,14 @@ def dot(machine: Machine = MACHINE) -> str:
 
 def table(machine: Machine = MACHINE) -> dict[str, Any]:
     """The lifecycle as data: states, guards, every row in firing order, and the admin table."""
-    docs = {(rule.trigger, source, rule.dest): rule.doc for rule in RULES for source in rule.sources}
+    docs = {
+        (rule.trigger, source, rule.dest or source): rule.doc for rule in LIFECYCLE.rules for source in rule.sources
+    }
     admin: dict[str, dict[str, Any]] = {}
-    for operation, row in ADMIN.items():
+    for operation in OPERATIONS:
         admin[operation] = {}
-        for state in STATES:
-            if state not in row:
-                continue
-            outcome = row[state]
+        for state in LIVE_STATES:
+            outcome = LIFECYCLE.outcome(operation, state)
             if isinstance(outcome, Accept):
                 admin[operation][state] = {"status": outcome.status, "trigger": outcome.trigger}
             else:
@@ -128,6 +140,8 @@ def table(machine: Machine = MACHINE) -> dict[str, Any]:
                 "dest": r.dest,
                 "guards": list(r.guards),
                 "unless": list(r.unless),
+                "checks": list(r.checks),
+                "internal": r.internal,
                 "doc": docs.get((r.trigger, r.source, r.dest), ""),
             }
             for r in rows(machine)

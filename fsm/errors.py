@@ -17,6 +17,10 @@ causes share 400 or 409), so a transport maps the class, never the number::
     │   │                         400 (checks 12-14), 409, 410, 422, 425
     │   └── IllegalTransition   a simulation step that the lifecycle does not allow (409)
     └── Unavailable             the owning partition cannot be reached (503)
+
+Not a refusal, and not a ``LifecycleError``: :class:`LifecycleChanged`, raised when something
+registered on ``Engine.machine`` tried to change where a trigger leads (a condition or a
+transition added to it); the machine takes callbacks, the definition owns the rules.
 """
 
 from __future__ import annotations
@@ -89,6 +93,10 @@ class IllegalTransition(FailedPrecondition):
 
 class Unavailable(LifecycleError):
     """The partition owning the invocation cannot be reached (restart-as-new check 4)."""
+
+
+class LifecycleChanged(RuntimeError):
+    """``Engine.machine`` did not move an invocation as the definition does; the message says why."""
 
 
 def invalid_argument(what: str, problem: str) -> InvalidArgument:

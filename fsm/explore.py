@@ -37,10 +37,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from transitions import Machine
+
 from .engine import Engine
 from .errors import LifecycleError
 from .ids import encode_deployment_id, encode_invocation_id, partition_key_of
-from .lifecycle import COMPLETED, FREE, LIVE_STATES, STATES, SUSPENDED, TABLE, Branch, Table
+from .lifecycle import COMPLETED, FREE, LIFECYCLE, LIVE_STATES, STATES, SUSPENDED, Lifecycle, Refuse
 from .model import COMMAND, DEFAULT_JOURNAL_RETENTION_S, SERVICE, VIRTUAL_OBJECT, WORKFLOW, Invocation
 from .restart import CHECKS, Decision
 from .snapshot import dump_invocation
@@ -231,9 +233,10 @@ class Scope:
         return [s.name for s in self.services]
 
 
-#: Builds a fresh engine that fires through the given table (exploration instruments it to see
-#: which rows fire): e.g. ``lambda table: Engine(seed=0, partitions=4, table=table)``.
-EngineFactory = Callable[[Table], Engine]
+#: Builds a fresh engine on the given lifecycle and machine (exploration watches the machine to see
+#: which rows fire): e.g. ``lambda lifecycle, machine: Engine(seed=0, partitions=4, lifecycle=lifecycle,
+#: machine=machine)``.
+EngineFactory = Callable[[Lifecycle, Machine], Engine]
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,7 @@ class Exploration:
     """What :func:`explore` found; :meth:`report` prints it, :meth:`to_json` serialises it."""
 
     scope: Scope
-    custom_table: bool
+    custom_lifecycle: bool
     states: int = 0
     expanded: int = 0
     edges: int = 0
@@ -305,17 +308,17 @@ class Exploration:
         return [s for s in LIVE_STATES if s not in seen]
 
     def program(self, witness: Witness) -> str:
-        return witness_program(self.scope, witness, custom_table=self.custom_table)
+        return witness_program(self.scope, witness, custom_lifecycle=self.custom_lifecycle)
 
     def counterexample(self, violation: Violation) -> str:
-        return violation_program(self.scope, violation, custom_table=self.custom_table)
+        return violation_program(self.scope, violation, custom_lifecycle=self.custom_lifecycle)
 
     def report(self, programs: bool = True) -> str:
         s = self.scope
         lines = [
             f"scope: depth <= {s.max_depth}, invocations <= {s.max_invocations}, journal <= {s.max_journal} "
             f"entries, deployments <= {s.max_deployments}, services {', '.join(s.service_names())}"
-            + (" (modified table)" if self.custom_table else ""),
+            + (" (modified lifecycle)" if self.custom_lifecycle else ""),
             f"abstract states: {self.states} ({self.expanded} expanded; by depth {self.by_depth})",
             f"edges: {self.edges}; actions tried: {self.actions_tried}, refused: {self.refused}",
             "operations that changed the world: " + ", ".join(f"{k} {v}" for k, v in sorted(self.operations.items())),
@@ -438,16 +441,16 @@ _HEADER = [
 ]
 
 
-def _setup_lines(scope: Scope, custom_table: bool) -> list[str]:
+def _setup_lines(scope: Scope, custom_lifecycle: bool) -> list[str]:
     lines = list(_HEADER)
-    if custom_table:
-        lines.append("# found with a modified lifecycle table (or engine factory): build the engine the same way")
+    if custom_lifecycle:
+        lines.append("# found with a modified lifecycle (or engine factory): build the engine the same way")
     lines.append(f"engine = Engine(seed={scope.seed})")
     lines += [a.render() for a in scope.prologue()]
     return lines
 
 
-def witness_program(scope: Scope, witness: Witness, *, custom_table: bool = False) -> str:
+def witness_program(scope: Scope, witness: Witness, *, custom_lifecycle: bool = False) -> str:
     """A runnable program: the setup, each call of the trace, then the restart with its expected answer.
 
     Running it prints the answer and fails (AssertionError) if the engine no longer gives it.
@@ -455,7 +458,7 @@ def witness_program(scope: Scope, witness: Witness, *, custom_table: bool = Fals
     check, status, reason = witness.outcome
     name = CHECKS[check - 1].name
     lines = [f"# restart-as-new check {check} ({name}) answers {status} {reason}"]
-    lines += _setup_lines(scope, custom_table)
+    lines += _setup_lines(scope, custom_lifecycle)
     lines += [a.render() for a in witness.trace]
     lines += [
         f"decision = {witness.request.render('explain_restart_as_new')}  # pure: names the deciding check",
@@ -472,10 +475,10 @@ def witness_program(scope: Scope, witness: Witness, *, custom_table: bool = Fals
     return "\n".join(lines) + "\n"
 
 
-def violation_program(scope: Scope, violation: Violation, *, custom_table: bool = False) -> str:
+def violation_program(scope: Scope, violation: Violation, *, custom_lifecycle: bool = False) -> str:
     """A runnable program that ends where ``violation.invariant`` breaks."""
     lines = [f"# invariant '{violation.invariant}' breaks: {violation.message}"]
-    lines += _setup_lines(scope, custom_table)
+    lines += _setup_lines(scope, custom_lifecycle)
     lines += [a.render() for a in violation.trace]
     if violation.last is not None:
         lines.append(f"{violation.last.render()}  # this call breaks it")
@@ -483,39 +486,24 @@ def violation_program(scope: Scope, violation: Violation, *, custom_table: bool 
     return "\n".join(lines) + "\n"
 
 
-# --- the recording table ---------------------------------------------------------------------------
+# --- watching the machine ------------------------------------------------------------------------
 
 
-class _Branches(tuple[Branch, ...]):
-    """A table row that notes which branch ``fire`` took.
+def _recording_machine(lifecycle: Lifecycle, log: list[tuple[str, str, int]]) -> Machine:
+    """A machine of ``lifecycle`` that appends (source, trigger, row index) to ``log`` for every transition.
 
-    ``fire`` returns from inside its loop over the branches when one matches; the abandoned
-    iterator is closed at once (reference counting), so ``GeneratorExit`` marks the taken branch.
+    Its ``after_state_change`` callback runs after every executed transition, internal ones included;
+    refusals never execute, so they are never logged. Every engine of the exploration shares it.
     """
+    machine = lifecycle.new_machine()
 
-    state: str
-    trigger: str
-    log: list[tuple[str, str, int]]
+    def record(event: Any) -> None:
+        transition = event.transition
+        rows = event.event.transitions[transition.source]
+        log.append((transition.source, event.event.name, rows.index(transition)))
 
-    def __new__(
-        cls, branches: tuple[Branch, ...], state: str, trigger: str, log: list[tuple[str, str, int]]
-    ) -> _Branches:
-        self = super().__new__(cls, branches)
-        self.state, self.trigger, self.log = state, trigger, log
-        return self
-
-    def __iter__(self) -> Iterator[Branch]:
-        for index, branch in enumerate(tuple.__iter__(self)):
-            try:
-                yield branch
-            except GeneratorExit:
-                self.log.append((self.state, self.trigger, index))
-                raise
-
-
-def recording_table(table: Table, log: list[tuple[str, str, int]]) -> Table:
-    """A copy of ``table`` that appends (state, trigger, branch index) to ``log`` for every fired branch."""
-    return {key: _Branches(branches, key[0], key[1], log) for key, branches in table.items()}
+    machine.after_state_change = [record]
+    return machine
 
 
 # --- abstraction ---------------------------------------------------------------------------------------
@@ -532,14 +520,14 @@ class _Node:
 
 
 class _Explorer:
-    def __init__(self, scope: Scope, table: Table | None, factory: EngineFactory | None) -> None:
+    def __init__(self, scope: Scope, lifecycle: Lifecycle | None, factory: EngineFactory | None) -> None:
         self.scope = scope
-        self.base_table: Table = TABLE if table is None else table
+        self.lifecycle = LIFECYCLE if lifecycle is None else lifecycle
         self.log: list[tuple[str, str, int]] = []
-        self.table = recording_table(self.base_table, self.log)
+        self.machine = _recording_machine(self.lifecycle, self.log)
         self.factory = factory
         self.prologue = scope.prologue()
-        self.result = Exploration(scope, custom_table=table is not None or factory is not None)
+        self.result = Exploration(scope, custom_lifecycle=lifecycle is not None or factory is not None)
         self.service_types = {s.name: s.type for s in scope.services}
         self._pk: dict[str, int] = {}
         self._explained: set[tuple[Any, ...]] = set()
@@ -552,9 +540,9 @@ class _Explorer:
 
     def fresh(self) -> Engine:
         if self.factory is not None:
-            engine = self.factory(self.table)
+            engine = self.factory(self.lifecycle, self.machine)
         else:
-            engine = Engine(seed=self.scope.seed, table=self.table)
+            engine = Engine(seed=self.scope.seed, lifecycle=self.lifecycle, machine=self.machine)
         env: dict[str, str] = {}
         for action in self.prologue:
             action.run(engine, env)
@@ -904,7 +892,7 @@ class _Explorer:
             self.result.edges += 1
             self.result.operations[action.method] += 1
             for s, t, i in self.log:
-                dest = self.base_table[(s, t)][i][2]
+                dest = self.lifecycle.table[(s, t)][i][3] or s  # None: an internal transition
                 self.result.transitions[(s, t, dest)] += 1
                 self.result.triggers[t] += 1
                 self.fired.add((s, t, i))
@@ -964,11 +952,13 @@ class _Explorer:
         r = self.result
         r.states = len(self.nodes)
         for (state, trigger), branches in sorted(
-            self.base_table.items(), key=lambda kv: (STATES.index(kv[0][0]), kv[0][1])
+            self.lifecycle.table.items(), key=lambda kv: (STATES.index(kv[0][0]), kv[0][1])
         ):
-            for i, (guards, unless, dest) in enumerate(branches):
+            for i, (guards, unless, checks, dest) in enumerate(branches):
+                if any(isinstance(check, Refuse) for check in checks):
+                    continue  # a refusal row: it answers, it never fires
                 if (state, trigger, i) not in self.fired:
-                    label = f"{state} --{trigger}--> {dest}"
+                    label = f"{state} --{trigger}--> {dest or state}"
                     if guards or unless:
                         label += " [" + ", ".join([*guards, *(f"not {u}" for u in unless)]) + "]"
                     r.rules_never_fired.append(label)
@@ -1023,20 +1013,24 @@ def _outcome(decision: Decision) -> tuple[int, int, str]:
 
 
 def explore(
-    scope: Scope | None = None, *, table: Table | None = None, factory: EngineFactory | None = None, **bounds: Any
+    scope: Scope | None = None,
+    *,
+    lifecycle: Lifecycle | None = None,
+    factory: EngineFactory | None = None,
+    **bounds: Any,
 ) -> Exploration:
     """Explore every state reachable within ``scope`` (or ``Scope(**bounds)``).
 
-    ``table`` runs the engine on a modified compiled lifecycle (e.g. to show that a broken rule is
-    caught); ``factory(table)`` builds each fresh engine instead (it must be deterministic and fire
-    through the table it is given). Witness programs assume ``Engine(seed=scope.seed)`` and say so
+    ``lifecycle`` runs the engine on a modified definition (e.g. to show that a broken rule is
+    caught); ``factory(lifecycle)`` builds each fresh engine instead (it must be deterministic and
+    use the lifecycle it is given). Witness programs assume ``Engine(seed=scope.seed)`` and say so
     when either is passed.
     """
     if scope is None:
         scope = Scope(**bounds)
     elif bounds:
         raise TypeError("pass either a Scope or keyword bounds, not both")
-    return _Explorer(scope, table, factory).run()
+    return _Explorer(scope, lifecycle, factory).run()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,3 +117,25 @@ def copy_prefix(journal: Sequence[Entry], upto: int) -> tuple[list[Entry], list[
 
 def journal_length(journal: Sequence[Entry]) -> int:
     return len(journal)
+
+
+#: Journal entries are immutable, and invocations on the same path journal equal ones (same index,
+#: type and completion ids): they share one object, so a journal is mostly a list of pointers and the
+#: GC has fewer objects to track. Only unnamed entries, and only this many distinct ones.
+#: Keyed by the entry's fields: a plain tuple equals (and hashes as) the ``Entry`` with those fields,
+#: so a step looks its entry up from a cheap tuple and builds an ``Entry`` only the first time.
+EntryFields = tuple[int, str, str, str | None, tuple[int, ...], int | None]
+SHARED_ENTRIES: dict[EntryFields, Entry] = {}
+SHARED_ENTRIES_MAX = 4096
+
+
+def shared_entry(fields: EntryFields) -> Entry:
+    """The shared entry with these fields (hot callers try ``SHARED_ENTRIES.get`` first, inline)."""
+    found = SHARED_ENTRIES.get(fields)
+    if found is not None:
+        return found
+    entry = Entry._make(fields)
+    if entry.name is None and len(SHARED_ENTRIES) < SHARED_ENTRIES_MAX:
+        SHARED_ENTRIES[entry] = entry
+    return entry
+

@@ -3,12 +3,14 @@
 Small on purpose: a simulator holds a million invocations, so an ``Invocation`` is a
 ``__slots__`` object (no per-object ``Machine``, no ``__dict__``) and a journal entry is a
 tuple. Nothing here has behaviour beyond describing itself; the rules live in
-:mod:`fsm.lifecycle` and :mod:`fsm.restart`, the effects in :mod:`fsm.engine`.
+:mod:`fsm.lifecycle` (and the checks it names), the effects in the engine's rooms.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
+
+from .errors import invalid_argument
 
 SERVICE = "service"
 VIRTUAL_OBJECT = "virtual_object"
@@ -48,6 +50,20 @@ class Entry(NamedTuple):
 
 
 INPUT = Entry(0, COMMAND, "Input")
+
+
+def check_name(what: str, value: Any) -> str:
+    """A non-empty string argument of the model's own API, or a 400 naming it."""
+    if not isinstance(value, str) or not value:
+        raise invalid_argument(what, "must be a non-empty string")
+    return value
+
+
+def check_int(what: str, value: Any, low: int = 0) -> int:
+    """An integer argument >= ``low`` of the model's own API, or a 400 naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise invalid_argument(what, f"must be an integer >= {low}, got {value!r}")
+    return value
 
 
 class Service:
@@ -144,3 +160,19 @@ class Invocation:
 
     def __repr__(self) -> str:
         return f"<Invocation {self.id} {self.service}/{self.handler} {self.state}>"
+
+
+class StepEvent(Protocol):
+    """What a lifecycle condition receives when a trigger fires.
+
+    On an engine whose ``machine`` is in use this is `transitions`' ``EventData``; on the compiled
+    fast path it is :class:`fsm.lifecycle.Firing`. Conditions read only these two attributes:
+    ``model`` is the invocation, ``kwargs`` the trigger's keyword arguments (guard facts such as
+    ``key_locked``, and inputs such as restart-as-new's ``request``).
+    """
+
+    @property
+    def model(self) -> Invocation: ...
+
+    @property
+    def kwargs(self) -> dict[str, Any]: ...

@@ -8,14 +8,13 @@ raises :class:`fsm.errors.SnapshotError` naming the field, e.g. ``invocations[2]
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
-from .engine import _TIMER_SLEEP, DEFAULT_EPOCH_MS, Engine
+from .engine import DEFAULT_EPOCH_MS, Engine
 from .errors import LifecycleError, SnapshotError
 from .ids import IdError, parse_invocation_id
-from .lifecycle import COMPLETED, HOLDS_LOCK, INBOXED, LIVE_STATES, SCHEDULED, SUSPENDED
-from .model import COMMAND, FAILURE, NOTIFICATION, SERVICE, SERVICE_TYPES, SUCCESS, VIRTUAL_OBJECT, Entry, Invocation
+from .lifecycle import COMPLETED, LIVE_STATES, SUSPENDED
+from .model import COMMAND, FAILURE, NOTIFICATION, SERVICE, SERVICE_TYPES, SUCCESS, Entry, Invocation
 
 World = dict[str, Any]
 
@@ -82,13 +81,22 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
             )
         except LifecycleError as exc:
             raise SnapshotError(where, exc.message) from None
+    invocations: list[Invocation] = []
+    sleeps: dict[str, list[tuple[int, int]]] = {}
+    seen: set[str] = set()
     for i, raw in enumerate(_need(world, "invocations", "world", list)):
-        _load_invocation(engine, raw, f"invocations[{i}]")
+        inv, timers = _load_invocation(engine, raw, f"invocations[{i}]", seen)
+        invocations.append(inv)
+        if timers:
+            sleeps[inv.id] = timers
+    unavailable: list[int] = []
     for i, partition in enumerate(_need(world, "unavailable_partitions", "world", list, optional=True) or []):
         if not isinstance(partition, int) or not 0 <= partition < engine.partitions:
             raise SnapshotError(f"unavailable_partitions[{i}]", f"must be a partition below {engine.partitions}")
-        engine.unavailable_partitions.add(partition)
-    _rebuild_locks(engine)
+        unavailable.append(partition)
+    engine.restore(invocations, sleeps)
+    for partition in unavailable:
+        engine.set_partition_available(partition, False)
     return engine
 
 
@@ -120,14 +128,16 @@ def _load_journal(raw: list[Any], where: str) -> list[Entry]:
     return entries
 
 
-def _load_invocation(engine: Engine, raw: Any, where: str) -> None:
+def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tuple[Invocation, list[tuple[int, int]]]:
+    """One invocation record and its pending sleep timers [(due_ms, completion id)]."""
     inv_id = _need(raw, "id", where, str)
     try:
         parse_invocation_id(inv_id)
     except IdError as exc:
         raise SnapshotError(f"{where}.id", f"{inv_id!r} is not an invocation id ({exc.reason})") from None
-    if inv_id in engine.invocations:
+    if inv_id in seen:
         raise SnapshotError(f"{where}.id", f"the invocation '{inv_id}' is listed twice")
+    seen.add(inv_id)
     target = _need(raw, "target", where, dict)
     service_name = _need(target, "service", f"{where}.target", str)
     handler = _need(target, "handler", f"{where}.target", str)
@@ -181,47 +191,12 @@ def _load_invocation(engine: Engine, raw: Any, where: str) -> None:
     inv.idempotency_key = _need(raw, "idempotency_key", where, str, optional=True)
     inv.restarted_from = _need(raw, "restarted_from", where, str, optional=True)
     inv.awaiting = _need(raw, "awaiting", where, int, optional=True) if status == SUSPENDED else None
-    engine.invocations[inv_id] = inv
-    if inv.idempotency_key is not None:
-        engine.idempotency[(service_name, handler, key, inv.idempotency_key)] = inv_id
-    if status == SCHEDULED and inv.due_ms is not None:
-        engine._push_timer(inv.due_ms, 0, inv_id, 0)
-    if status == COMPLETED:
-        engine._schedule_retention(inv, engine.now_ms if inv.completed_ms is None else inv.completed_ms)
+    timers = []
     for j, timer in enumerate(_need(raw, "timers", where, list, optional=True) or []):
         due = _need(timer, "due_ms", f"{where}.timers[{j}]", int)
         cid = _need(timer, "completion_id", f"{where}.timers[{j}]", int)
-        engine._push_timer(due, _TIMER_SLEEP, inv_id, cid)
-
-
-def _rebuild_locks(engine: Engine) -> None:
-    for inv in engine.invocations.values():
-        if inv.key is None or engine.services[inv.service].type != VIRTUAL_OBJECT:
-            continue
-        lock = (inv.service, inv.key)
-        if inv.state in HOLDS_LOCK:
-            if lock in engine.lock_holders:
-                raise SnapshotError(
-                    f"invocations[{list(engine.invocations).index(inv.id)}]",
-                    f"two invocations hold the key {inv.key!r} of {inv.service}: "
-                    f"{engine.lock_holders[lock]} and {inv.id}",
-                )
-            engine.lock_holders[lock] = inv.id
-    for inv in engine.invocations.values():
-        if inv.state == INBOXED:
-            if inv.key is None or engine.services[inv.service].type != VIRTUAL_OBJECT:
-                raise SnapshotError(
-                    f"invocations[{list(engine.invocations).index(inv.id)}].status",
-                    f"only an invocation of a virtual object can be inboxed; {inv.service} is a "
-                    f"{engine.services[inv.service].type}",
-                )
-            lock = (inv.service, inv.key)
-            if lock not in engine.lock_holders:
-                raise SnapshotError(
-                    f"invocations[{list(engine.invocations).index(inv.id)}]",
-                    f"the inboxed invocation {inv.id} waits for key {inv.key!r} of {inv.service}, which nobody holds",
-                )
-            engine.inboxes.setdefault(lock, deque()).append(inv.id)
+        timers.append((due, cid))
+    return inv, timers
 
 
 def _dump_entry(entry: Entry) -> dict[str, Any]:

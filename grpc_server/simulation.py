@@ -13,7 +13,6 @@ from typing import Any
 
 from fsm.engine import DEFAULT_MAX_ATTEMPTS, Engine
 from fsm.errors import SnapshotError, invalid_argument
-from fsm.requests import KEEP
 from fsm.restart import Decision
 from fsm.snapshot import dump_world, load_world
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2_grpc
@@ -44,12 +43,8 @@ def explain(engine: Engine, decision: Decision) -> pb.ExplainRestartAsNewRespons
         code = errors.code_for(decision.error)
         response.refusal.CopyFrom(pb.Refusal(code=code.value[0], code_name=code.name, reason=decision.error.reason,
                                              http_status=decision.error.http_status, message=decision.error.message))
-    ctx = decision.context
-    if ctx is not None:
-        if ctx.target is not None:
-            response.resolved_deployment_id = ctx.target.id
-        elif ctx.selector is KEEP and ctx.invocation is not None and ctx.invocation.pinned_deployment is not None:
-            response.resolved_deployment_id = ctx.invocation.pinned_deployment
+    if decision.resolved_deployment is not None:
+        response.resolved_deployment_id = decision.resolved_deployment
     plan = decision.plan
     if plan is not None:
         if plan.pinned_deployment is not None:

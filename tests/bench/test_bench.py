@@ -12,7 +12,7 @@ from bench.common import ROOT, machine, percentile
 from bench.lifecycle import check, drive, new_engine
 
 
-def test_the_three_hot_path_variants_agree_and_the_floor_is_the_cycle() -> None:
+def test_the_hot_path_variants_agree_and_the_floor_is_the_cycle() -> None:
     hotpath.check_agreement()
     assert hotpath.FLOOR == {("free", "invoke"): "running", ("running", "suspend"): "suspended",
                              ("suspended", "wake"): "running", ("running", "complete"): "completed",
@@ -32,14 +32,18 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
-    results = {"machine": machine(), "hot_path": {"ratio_to_floor_best": {"fire": 3.2}},
+    results = {"machine": machine(),
+               "hot_path": {"ratio_to_floor_best": {"compiled_fire": 2.1, "engine_step": 1.1, "transitions": 90.0},
+                            "ns_per_transition_best": {"transitions": 7000.0}},
                "memory": {"worlds": {"completed": {"invocations": 1_000_000,
                                                    "bytes_per_invocation_without_journal": 420.0}}},
                "grpc": {"scenarios": {"restart@8": {"rps": 2500.0, "p99_ms": 4.0}, "echo@8": {"rps": 4000.0}},
                         "server_ready": {"ready_s_median": 0.4}}}
     verdicts = {t["target"]: t["met"] for t in report.targets(results)}
     assert verdicts == {
-        "hot-path transition vs dict-table floor": True,
+        "compiled fire vs dict-table floor": False,
+        "engine step vs dict-table floor": True,
+        "one trigger through transitions": True,
         "memory per invocation without its journal": False,
         "1,000,000 invocations through a 5-step lifecycle": None,
         "RestartAsNew at 8 clients": True,
@@ -67,4 +71,5 @@ def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     assert set(results["grpc"]["scenarios"]) == expected
     assert all(s["unexpected_answers"] == 0 and s["calls"] > 0 for s in results["grpc"]["scenarios"].values())
     assert results["memory"]["worlds"]["completed"]["journal_entries_per_invocation"] == 6.0
-    assert len(results["targets"]) == 7 and "targets (issue 6)" in done.stdout
+    assert len(results["targets"]) == 9 and "\ntargets\n" in done.stdout
+    assert set(results["hot_path"]["ns_per_transition_best"]) == set(hotpath.VARIANTS)

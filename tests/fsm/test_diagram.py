@@ -30,20 +30,38 @@ def test_mermaid_has_every_rule_with_its_guards() -> None:
     text = diagram.mermaid()
     lines = text.splitlines()
     assert lines[:2] == ["stateDiagram-v2", "    [*] --> free"]
+    drawn = 0
     for rule in lifecycle.RULES:
+        if rule.refusal is not None:
+            continue
         for source in rule.sources:
-            edge = next(line for line in lines if line.startswith(f"    {source} --> {rule.dest} : "))
-            assert rule.trigger in edge
+            dest = rule.dest or source  # an internal transition is drawn as an arrow to itself
+            edge = next(line for line in lines if line.startswith(f"    {source} --> {dest} : "))
+            assert rule.trigger in edge.split(" : ", 1)[1]
             for guard in rule.guards:
                 assert guard in edge
-    assert "free --> inboxed : invoke [else if key_locked]" in text
-    assert "running --> running : fail_attempt [else] | resume | cancel" in text
-    assert text == diagram.mermaid()  # stable
+            drawn += 1
+    assert drawn == len(diagram.rows())
+    assert "    free --> inboxed : invoke [else if key_locked] | restarted [key_locked]" in lines
+    assert (
+        "    running --> running : append_command | complete_command | fail_attempt [else] | cancel | resume" in lines
+    )
+    assert "    completed --> completed : purge_journal | restart_as_new | expire_journal" in lines
+
+
+def test_refusals_are_not_drawn_but_listed_with_their_answers() -> None:
+    # purge is refused while running: no arrow says so, the admin table does
+    assert not any(row.trigger == "purge" and row.source == "running" for row in diagram.rows())
+    assert diagram.table()["admin"]["purge"]["running"] == {
+        "status": 409,
+        "reason": "NOT_COMPLETED",
+        "message": "The invocation '{id}' is not yet completed.",
+    }
 
 
 def test_diagrams_follow_the_machine_they_are_given() -> None:
     rules = tuple(r for r in lifecycle.RULES if r.trigger != "expire_journal")
-    machine = lifecycle.build_machine(rules)
+    machine = lifecycle.Lifecycle(rules).machine
     assert "expire_journal" not in diagram.mermaid(machine)
     assert "expire_journal" in diagram.mermaid()
     assert len(diagram.table(machine)["transitions"]) == len(diagram.table()["transitions"]) - 1
@@ -59,15 +77,24 @@ def test_dot_is_plain_text_with_every_edge() -> None:
 def test_json_is_the_table() -> None:
     data = json.loads(diagram.render("json"))
     assert data["states"] == list(lifecycle.STATES) and data["initial"] == "free"
-    rows: dict[tuple[str, str], list[tuple[tuple[str, ...], tuple[str, ...], str]]] = {}
+    rows: dict[tuple[str, str], list[tuple[tuple[str, ...], tuple[str, ...], str | None]]] = {}
     for t in data["transitions"]:
-        rows.setdefault((t["source"], t["trigger"]), []).append((tuple(t["guards"]), tuple(t["unless"]), t["dest"]))
-    assert {key: tuple(branches) for key, branches in rows.items()} == lifecycle.TABLE
+        dest = None if t["internal"] else t["dest"]
+        rows.setdefault((t["source"], t["trigger"]), []).append((tuple(t["guards"]), tuple(t["unless"]), dest))
+    moving = {
+        key: tuple((guards, unless, dest) for guards, unless, checks, dest in branches)
+        for key, branches in lifecycle.TABLE.items()
+        if not any(isinstance(check, lifecycle.Refuse) for _, _, checks, _ in branches for check in checks)
+    }
+    assert {key: tuple(branches) for key, branches in rows.items()} == moving
+    restart = next(t for t in data["transitions"] if t["trigger"] == "restart_as_new")
+    assert restart["source"] == "completed" and restart["internal"] and len(restart["checks"]) == 8
     assert data["admin"]["restart_as_new"]["running"] == {
         "status": 409,
         "reason": "STILL_RUNNING",
         "message": "The invocation '{id}' is still running.",
     }
+    assert data["admin"]["cancel"]["suspended"] == {"status": 202, "trigger": "cancel"}
 
 
 def test_readme_block_round_trips() -> None:

@@ -301,24 +301,23 @@ def test_remove_service_when_unused() -> None:
     assert "S" not in e.services
 
 
-def test_quick_steps_agree_with_fire_for_every_state_and_trigger() -> None:
-    """The engine's one-lookup step is ``fire`` with no true fact, for every (state, trigger)."""
-    from fsm.explore import recording_table
-    from fsm.lifecycle import STATES, TABLE, fire
+def test_an_engine_runs_the_lifecycle_it_is_given() -> None:
+    from dataclasses import replace
 
-    class Model:
-        def __init__(self, state: str) -> None:
-            self.state = state
+    from fsm.lifecycle import LIFECYCLE, RULES, Lifecycle, Rule
 
-    engine = Engine(seed=0)
-    triggers = {trigger for _, trigger in TABLE}
-    for state in STATES:
-        for trigger in triggers:
-            try:
-                expected: str | None = fire(Model(state), trigger)
-            except IllegalTransition:
-                expected = None
-            assert engine._quick.get((state, trigger)) == expected, (state, trigger)
-    assert len(engine._quick) > 0
-    # a table that watches its branches fire must see every firing, so it gets no quick steps
-    assert Engine(seed=0, table=recording_table(TABLE, []))._quick == {}
+    assert Engine().lifecycle is LIFECYCLE
+    # a lifecycle where pausing a suspended invocation pauses it: the engine follows it
+    internal_pause = [r for r in RULES if r.trigger == "pause" and r.dest is None and r.refusal is None]
+    rules = tuple(replace(r, sources=("paused",)) if r in internal_pause else r for r in RULES)
+    changed = Lifecycle((*rules, Rule("pause", ("suspended",), "paused", answer=200)))
+    for lifecycle, after in ((LIFECYCLE, "suspended"), (changed, "paused")):
+        e = Engine(lifecycle=lifecycle)
+        e.register_service("S")
+        inv = e.call("S", "run")
+        e.sleep(inv, 1_000)
+        assert e.pause(inv) == 200 and e.invocations[inv].state == after
+    with pytest.raises(LifecycleError, match="Invalid argument 'lifecycle'"):
+        Engine(lifecycle=RULES)  # type: ignore[arg-type]
+    with pytest.raises(LifecycleError, match="Invalid argument 'machine'"):
+        Engine(machine=changed.new_machine())  # a machine of another lifecycle

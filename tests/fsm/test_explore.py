@@ -9,9 +9,10 @@ import json
 from typing import Any
 
 import pytest
+from transitions import Machine
 
 from fsm import Engine, lifecycle
-from fsm.explore import NOT_REACHABLE_BY_OPERATIONS, OUTCOMES, Exploration, explore, main
+from fsm.explore import NOT_REACHABLE_BY_OPERATIONS, OUTCOMES, Exploration, Scope, ServiceShape, explore, main
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +38,25 @@ def test_no_invariant_breaks_and_nothing_is_stuck(explored: Exploration) -> None
     assert explored.violations == {}
     assert explored.traps == []
     assert explored.unreachable_states() == []
-    assert explored.rules_never_fired == []
+    # a restarted invocation queues behind a held key only with a third invocation (see the next test)
+    assert explored.rules_never_fired == ["free --restarted--> inboxed [key_locked]"]
     assert explored.lifecycle_never_left == []
     assert explored.states > 1000 and explored.edges > explored.states
+
+
+def test_a_restarted_invocation_queues_behind_a_held_key() -> None:
+    vo = ServiceShape("vo", "virtual_object")
+    result = explore(Scope(services=(vo,), max_invocations=3, max_depth=4, max_deployments=1, protocols=((5, 7),)))
+    assert result.violations == {}
+    assert result.transitions[("free", "restarted", "inboxed")] > 0
+    assert "free --restarted--> inboxed [key_locked]" not in result.rules_never_fired
+
+
+def test_firings_are_seen_through_the_machine(explored: Exploration) -> None:
+    # internal transitions are counted too: their callbacks fire, the state stays
+    assert explored.transitions[("running", "append_command", "running")] > 0
+    assert explored.transitions[("completed", "restart_as_new", "completed")] > 0
+    assert all(not (a == b and t in ("wake", "suspend", "complete")) for a, t, b in explored.transitions)
 
 
 def test_witnesses_are_shortest_for_the_checks_that_need_no_call(explored: Exploration) -> None:
@@ -85,42 +102,39 @@ def test_output_is_stable() -> None:
     assert json.dumps(first.to_json(), sort_keys=True) == json.dumps(second.to_json(), sort_keys=True)
 
 
-def _broken(rules: tuple[lifecycle.Rule, ...]) -> lifecycle.Table:
-    return lifecycle.compile_table(lifecycle.build_machine(rules))
-
-
 def test_a_broken_rule_gives_a_short_counterexample() -> None:
     # "due" no longer checks the key: a delayed call starts although another invocation holds its key
     rules = tuple(r for r in lifecycle.RULES if not (r.trigger == "due" and r.dest == lifecycle.INBOXED))
-    result = explore(table=_broken(rules), max_depth=3)
+    result = explore(lifecycle=lifecycle.Lifecycle(rules), max_depth=3)
     violation = result.violations["engine"]
     assert "two holders" in violation.message
     assert [a.method for a in violation.trace] == ["call", "call", "advance"]
     program = result.counterexample(violation)
-    assert "modified lifecycle table" in program and program.rstrip().endswith("engine.check_invariants()")
+    assert "modified lifecycle" in program and program.rstrip().endswith("engine.check_invariants()")
     assert "scheduled --due--> inboxed [key_locked]" not in result.rules_never_fired  # the row is gone
 
 
 def test_a_broken_destination_is_caught() -> None:
-    # kill leaves a paused invocation paused (but the engine records a completion)
+    # kill leaves a paused invocation paused (while the engine releases its key as for any kill)
     rules = tuple(
         dataclasses.replace(r, sources=(lifecycle.RUNNING, lifecycle.SUSPENDED))
         if r.trigger == "kill" and r.dest == lifecycle.COMPLETED
         else r
         for r in lifecycle.RULES
     )
-    rules += (lifecycle.Rule("kill", (lifecycle.PAUSED,), lifecycle.PAUSED),)
-    result = explore(table=_broken(rules), max_depth=3)
-    assert "completion" in result.violations
-    assert [a.method for a in result.violations["completion"].trace] == ["call", "pause", "kill"]
+    rules += (lifecycle.Rule("kill", (lifecycle.PAUSED,), None, answer=200),)
+    result = explore(lifecycle=lifecycle.Lifecycle(rules), max_depth=3)
+    violation = result.violations["engine"]
+    assert "lock table {} != holders" in violation.message
+    assert [a.method for a in violation.trace] == ["call", "pause", "kill"]
 
 
 def test_an_engine_factory_is_used_for_every_state() -> None:
     built: list[int] = []
 
-    def factory(table: lifecycle.Table) -> Engine:
+    def factory(definition: lifecycle.Lifecycle, machine: Machine) -> Engine:
         built.append(1)
-        return Engine(seed=0, partitions=1, table=table)
+        return Engine(seed=0, partitions=1, lifecycle=definition, machine=machine)
 
     result = explore(factory=factory, max_depth=2)
     assert len(built) > result.expanded  # one engine per replay

@@ -1,0 +1,155 @@
+"""The registry: services and deployments, and which deployment is the latest for a service.
+
+Deployments are kept in registration order; the latest deployment of a service is the newest one
+that serves it, as in Restate. Removing a deployment leaves the invocations pinned to it pinned.
+Everything here answers the model's own API errors (400 naming the argument, 404, 409).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .errors import FailedPrecondition, NotFound, invalid_argument
+from .ids import IdError, parse_deployment_id
+from .model import (
+    DEFAULT_JOURNAL_RETENTION_S,
+    SERVICE,
+    SERVICE_TYPES,
+    VIRTUAL_OBJECT,
+    Deployment,
+    Service,
+    check_int,
+    check_name,
+)
+
+
+def _deployment_id_error(deployment_id: Any) -> str | None:
+    try:
+        parse_deployment_id(deployment_id)
+    except (IdError, AttributeError, TypeError) as exc:
+        return str(getattr(exc, "reason", exc))
+    return None
+
+
+class Registry:
+    """Services by name and deployments in registration order."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, Service] = {}
+        self.deployments: dict[str, Deployment] = {}  # registration order
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def service_type(self, service: Any) -> str | None:
+        found = self.services.get(service) if isinstance(service, str) else None
+        return found.type if found else None
+
+    def get_deployment(self, deployment_id: Any) -> Deployment | None:
+        return self.deployments.get(deployment_id) if isinstance(deployment_id, str) else None
+
+    def latest_deployment(self, service: Any) -> Deployment | None:
+        """The newest registered deployment that serves ``service``."""
+        for deployment in reversed(self.deployments.values()):
+            if service in deployment.services:
+                return deployment
+        return None
+
+    def is_exclusive(self, service: Any, handler: Any) -> bool:
+        """Virtual-object handlers are exclusive: one invocation per key at a time."""
+        found = self.services.get(service) if isinstance(service, str) else None
+        return found is not None and found.type == VIRTUAL_OBJECT
+
+    # --- changing ----------------------------------------------------------------------------
+
+    def register_service(
+        self,
+        name: str,
+        type: str = SERVICE,
+        journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
+        completion_retention_s: int | None = None,
+    ) -> Service:
+        """Add a service, or update the retention of one (its type cannot change)."""
+        check_name("name", name)
+        if type not in SERVICE_TYPES:
+            raise invalid_argument("type", f"must be one of {', '.join(SERVICE_TYPES)}, got {type!r}")
+        check_int("journal_retention_s", journal_retention_s)
+        if completion_retention_s is not None:
+            check_int("completion_retention_s", completion_retention_s)
+        existing = self.services.get(name)
+        if existing is not None and existing.type != type:
+            raise FailedPrecondition(
+                409, "SERVICE_TYPE_CHANGED", f"The service '{name}' is a {existing.type}; it cannot become a {type}."
+            )
+        service = Service(name, type, journal_retention_s, completion_retention_s)
+        self.services[name] = service
+        return service
+
+    def register_deployment(
+        self,
+        services: list[str] | tuple[str, ...],
+        protocol: tuple[int, int],
+        deployment_id: str | None,
+        name: str | None,
+        new_id: Callable[[], str],
+    ) -> str:
+        """Register a deployment serving registered ``services``; it becomes their latest.
+
+        ``new_id`` makes the id when none is given (called only once everything else is valid).
+        """
+        if isinstance(services, str) or not isinstance(services, (list, tuple)) or not services:
+            raise invalid_argument("services", "must be a non-empty list of service names")
+        for service in services:
+            check_name("services[]", service)
+            if service not in self.services:
+                raise NotFound(404, "SERVICE_NOT_FOUND", f"The requested service '{service}' does not exist")
+        if not isinstance(protocol, (list, tuple)) or len(protocol) != 2:
+            raise invalid_argument("protocol", "must be a pair [min, max]")
+        low = check_int("protocol[0]", protocol[0], 1)
+        high = check_int("protocol[1]", protocol[1], 1)
+        if low > high:
+            raise invalid_argument("protocol", f"min {low} is greater than max {high}")
+        if deployment_id is not None:
+            problem = _deployment_id_error(deployment_id)
+            if problem is not None:
+                raise invalid_argument("deployment_id", problem)
+        if deployment_id is not None and deployment_id in self.deployments:
+            raise FailedPrecondition(
+                409, "DEPLOYMENT_EXISTS", f"The deployment '{deployment_id}' is already registered."
+            )
+        if name is not None and not isinstance(name, str):
+            raise invalid_argument("name", "must be a string")
+        if deployment_id is None:
+            deployment_id = new_id()
+            if deployment_id in self.deployments:
+                raise FailedPrecondition(
+                    409, "DEPLOYMENT_EXISTS", f"The deployment '{deployment_id}' is already registered."
+                )
+        self.deployments[deployment_id] = Deployment(deployment_id, tuple(services), low, high, name)
+        return deployment_id
+
+    def remove_deployment(self, deployment_id: str) -> None:
+        """Forget a deployment; invocations pinned to it stay pinned to it (as in Restate)."""
+        check_name("deployment_id", deployment_id)
+        if deployment_id not in self.deployments:
+            problem = _deployment_id_error(deployment_id)
+            if problem is not None:
+                raise invalid_argument("deployment_id", problem)
+        if self.deployments.pop(deployment_id, None) is None:
+            raise NotFound(404, "DEPLOYMENT_NOT_FOUND", f"The requested deployment '{deployment_id}' does not exist")
+
+    def remove_service(self, name: str, in_use: Callable[[str], bool]) -> None:
+        """Forget a service that no deployment serves and no invocation targets (``in_use`` says)."""
+        check_name("name", name)
+        if name not in self.services:
+            raise NotFound(404, "SERVICE_NOT_FOUND", f"The requested service '{name}' does not exist")
+        serving = [d.id for d in self.deployments.values() if name in d.services]
+        if serving:
+            raise FailedPrecondition(
+                409,
+                "SERVICE_IN_USE",
+                f"The service '{name}' is still served by {', '.join(serving)}; remove those first.",
+            )
+        if in_use(name):
+            raise FailedPrecondition(409, "SERVICE_IN_USE", f"Invocations of the service '{name}' still exist.")
+        del self.services[name]
