@@ -11,6 +11,9 @@ five transitions the engine fires for a typical invocation: ``invoke`` (with the
   `transitions` Machine, given the guard facts as a dict (built per call, as a caller would);
 - ``engine_step``: what an engine that nobody asked for its machine does per trigger (its world's
   ``step``: the compiled quick map when no fact is true);
+- ``previous_step``: the baseline for it, the engine's step as it was before the machine ran the
+  lifecycle (a method doing one lookup in a (state, trigger) -> state map), rebuilt here so that
+  both run in the same process on the same machine;
 - ``transitions``: ``machine.events[trigger].trigger(inv, **facts)`` on an engine's own Machine
   (``send_event=True``, no callbacks), the cost of one trigger through `transitions`;
 - ``engine_step_machine``: the engine's step once its machine is in use (the definition's
@@ -96,6 +99,26 @@ def run_compiled_fire(cycles: int) -> float:
     return time.perf_counter() - started
 
 
+class PreviousStep:
+    """The engine's step before the machine ran the lifecycle, rebuilt over today's compiled map."""
+
+    __slots__ = ("_quick",)
+
+    def __init__(self) -> None:
+        self._quick = dict(LIFECYCLE.quick)
+
+    def step(self, inv: Invocation, trigger: str) -> str:
+        dest = self._quick.get((inv.state, trigger))
+        if dest is None:
+            return LIFECYCLE.fire(inv, trigger)
+        inv.state = dest
+        return dest
+
+
+def run_previous_step(cycles: int) -> float:
+    return _run_steps(PreviousStep().step, cycles)
+
+
 def engine_step() -> Callable[[Any, str], object]:
     """The fast-path step of a fresh engine (no fact true in the cycle: what the engine passes is None)."""
     return Engine(seed=0)._world.step
@@ -133,6 +156,7 @@ VARIANTS: dict[str, Callable[[int], float]] = {
     "dict_floor": run_floor,
     "compiled_fire": run_compiled_fire,
     "engine_step": run_engine_step,
+    "previous_step": run_previous_step,
     "transitions": run_transitions,
     "engine_step_machine": run_engine_step_machine,
 }
@@ -154,13 +178,15 @@ def check_agreement() -> None:
     fast, slow = engine_step(), machine_engine()
     machine_step = slow._world.step
     events = slow.machine.events
+    previous = PreviousStep()
     for trigger, facts in CYCLE:
         floor_fire(records[0], trigger)
         LIFECYCLE.fire(records[1], trigger, facts)
         assert not any(facts.values())  # the cycle's facts are all false: what the engine's step assumes
         fast(records[2], trigger)
-        events[trigger].trigger(records[3], **facts)
-        machine_step(records[4], trigger)
+        previous.step(records[3], trigger)
+        events[trigger].trigger(records[4], **facts)
+        machine_step(records[5], trigger)
         states = {r.state for r in records}
         assert len(states) == 1, (trigger, [r.state for r in records])
 
