@@ -113,7 +113,10 @@ def serve(engine: Engine | None = None, *, host: str = DEFAULT_HOST, port: int =
     log.info("listening on %s", server.target)
     print(f"invocation-lifecycle gRPC server listening on {server.target}", flush=True)
     try:
-        stopping.wait()
+        # Woken every half second: a signal handled between Event.wait's check of the flag and its
+        # block would otherwise leave the main thread blocked forever (set() found no waiter yet).
+        while not stopping.wait(0.5):
+            pass
     finally:
         server.stop(grace_s)
         for sig, handler in previous.items():
