@@ -25,7 +25,7 @@ from typing import Any
 
 from transitions import Machine
 
-from .lifecycle import FREE, GUARDS, LIFECYCLE, LIVE_STATES, MACHINE, OPERATIONS, STATES, Accept, Guard, Refuse
+from .lifecycle import FREE, GUARDS, LIFECYCLE, LIVE_STATES, MACHINE, OPERATIONS, STATES, Accept, Guard, refuses
 
 START_MARKER = "<!-- lifecycle-diagram:start -->"
 END_MARKER = "<!-- lifecycle-diagram:end -->"
@@ -66,7 +66,7 @@ def rows(machine: Machine = MACHINE) -> list[Row]:
         for trigger, event in machine.events.items():
             guarded_before = False
             for transition in event.transitions.get(source, ()):
-                if any(isinstance(c.func, Refuse) for c in transition.conditions):
+                if refuses(c.func for c in transition.conditions):
                     continue
                 guards = tuple(_name(c.func) for c in transition.conditions if c.target and isinstance(c.func, Guard))
                 unless = tuple(_name(c.func) for c in transition.conditions if not c.target)

@@ -42,7 +42,7 @@ from transitions import Machine
 from .engine import Engine
 from .errors import LifecycleError
 from .ids import encode_deployment_id, encode_invocation_id, partition_key_of
-from .lifecycle import COMPLETED, FREE, LIFECYCLE, LIVE_STATES, STATES, SUSPENDED, Lifecycle, Refuse
+from .lifecycle import COMPLETED, FREE, LIFECYCLE, LIVE_STATES, STATES, SUSPENDED, Lifecycle, refuses
 from .model import COMMAND, DEFAULT_JOURNAL_RETENTION_S, SERVICE, VIRTUAL_OBJECT, WORKFLOW, Invocation
 from .restart import CHECKS, Decision
 from .snapshot import dump_invocation
@@ -955,7 +955,7 @@ class _Explorer:
             self.lifecycle.table.items(), key=lambda kv: (STATES.index(kv[0][0]), kv[0][1])
         ):
             for i, (guards, unless, checks, dest) in enumerate(branches):
-                if any(isinstance(check, Refuse) for check in checks):
+                if refuses(checks):
                     continue  # a refusal row: it answers, it never fires
                 if (state, trigger, i) not in self.fired:
                     label = f"{state} --{trigger}--> {dest or state}"

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -136,6 +136,11 @@ class Rule:
     @property
     def refusal(self) -> Refuse | None:
         return self.checks[0] if len(self.checks) == 1 and isinstance(self.checks[0], Refuse) else None
+
+
+def refuses(conditions: Iterable[object]) -> bool:
+    """Whether a row with these conditions is a refusal (it answers; it never moves)."""
+    return any(isinstance(condition, Refuse) for condition in conditions)
 
 
 def refuse(trigger: str, sources: tuple[str, ...], refusal: Refuse) -> Rule:
@@ -427,7 +432,7 @@ class Lifecycle:
         facts = facts or {}
         for guards, unless, checks, dest in self.table.get((state, trigger), ()):
             if all(facts.get(g, False) for g in guards) and not any(facts.get(u, False) for u in unless):
-                if any(isinstance(check, Refuse) for check in checks):
+                if refuses(checks):
                     return None
                 return state if dest is None else dest
         return None

@@ -83,9 +83,8 @@ class World:
         self.callback_errors: list[tuple[Exception, str, str, str, str]] = []
         self.in_callbacks = False
         self._machine: Machine | None = None
-        self._quick = lifecycle.quick
         self.resolve = lifecycle.resolve
-        self.step: Step = self._step_fast
+        self.step: Step = lifecycle.fire  # the compiled fast path, until the machine is asked for
         self.move: Move = self._move_fast
 
     # --- firing -------------------------------------------------------------------------------
@@ -102,17 +101,6 @@ class World:
             self.step = self._step_machine
             self.move = self._move_machine
         return self._machine
-
-    def _step_fast(self, inv: Invocation, trigger: str, facts: Mapping[str, Any] | None = None) -> str:
-        if facts is None:
-            dest = self._quick.get((inv.state, trigger))
-            if dest is not None:
-                inv.state = dest
-                return dest
-            facts = NO_FACTS
-        dest = self.resolve(inv, trigger, facts)
-        inv.state = dest
-        return dest
 
     @staticmethod
     def _move_fast(inv: Invocation, trigger: str, dest: str, facts: Mapping[str, Any] = NO_FACTS) -> None:
