@@ -104,8 +104,7 @@ class Admin:
         world = self._world
         if not isinstance(invocation_id, str) or invocation_id not in world.invocations:
             world.parse_id(invocation_id)  # a malformed id is refused before the deployment is read
-        if deployment is not None and not isinstance(deployment, str):
-            raise invalid_argument("deployment", f"must be a string, got {type(deployment).__name__}")
+        _check_deployment_type(deployment)
         selector = KEEP if deployment is None else parse_deployment(deployment)
         facts = {"selector": selector, "view": world.registry}
         inv, dest, status = self._accept("resume", invocation_id, facts)
@@ -123,8 +122,7 @@ class Admin:
     def _check_types(invocation_id: Any, deployment: Any) -> None:
         if not isinstance(invocation_id, str):
             raise invalid_argument("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
-        if deployment is not None and not isinstance(deployment, str):
-            raise invalid_argument("deployment", f"must be a string, got {type(deployment).__name__}")
+        _check_deployment_type(deployment)
 
     def explain_restart_as_new(self, invocation_id: Any, from_: Any = None, deployment: Any = None) -> restart.Decision:
         """Which check decides, and what a success would create; changes nothing."""
@@ -170,3 +168,9 @@ class Admin:
         return RestartResult(
             inv.id, old.id, list(plan.copied_indexes), inv.pinned_deployment, inv.pinned_protocol, inv.state
         )
+
+
+def _check_deployment_type(deployment: Any) -> None:
+    """``deployment`` is absent or a string (its text is parsed later, as Restate parses it)."""
+    if deployment is not None and not isinstance(deployment, str):
+        raise invalid_argument("deployment", f"must be a string, got {type(deployment).__name__}")

@@ -138,4 +138,3 @@ def shared_entry(fields: EntryFields) -> Entry:
     if entry.name is None and len(SHARED_ENTRIES) < SHARED_ENTRIES_MAX:
         SHARED_ENTRIES[entry] = entry
     return entry
-
