@@ -1,4 +1,4 @@
-"""Records conformance cases from a real ``restate-server`` (issue 5).
+"""Records conformance cases from a real ``restate-server``.
 
 One command, from the repository root::
 
