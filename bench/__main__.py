@@ -87,16 +87,25 @@ def simulator(sizes: Sizes) -> JSON:
     """The engine-API lifecycle, ``sim_repeats`` fresh children (each warms up first); best is the figure."""
     runs = []
     for _ in range(sizes.sim_repeats):
-        run = run_child("bench.lifecycle", ["--invocations", str(sizes.invocations),
-                                            "--warmup", str(min(10_000, sizes.invocations))], timeout_s=600)
+        run = run_child(
+            "bench.lifecycle",
+            ["--invocations", str(sizes.invocations), "--warmup", str(min(10_000, sizes.invocations))],
+            timeout_s=600,
+        )
         if "error" in run:
             return run
         runs.append(run)
     best = min(runs, key=lambda r: float(r["seconds"]))
-    return {"invocations": sizes.invocations, "steps": best["steps"], "batch": best["batch"], "gc": best["gc"],
-            "best_seconds": best["seconds"], "best_invocations_per_s": best["invocations_per_s"],
-            "best_us_per_invocation": best["us_per_invocation"],
-            "runs": [{k: r[k] for k in ("seconds", "invocations_per_s")} for r in runs]}
+    return {
+        "invocations": sizes.invocations,
+        "steps": best["steps"],
+        "batch": best["batch"],
+        "gc": best["gc"],
+        "best_seconds": best["seconds"],
+        "best_invocations_per_s": best["invocations_per_s"],
+        "best_us_per_invocation": best["us_per_invocation"],
+        "runs": [{k: r[k] for k in ("seconds", "invocations_per_s")} for r in runs],
+    }
 
 
 def fsm_simulate(invocations: int, timeout_s: float) -> JSON:
@@ -121,10 +130,14 @@ def fsm_simulate(invocations: int, timeout_s: float) -> JSON:
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         return {"error": f"exited {proc.returncode}: {err.strip()[-500:]}"}
-    return {"invocations": invocations, "seconds": round(seconds, 2), "invocations_per_s": round(invocations / seconds),
-            "command": "python -m fsm.simulate --invocations N --seed 1",
-            "what": "its own workload (not the 5-step lifecycle); wall clock of the process, startup included",
-            "note": "1 run, process wall clock"}
+    return {
+        "invocations": invocations,
+        "seconds": round(seconds, 2),
+        "invocations_per_s": round(invocations / seconds),
+        "command": "python -m fsm.simulate --invocations N --seed 1",
+        "what": "its own workload (not the 5-step lifecycle); wall clock of the process, startup included",
+        "note": "1 run, process wall clock",
+    }
 
 
 def run(args: argparse.Namespace) -> JSON:
@@ -160,9 +173,13 @@ def run(args: argparse.Namespace) -> JSON:
         if memory is not None:
             results["memory"] = memory.result()
     if section("grpc", "gRPC: server start-to-ready, echo / restart / refusal at 1 and 8 clients"):
-        results["grpc"] = grpc_bench.measure(rounds=sizes.grpc_rounds, duration=sizes.grpc_duration,
-                                             warmup=sizes.grpc_warmup, completed=sizes.grpc_completed,
-                                             ready_runs=sizes.ready_runs)
+        results["grpc"] = grpc_bench.measure(
+            rounds=sizes.grpc_rounds,
+            duration=sizes.grpc_duration,
+            warmup=sizes.grpc_warmup,
+            completed=sizes.grpc_completed,
+            ready_runs=sizes.ready_runs,
+        )
     if section("restate", "real restate-server: start-to-ready and restart-as-new"):
         results["restate_server"] = restate.measure(sizes.restate_runs, sizes.restate_restarts)
     results["targets"] = report.targets(results)

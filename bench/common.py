@@ -82,8 +82,14 @@ def run_child(module: str, args: list[str], timeout_s: float, prefix: Sequence[s
     ``prefix`` runs it under another command (``unshare --net --``). Stopped by PID when it
     overruns ``timeout_s``; a failure is returned as ``{"error": ...}``.
     """
-    proc = subprocess.Popen([*prefix, sys.executable, "-m", module, *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:

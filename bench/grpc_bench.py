@@ -92,8 +92,10 @@ def start_server(snapshot: Path | None, log_path: Path, extra: Sequence[str] = (
             check = health_pb2_grpc.HealthStub(channel).Check
             while True:
                 try:
-                    if check(health_pb2.HealthCheckRequest(service=""), timeout=1).status == \
-                            health_pb2.HealthCheckResponse.SERVING:
+                    if (
+                        check(health_pb2.HealthCheckRequest(service=""), timeout=1).status
+                        == health_pb2.HealthCheckResponse.SERVING
+                    ):
                         break
                 except grpc.RpcError:
                     if time.perf_counter() - started > READY_TIMEOUT_S:
@@ -138,20 +140,34 @@ def build_world(completed: int, workdir: Path) -> tuple[Path, Path, Path]:
     return world, done_ids, running_ids
 
 
-def run_python_clients(server: ServerProcess, rpc: str, clients: int, duration: float, warmup: int,
-                       ids: Path | None) -> JSON:
+def run_python_clients(
+    server: ServerProcess, rpc: str, clients: int, duration: float, warmup: int, ids: Path | None
+) -> JSON:
     """One closed-loop run of ``clients`` Python callers; returns rps and latency percentiles."""
     processes, threads = CLIENT_LAYOUT.get(clients, (1, clients))
     children: list[subprocess.Popen[str]] = []
     try:
         for index in range(processes):
-            args = [sys.executable, "-m", "bench.grpc_client", "--target", server.target, "--rpc", rpc,
-                    "--threads", str(threads), "--duration", str(duration), "--warmup", str(warmup),
-                    "--offset", str(index * 104_729)]
+            args = [
+                sys.executable,
+                "-m",
+                "bench.grpc_client",
+                "--target",
+                server.target,
+                "--rpc",
+                rpc,
+                "--threads",
+                str(threads),
+                "--duration",
+                str(duration),
+                "--warmup",
+                str(warmup),
+                "--offset",
+                str(index * 104_729),
+            ]
             if ids is not None:
                 args += ["--ids", str(ids)]
-            children.append(subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                              text=True))
+            children.append(subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         deadline = time.monotonic() + READY_TIMEOUT_S
         for child in children:
             assert child.stdout is not None
@@ -219,8 +235,9 @@ def prepare_calls(target: str, done_ids: Path, running_ids: Path) -> dict[str, C
         raise RuntimeError("unexpected answers to the benchmark's requests")
     restart_method = "/invocation_lifecycle.v1.AdminService/RestartAsNew"
     return {
-        "echo": Call("/invocation_lifecycle.v1.SimulationService/Echo", h2load.grpc_frame(echo_request),
-                     5 + echo.ByteSize()),
+        "echo": Call(
+            "/invocation_lifecycle.v1.SimulationService/Echo", h2load.grpc_frame(echo_request), 5 + echo.ByteSize()
+        ),
         "restart": Call(restart_method, h2load.grpc_frame(restart_request), 5 + restarted.ByteSize()),
         "refusal": Call(restart_method, h2load.grpc_frame(refusal_request), 0),
     }
@@ -229,8 +246,15 @@ def prepare_calls(target: str, done_ids: Path, running_ids: Path) -> dict[str, C
 def run_h2load(server: ServerProcess, rpc: str, call: Call, clients: int, duration: float, warmup: int) -> JSON:
     """One closed-loop run of ``clients`` h2load connections; the same figures as the Python clients'."""
     cpu_before = server.cpu_s()
-    out = h2load.run(server.target, call.method, call.body, clients=clients, duration=duration,
-                     warmup_requests=warmup * clients, answer_bytes=call.answer_bytes)
+    out = h2load.run(
+        server.target,
+        call.method,
+        call.body,
+        clients=clients,
+        duration=duration,
+        warmup_requests=warmup * clients,
+        answer_bytes=call.answer_bytes,
+    )
     cpu = server.cpu_s() - cpu_before
     calls = out["calls"]
     return {
@@ -262,8 +286,9 @@ def _summary(runs: list[JSON]) -> JSON:
     return out
 
 
-def measure(*, rounds: int, duration: float, warmup: int, completed: int, ready_runs: int,
-            clients: tuple[int, ...] = (1, 8)) -> JSON:
+def measure(
+    *, rounds: int, duration: float, warmup: int, completed: int, ready_runs: int, clients: tuple[int, ...] = (1, 8)
+) -> JSON:
     """The whole gRPC section: start-to-ready, then echo / restart / refusal at each client count."""
     use_h2load = h2load.path() is not None
     with tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp:
@@ -280,11 +305,21 @@ def measure(*, rounds: int, duration: float, warmup: int, completed: int, ready_
             most = clients[-1]
             runs: dict[str, list[JSON]] = {}
 
-            def load(name: str, on: ServerProcess, on_calls: dict[str, Call], rpc: str, count: int,
-                     ids: Path | None, python: bool = not use_h2load) -> None:
+            def load(
+                name: str,
+                on: ServerProcess,
+                on_calls: dict[str, Call],
+                rpc: str,
+                count: int,
+                ids: Path | None,
+                python: bool = not use_h2load,
+            ) -> None:
                 """One run of ``rpc`` at ``count`` clients, from h2load or (``python``) Python clients."""
-                result = (run_python_clients(on, rpc, count, duration, warmup, ids) if python
-                          else run_h2load(on, rpc, on_calls[rpc], count, duration, warmup))
+                result = (
+                    run_python_clients(on, rpc, count, duration, warmup, ids)
+                    if python
+                    else run_h2load(on, rpc, on_calls[rpc], count, duration, warmup)
+                )
                 runs.setdefault(name, []).append(result)
 
             for _ in range(rounds):
@@ -303,8 +338,11 @@ def measure(*, rounds: int, duration: float, warmup: int, completed: int, ready_
         return {
             "server_ready": ready,
             "load_generator": "h2load" if use_h2load else "Python gRPC clients (h2load not installed)",
-            "preloaded_world": {"completed_invocations": completed, "running_invocations": 1,
-                                "ready_s": round(server.ready_s, 3)},
+            "preloaded_world": {
+                "completed_invocations": completed,
+                "running_invocations": 1,
+                "ready_s": round(server.ready_s, 3),
+            },
             "duration_s_per_round": duration,
             "rounds": rounds,
             "server_log_lines": log_lines,

@@ -26,8 +26,10 @@ from google.protobuf.message import Message
 
 from .common import JSON, percentile
 
-_REQUESTS = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
-                       r"(\d+) errored, (\d+) timeout")
+_REQUESTS = re.compile(
+    r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+    r"(\d+) errored, (\d+) timeout"
+)
 _DATA = re.compile(r"traffic: .*?, .*? headers .*?, \S+ \((\d+)\) data")
 
 
@@ -70,8 +72,9 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(target: str, method: str, body: bytes, *, clients: int, duration: float, warmup_requests: int,
-        answer_bytes: int) -> JSON:
+def run(
+    target: str, method: str, body: bytes, *, clients: int, duration: float, warmup_requests: int, answer_bytes: int
+) -> JSON:
     """``clients`` connections, one call in flight on each, for ``duration`` seconds.
 
     ``method`` is ``/package.Service/Method``; ``answer_bytes`` is the size of the expected answer's
@@ -84,12 +87,28 @@ def run(target: str, method: str, body: bytes, *, clients: int, duration: float,
     with tempfile.TemporaryDirectory(prefix="bench-h2load-") as tmp:
         body_file, log_file = Path(tmp) / "body", Path(tmp) / "requests.tsv"
         body_file.write_bytes(body)
-        common = [executable, "-c", str(clients), "-m", "1", "-d", str(body_file),
-                  "-H", "content-type: application/grpc", "-H", "te: trailers"]
+        common = [
+            executable,
+            "-c",
+            str(clients),
+            "-m",
+            "1",
+            "-d",
+            str(body_file),
+            "-H",
+            "content-type: application/grpc",
+            "-H",
+            "te: trailers",
+        ]
         url = f"http://{target}{method}"
         if warmup_requests:
-            subprocess.run([*common, "-n", str(max(warmup_requests, clients)), url], capture_output=True, text=True,
-                           check=True, timeout=120)
+            subprocess.run(
+                [*common, "-n", str(max(warmup_requests, clients)), url],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
         cpu_before = _children_cpu_s()
         measured = [*common, "-D", f"{round(duration * 1000)}ms", "--log-file", str(log_file), url]
         done = subprocess.run(measured, capture_output=True, text=True, timeout=duration + 120, check=False)

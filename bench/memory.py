@@ -62,12 +62,17 @@ RUNNING_MAX = 100_000
 def measure(invocations: int) -> JSON:
     tracemalloc.start()
     try:
-        worlds = {"completed": measure_world("completed", invocations),
-                  "running": measure_world("running", min(invocations, RUNNING_MAX))}
+        worlds = {
+            "completed": measure_world("completed", invocations),
+            "running": measure_world("running", min(invocations, RUNNING_MAX)),
+        }
     finally:
         tracemalloc.stop()
-    return {"invocations": invocations, "worlds": worlds,
-            "worst_without_journal": max(w["bytes_per_invocation_without_journal"] for w in worlds.values())}
+    return {
+        "invocations": invocations,
+        "worlds": worlds,
+        "worst_without_journal": max(w["bytes_per_invocation_without_journal"] for w in worlds.values()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,54 +31,97 @@ def targets(results: JSON) -> list[JSON]:
     """Each target as met / not met (None: not measured, or not at the target's size)."""
     out: list[JSON] = []
     ratio = _get(results, "hot_path", "ratio_to_floor_best", "compiled_fire")
-    out.append(_target("compiled fire vs dict-table floor", "<= 2x", None if ratio is None else f"{ratio}x",
-                       None if ratio is None else ratio <= 2))
+    out.append(
+        _target(
+            "compiled fire vs dict-table floor",
+            "<= 2x",
+            None if ratio is None else f"{ratio}x",
+            None if ratio is None else ratio <= 2,
+        )
+    )
     step = _get(results, "hot_path", "ns_per_transition_best", "engine_step")
     before = _get(results, "hot_path", "ns_per_transition_best", "previous_step")
     slower = None if step is None or before is None else step / before
-    out.append(_target("engine step vs the step before the machine ran the lifecycle",
-                       f"not slower (<= {NOISE}x, the noise between rounds)",
-                       None if slower is None else f"{step:,.1f} vs {before:,.1f} ns ({slower:.2f}x)",
-                       None if slower is None else slower <= NOISE))
+    out.append(
+        _target(
+            "engine step vs the step before the machine ran the lifecycle",
+            f"not slower (<= {NOISE}x, the noise between rounds)",
+            None if slower is None else f"{step:,.1f} vs {before:,.1f} ns ({slower:.2f}x)",
+            None if slower is None else slower <= NOISE,
+        )
+    )
     through = _get(results, "hot_path", "ns_per_transition_best", "transitions")
     times = _get(results, "hot_path", "ratio_to_floor_best", "transitions")
-    out.append(_target("one trigger through transitions", "reported",
-                       None if through is None else f"{through:,.0f} ns ({times}x floor)",
-                       None if through is None else True))
+    out.append(
+        _target(
+            "one trigger through transitions",
+            "reported",
+            None if through is None else f"{through:,.0f} ns ({times}x floor)",
+            None if through is None else True,
+        )
+    )
     mem = _get(results, "memory", "worlds", "completed", "bytes_per_invocation_without_journal")
     n_mem = _get(results, "memory", "worlds", "completed", "invocations")
-    out.append(_target("memory per invocation without its journal", "<= 400 B",
-                       None if mem is None else f"{mem} B (N={n_mem:,})",
-                       None if mem is None or n_mem != FULL_SIZE else mem <= 400,
-                       "" if n_mem in (None, FULL_SIZE) else "below the target's 1,000,000 invocations"))
+    out.append(
+        _target(
+            "memory per invocation without its journal",
+            "<= 400 B",
+            None if mem is None else f"{mem} B (N={n_mem:,})",
+            None if mem is None or n_mem != FULL_SIZE else mem <= 400,
+            "" if n_mem in (None, FULL_SIZE) else "below the target's 1,000,000 invocations",
+        )
+    )
     sim = _get(results, "simulator", "lifecycle")
     if isinstance(sim, dict) and "best_seconds" in sim:
         n_sim = sim["invocations"]
         projected = sim["best_seconds"] * FULL_SIZE / n_sim
-        out.append(_target("1,000,000 invocations through a 5-step lifecycle", "<= 30 s",
-                           f"{sim['best_seconds']} s for {n_sim:,} ({sim['best_invocations_per_s']:,} inv/s)",
-                           projected <= 30 if n_sim == FULL_SIZE else None,
-                           "" if n_sim == FULL_SIZE else f"below the target's size (projected {projected:.1f} s)"))
+        out.append(
+            _target(
+                "1,000,000 invocations through a 5-step lifecycle",
+                "<= 30 s",
+                f"{sim['best_seconds']} s for {n_sim:,} ({sim['best_invocations_per_s']:,} inv/s)",
+                projected <= 30 if n_sim == FULL_SIZE else None,
+                "" if n_sim == FULL_SIZE else f"below the target's size (projected {projected:.1f} s)",
+            )
+        )
     else:
         out.append(_target("1,000,000 invocations through a 5-step lifecycle", "<= 30 s", None, None))
     restart = _get(results, "grpc", "scenarios", "restart@8")
     echo = _get(results, "grpc", "scenarios", "echo@8")
     if isinstance(restart, dict) and isinstance(echo, dict) and restart["rps"]:
-        out.append(_target("RestartAsNew at 8 clients", ">= 2,000 req/s", f"{restart['rps']:,.0f} req/s",
-                           restart["rps"] >= 2000))
+        out.append(
+            _target(
+                "RestartAsNew at 8 clients", ">= 2,000 req/s", f"{restart['rps']:,.0f} req/s", restart["rps"] >= 2000
+            )
+        )
         slower = echo["rps"] / restart["rps"]
-        out.append(_target("RestartAsNew vs Echo floor at 8 clients", "within 2x",
-                           f"{slower:.2f}x slower ({echo['rps']:,.0f} vs {restart['rps']:,.0f} req/s)", slower <= 2))
-        out.append(_target("RestartAsNew p99 at 8 clients", "<= 10 ms", f"{restart['p99_ms']} ms",
-                           restart["p99_ms"] <= 10))
+        out.append(
+            _target(
+                "RestartAsNew vs Echo floor at 8 clients",
+                "within 2x",
+                f"{slower:.2f}x slower ({echo['rps']:,.0f} vs {restart['rps']:,.0f} req/s)",
+                slower <= 2,
+            )
+        )
+        out.append(
+            _target("RestartAsNew p99 at 8 clients", "<= 10 ms", f"{restart['p99_ms']} ms", restart["p99_ms"] <= 10)
+        )
     else:
-        for name, goal in (("RestartAsNew at 8 clients", ">= 2,000 req/s"),
-                           ("RestartAsNew vs Echo floor at 8 clients", "within 2x"),
-                           ("RestartAsNew p99 at 8 clients", "<= 10 ms")):
+        for name, goal in (
+            ("RestartAsNew at 8 clients", ">= 2,000 req/s"),
+            ("RestartAsNew vs Echo floor at 8 clients", "within 2x"),
+            ("RestartAsNew p99 at 8 clients", "<= 10 ms"),
+        ):
             out.append(_target(name, goal, None, None))
     ready = _get(results, "grpc", "server_ready", "ready_s_median")
-    out.append(_target("server start-to-ready", "<= 1 s", None if ready is None else f"{ready} s (median)",
-                       None if ready is None else ready <= 1))
+    out.append(
+        _target(
+            "server start-to-ready",
+            "<= 1 s",
+            None if ready is None else f"{ready} s (median)",
+            None if ready is None else ready <= 1,
+        )
+    )
     return out
 
 
@@ -107,76 +150,160 @@ def _fmt(value: Any, digits: int = 1) -> str:
 def table(results: JSON) -> str:
     """The human-readable side-by-side table."""
     m = results["machine"]
-    lines = [f"machine: {m['nproc']} CPUs, {m['cpu_model']}, Python {m['python']} ({m['implementation']}), "
-             f"load average at start {m['load_average_at_start']}"]
+    lines = [
+        f"machine: {m['nproc']} CPUs, {m['cpu_model']}, Python {m['python']} ({m['implementation']}), "
+        f"load average at start {m['load_average_at_start']}"
+    ]
     hot = results.get("hot_path")
     if isinstance(hot, dict) and "ns_per_transition_best" in hot:
         best, mid = hot["ns_per_transition_best"], hot["ns_per_transition_median"]
-        names = {"dict_floor": "plain dict table (floor)",
-                 "compiled_fire": "Lifecycle.fire (compiled from the Machine)",
-                 "engine_step": "engine step, fast path (quick map, else compiled)",
-                 "previous_step": "the engine's step before the machine ran the lifecycle",
-                 "transitions": "transitions Event.trigger (engine's Machine)",
-                 "engine_step_machine": "engine step with its machine in use"}
-        lines += _rows(f"hot path: ns per transition, cycle {' -> '.join(hot['cycle'])}, best of {hot['rounds']}",
-                       ("variant", "best ns", "median ns", "x floor (best)", "x floor (median)"),
-                       [(names[k], _fmt(best[k]), _fmt(mid[k]), _fmt(hot["ratio_to_floor_best"][k], 2),
-                         _fmt(hot["ratio_to_floor_median"][k], 2)) for k in names if k in best])
+        names = {
+            "dict_floor": "plain dict table (floor)",
+            "compiled_fire": "Lifecycle.fire (compiled from the Machine)",
+            "engine_step": "engine step, fast path (quick map, else compiled)",
+            "previous_step": "the engine's step before the machine ran the lifecycle",
+            "transitions": "transitions Event.trigger (engine's Machine)",
+            "engine_step_machine": "engine step with its machine in use",
+        }
+        lines += _rows(
+            f"hot path: ns per transition, cycle {' -> '.join(hot['cycle'])}, best of {hot['rounds']}",
+            ("variant", "best ns", "median ns", "x floor (best)", "x floor (median)"),
+            [
+                (
+                    names[k],
+                    _fmt(best[k]),
+                    _fmt(mid[k]),
+                    _fmt(hot["ratio_to_floor_best"][k], 2),
+                    _fmt(hot["ratio_to_floor_median"][k], 2),
+                )
+                for k in names
+                if k in best
+            ],
+        )
     mem = results.get("memory")
     if isinstance(mem, dict) and "worlds" in mem:
-        lines += _rows("memory per invocation (tracemalloc)",
-                       ("world", "invocations", "journal entries", "bytes with journal", "bytes without journal"),
-                       [(k, _fmt(w["invocations"]), _fmt(w["journal_entries_per_invocation"], 1),
-                         _fmt(w["bytes_per_invocation_with_journal"]), _fmt(w["bytes_per_invocation_without_journal"]))
-                        for k, w in mem["worlds"].items()])
+        lines += _rows(
+            "memory per invocation (tracemalloc)",
+            ("world", "invocations", "journal entries", "bytes with journal", "bytes without journal"),
+            [
+                (
+                    k,
+                    _fmt(w["invocations"]),
+                    _fmt(w["journal_entries_per_invocation"], 1),
+                    _fmt(w["bytes_per_invocation_with_journal"]),
+                    _fmt(w["bytes_per_invocation_without_journal"]),
+                )
+                for k, w in mem["worlds"].items()
+            ],
+        )
     sim = results.get("simulator")
     if isinstance(sim, dict):
         rows: list[tuple[str, ...]] = []
         own = sim.get("lifecycle")
         if isinstance(own, dict) and "best_seconds" in own:
-            rows.append(("engine API, 5-step lifecycle (bench.lifecycle)", _fmt(own["invocations"]),
-                         _fmt(own["best_seconds"], 2), _fmt(own["best_invocations_per_s"]),
-                         f"best of {len(own['runs'])}: {', '.join(str(r['seconds']) for r in own['runs'])} s"))
+            rows.append(
+                (
+                    "engine API, 5-step lifecycle (bench.lifecycle)",
+                    _fmt(own["invocations"]),
+                    _fmt(own["best_seconds"], 2),
+                    _fmt(own["best_invocations_per_s"]),
+                    f"best of {len(own['runs'])}: {', '.join(str(r['seconds']) for r in own['runs'])} s",
+                )
+            )
         other = sim.get("fsm_simulate")
         if isinstance(other, dict) and "seconds" in other:
-            rows.append(("python -m fsm.simulate --seed 1", _fmt(other["invocations"]), _fmt(other["seconds"], 2),
-                         _fmt(other["invocations_per_s"]), other.get("note", "")))
+            rows.append(
+                (
+                    "python -m fsm.simulate --seed 1",
+                    _fmt(other["invocations"]),
+                    _fmt(other["seconds"], 2),
+                    _fmt(other["invocations_per_s"]),
+                    other.get("note", ""),
+                )
+            )
         elif isinstance(other, dict):
             rows.append(("python -m fsm.simulate", "-", "-", "-", str(other.get("skipped") or other.get("error"))))
         lines += _rows("simulator", ("driver", "invocations", "seconds", "invocations/s", "runs"), rows)
     grpc_r = results.get("grpc")
     if isinstance(grpc_r, dict) and "scenarios" in grpc_r:
-        rows = [(k, s["layout"], _fmt(s["rps"], 0), _fmt(s["p50_ms"], 2), _fmt(s["p99_ms"], 2),
-                 _fmt(s["server_cpu_us_per_call"], 0), _fmt(s["client_cpu_us_per_call"], 0), _fmt(s["calls"]),
-                 _fmt(s["unexpected_answers"]))
-                for k, s in grpc_r["scenarios"].items()]
-        lines += _rows(f"gRPC on loopback, load from {grpc_r.get('load_generator', 'Python gRPC clients')} "
-                       f"(median of {grpc_r['rounds']} rounds of {grpc_r['duration_s_per_round']} s; "
-                       "restart = RestartAsNew 200, refusal = RestartAsNew 409 STILL_RUNNING)",
-                       ("rpc@clients", "clients as", "req/s", "p50 ms", "p99 ms", "server CPU us/call",
-                        "clients CPU us/call", "calls", "unexpected"), rows)
+        rows = [
+            (
+                k,
+                s["layout"],
+                _fmt(s["rps"], 0),
+                _fmt(s["p50_ms"], 2),
+                _fmt(s["p99_ms"], 2),
+                _fmt(s["server_cpu_us_per_call"], 0),
+                _fmt(s["client_cpu_us_per_call"], 0),
+                _fmt(s["calls"]),
+                _fmt(s["unexpected_answers"]),
+            )
+            for k, s in grpc_r["scenarios"].items()
+        ]
+        lines += _rows(
+            f"gRPC on loopback, load from {grpc_r.get('load_generator', 'Python gRPC clients')} "
+            f"(median of {grpc_r['rounds']} rounds of {grpc_r['duration_s_per_round']} s; "
+            "restart = RestartAsNew 200, refusal = RestartAsNew 409 STILL_RUNNING)",
+            (
+                "rpc@clients",
+                "clients as",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "server CPU us/call",
+                "clients CPU us/call",
+                "calls",
+                "unexpected",
+            ),
+            rows,
+        )
     ready_rows: list[tuple[str, ...]] = []
     ready = _get(results, "grpc", "server_ready")
     if isinstance(ready, dict):
-        ready_rows.append(("python -m grpc_server (empty world)", _fmt(ready["ready_s_median"], 3),
-                           ", ".join(str(x) for x in ready["ready_s"])))
+        ready_rows.append(
+            (
+                "python -m grpc_server (empty world)",
+                _fmt(ready["ready_s_median"], 3),
+                ", ".join(str(x) for x in ready["ready_s"]),
+            )
+        )
     real = results.get("restate_server")
     if isinstance(real, dict) and "server_ready" in real:
-        ready_rows.append((f"{real.get('version', 'restate-server')} (admin /health)",
-                           _fmt(real["server_ready"]["ready_s_median"], 3),
-                           ", ".join(str(x) for x in real["server_ready"]["ready_s"])))
+        ready_rows.append(
+            (
+                f"{real.get('version', 'restate-server')} (admin /health)",
+                _fmt(real["server_ready"]["ready_s_median"], 3),
+                ", ".join(str(x) for x in real["server_ready"]["ready_s"]),
+            )
+        )
     if ready_rows:
-        lines += _rows("server start-to-ready (spawn -> first healthy answer)", ("server", "median s", "runs s"),
-                       ready_rows)
+        lines += _rows(
+            "server start-to-ready (spawn -> first healthy answer)", ("server", "median s", "runs s"), ready_rows
+        )
     if isinstance(real, dict):
         if "restart_200" in real:
-            lines += _rows("real restate-server, restart-as-new over its admin HTTP API (1 client, kept-alive)",
-                           ("path", "calls", "req/s", "p50 ms", "p99 ms"),
-                           [(k, _fmt(real[k]["calls"]), _fmt(real[k]["rps_one_client"], 0), _fmt(real[k]["p50_ms"], 2),
-                             _fmt(real[k]["p99_ms"], 2)) for k in ("restart_200", "restart_404")])
+            lines += _rows(
+                "real restate-server, restart-as-new over its admin HTTP API (1 client, kept-alive)",
+                ("path", "calls", "req/s", "p50 ms", "p99 ms"),
+                [
+                    (
+                        k,
+                        _fmt(real[k]["calls"]),
+                        _fmt(real[k]["rps_one_client"], 0),
+                        _fmt(real[k]["p50_ms"], 2),
+                        _fmt(real[k]["p99_ms"], 2),
+                    )
+                    for k in ("restart_200", "restart_404")
+                ],
+            )
         elif "skipped" in real or "error" in real:
             lines += ["", f"real restate-server: {real.get('skipped') or real.get('error')}"]
-    lines += _rows("targets", ("target", "goal", "measured", "verdict"),
-                   [(t["target"], t["goal"], t["measured"] + (f" [{t['note']}]" if t["note"] else ""), _met(t["met"]))
-                    for t in results["targets"]])
+    lines += _rows(
+        "targets",
+        ("target", "goal", "measured", "verdict"),
+        [
+            (t["target"], t["goal"], t["measured"] + (f" [{t['note']}]" if t["note"] else ""), _met(t["met"]))
+            for t in results["targets"]
+        ],
+    )
     return "\n".join(lines)

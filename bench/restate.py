@@ -72,8 +72,11 @@ def measure(runs: int, restarts: int, timeout_s: float = 180.0) -> JSON:
     prefix = _netns_prefix()
     args = ["--stage", "--runs", str(runs), "--restarts", str(restarts)]
     result = run_child("bench.restate", [*args, *(["--in-netns"] if prefix else [])], timeout_s, prefix or ())
-    result["network"] = ("private network namespace, loopback only" if prefix
-                         else "this network namespace (unshare not available), 127.0.0.1 only")
+    result["network"] = (
+        "private network namespace, loopback only"
+        if prefix
+        else "this network namespace (unshare not available), 127.0.0.1 only"
+    )
     return result
 
 
@@ -145,15 +148,21 @@ def _restart_as_new(sdk_python: Path, workdir: Path, ports: dict[str, int], proc
     services_port = rec.free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     env.pop("VIRTUAL_ENV", None)
-    services = procs.start("sdk-services", [str(sdk_python), "-m", "recording.serve", "127.0.0.1", str(services_port)],
-                           workdir / "services.log", env=env, cwd=ROOT)
+    services = procs.start(
+        "sdk-services",
+        [str(sdk_python), "-m", "recording.serve", "127.0.0.1", str(services_port)],
+        workdir / "services.log",
+        env=env,
+        cwd=ROOT,
+    )
     _wait_200(services_port, "/_health", time.monotonic() + 60, services, "SDK services")
     rs = rec.Restate(ports["admin"], ports["ingress"])
     rs.admin_json("POST", "/deployments", {"uri": f"http://127.0.0.1:{services_port}/d1"})
     inv_id = rs.send("Steps", "run")
     deadline = time.monotonic() + 60
-    while [r.get("status") for r in rs.query(f"SELECT status FROM sys_invocation WHERE id = '{inv_id}'")] != \
-            ["completed"]:
+    while [r.get("status") for r in rs.query(f"SELECT status FROM sys_invocation WHERE id = '{inv_id}'")] != [
+        "completed"
+    ]:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{inv_id} did not complete")
         time.sleep(0.05)
@@ -162,8 +171,11 @@ def _restart_as_new(sdk_python: Path, workdir: Path, ports: dict[str, int], proc
     ok = _latency(*_timed_patch(ports["admin"], path, restarts, 200))
     _timed_patch(ports["admin"], f"/invocations/{ABSENT_ID}/restart-as-new", 10, 404)
     absent = _latency(*_timed_patch(ports["admin"], f"/invocations/{ABSENT_ID}/restart-as-new", restarts, 404))
-    return {"completed_invocation": "Steps/run (three ctx.run), deployment /d1 of recording/services.py",
-            "restart_200": ok, "restart_404": absent}
+    return {
+        "completed_invocation": "Steps/run (three ctx.run), deployment /d1 of recording/services.py",
+        "restart_200": ok,
+        "restart_404": absent,
+    }
 
 
 def stage(runs: int, restarts: int, in_netns: bool) -> JSON:

@@ -25,17 +25,31 @@ from .server import DEFAULT_GRACE_S, DEFAULT_HOST, DEFAULT_MAX_MESSAGE_BYTES, DE
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m grpc_server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port (default {DEFAULT_PORT}; 0: any free one)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for generated ids (default 0)")
-    parser.add_argument("--snapshot", type=Path, metavar="FILE",
-                        help="a world to load (the `world` object of cases-format.md, or a whole case line)")
-    parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
-                        help=f"largest message received or sent (default {DEFAULT_MAX_MESSAGE_BYTES})")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                        help=f"worker threads (default {DEFAULT_WORKERS})")
-    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S,
-                        help=f"seconds calls in flight may take after SIGTERM/SIGINT (default {DEFAULT_GRACE_S})")
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        metavar="FILE",
+        help="a world to load (the `world` object of cases-format.md, or a whole case line)",
+    )
+    parser.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help=f"largest message received or sent (default {DEFAULT_MAX_MESSAGE_BYTES})",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS, help=f"worker threads (default {DEFAULT_WORKERS})"
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_S,
+        help=f"seconds calls in flight may take after SIGTERM/SIGINT (default {DEFAULT_GRACE_S})",
+    )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--log-format", default="json", choices=("json", "text"))
     args = parser.parse_args(argv)
@@ -75,8 +89,14 @@ def _run(args: argparse.Namespace) -> int:
     else:
         engine = Engine(seed=args.seed)
     try:
-        serve(engine, host=args.host, port=args.port, max_message_bytes=args.max_message_bytes, workers=args.workers,
-              grace_s=args.grace)
+        serve(
+            engine,
+            host=args.host,
+            port=args.port,
+            max_message_bytes=args.max_message_bytes,
+            workers=args.workers,
+            grace_s=args.grace,
+        )
     except OSError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -33,8 +33,9 @@ DEFAULT_PROTOCOL = (5, 7)
 
 def _operation_response(engine: Engine, invocation_id: str, http_status: int) -> pb.InvocationOperationResponse:
     inv = engine.get_invocation(invocation_id)
-    response = pb.InvocationOperationResponse(http_status=http_status,
-                                              status_after=convert.status_to_proto(inv.state if inv else None))
+    response = pb.InvocationOperationResponse(
+        http_status=http_status, status_after=convert.status_to_proto(inv.state if inv else None)
+    )
     if inv is not None:
         response.invocation.CopyFrom(convert.invocation_to_proto(engine, inv, with_journal=False))
     return response
@@ -71,9 +72,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             result = engine.restart_as_new(request.invocation_id, from_, deployment)
             new = engine.invocations[result.new_invocation_id]
             # A new invocation has no sleep timer yet: skip pending_sleeps(), which sorts every timer.
-            return pb.RestartAsNewResponse(new_invocation_id=result.new_invocation_id,
-                                           restarted_from=result.restarted_from, copied_indexes=result.copied_indexes,
-                                           invocation=convert.invocation_to_proto(engine, new, timers={}))
+            return pb.RestartAsNewResponse(
+                new_invocation_id=result.new_invocation_id,
+                restarted_from=result.restarted_from,
+                copied_indexes=result.copied_indexes,
+                invocation=convert.invocation_to_proto(engine, new, timers={}),
+            )
 
         return self.world.run(restart)
 
@@ -123,19 +127,26 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
         def page(engine: Engine) -> pb.ListInvocationsResponse:
             matching = sorted(
-                inv_id for inv_id, inv in engine.invocations.items()
-                if (after is None or inv_id > after) and (service is None or inv.service == service)
-                and (handler is None or inv.handler == handler) and (key is None or inv.key == key)
+                inv_id
+                for inv_id, inv in engine.invocations.items()
+                if (after is None or inv_id > after)
+                and (service is None or inv.service == service)
+                and (handler is None or inv.handler == handler)
+                and (key is None or inv.key == key)
                 and (not states or inv.state in states)
             )
             chosen = matching[:size]
             timers = engine.pending_sleeps() if request.include_journal else {}
-            invocations = [convert.invocation_to_proto(engine, engine.invocations[i],
-                                                       with_journal=request.include_journal, timers=timers)
-                           for i in chosen]
+            invocations = [
+                convert.invocation_to_proto(
+                    engine, engine.invocations[i], with_journal=request.include_journal, timers=timers
+                )
+                for i in chosen
+            ]
             more = len(matching) > size
-            return pb.ListInvocationsResponse(invocations=invocations,
-                                              next_page_token=encode_page_token(chosen[-1]) if more else "")
+            return pb.ListInvocationsResponse(
+                invocations=invocations, next_page_token=encode_page_token(chosen[-1]) if more else ""
+            )
 
         return self.world.run(page)
 
@@ -143,8 +154,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def GetJournal(self, request: pb.GetJournalRequest, context: Any) -> pb.GetJournalResponse:
         def journal(engine: Engine) -> pb.GetJournalResponse:
             inv = engine.lookup(request.invocation_id)
-            return pb.GetJournalResponse(invocation_id=inv.id, journal_retained=inv.journal is not None,
-                                         entries=[convert.entry_to_proto(e) for e in inv.journal or ()])
+            return pb.GetJournalResponse(
+                invocation_id=inv.id,
+                journal_retained=inv.journal is not None,
+                entries=[convert.entry_to_proto(e) for e in inv.journal or ()],
+            )
 
         return self.world.run(journal)
 
@@ -154,13 +168,19 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         retention = convert.optional(request, "journal_retention_s")
         journal_retention = DEFAULT_JOURNAL_RETENTION_S if retention is None else retention
         completion = convert.optional(request, "completion_retention_s")
-        return self.world.run(lambda engine: convert.service_to_proto(
-            engine.register_service(request.name, kind, journal_retention, completion)))
+        return self.world.run(
+            lambda engine: convert.service_to_proto(
+                engine.register_service(request.name, kind, journal_retention, completion)
+            )
+        )
 
     @rpc("admin")
     def ListServices(self, request: pb.ListServicesRequest, context: Any) -> pb.ListServicesResponse:
-        return self.world.run(lambda engine: pb.ListServicesResponse(
-            services=[convert.service_to_proto(s) for s in engine.services.values()]))
+        return self.world.run(
+            lambda engine: pb.ListServicesResponse(
+                services=[convert.service_to_proto(s) for s in engine.services.values()]
+            )
+        )
 
     @rpc("admin")
     def DeleteService(self, request: pb.DeleteServiceRequest, context: Any) -> empty_pb2.Empty:
@@ -186,8 +206,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     @rpc("admin")
     def ListDeployments(self, request: pb.ListDeploymentsRequest, context: Any) -> pb.ListDeploymentsResponse:
-        return self.world.run(lambda engine: pb.ListDeploymentsResponse(
-            deployments=[convert.deployment_to_proto(d) for d in engine.deployments.values()]))
+        return self.world.run(
+            lambda engine: pb.ListDeploymentsResponse(
+                deployments=[convert.deployment_to_proto(d) for d in engine.deployments.values()]
+            )
+        )
 
     @rpc("admin")
     def DeleteDeployment(self, request: pb.DeleteDeploymentRequest, context: Any) -> empty_pb2.Empty:

@@ -38,8 +38,9 @@ STATUS_CHOICES = [name for name in convert.STATUS if name != "free"]
 
 
 def _restart(args: argparse.Namespace) -> adm.RestartAsNewRequest:
-    request = adm.RestartAsNewRequest(invocation_id=args.invocation_id,
-                                      deployment=convert.raw_to_selector(args.deployment))
+    request = adm.RestartAsNewRequest(
+        invocation_id=args.invocation_id, deployment=convert.raw_to_selector(args.deployment)
+    )
     if args.from_index is not None:
         request.from_index = args.from_index
     return request
@@ -61,9 +62,14 @@ def _advance(args: argparse.Namespace) -> sim.AdvanceClockRequest:
 
 def _list(args: argparse.Namespace) -> adm.ListInvocationsRequest:
     return adm.ListInvocationsRequest(
-        service=args.service, handler=args.handler, key=args.key,
-        statuses=[convert.STATUS[s] for s in args.status or ()], page_size=args.page_size,
-        page_token=args.page_token, include_journal=args.journal)
+        service=args.service,
+        handler=args.handler,
+        key=args.key,
+        statuses=[convert.STATUS[s] for s in args.status or ()],
+        page_size=args.page_size,
+        page_token=args.page_token,
+        include_journal=args.journal,
+    )
 
 
 #: verb -> (service, RPC, help, arguments, request builder)
@@ -73,83 +79,240 @@ DEPLOYMENT: Argument = (("--deployment",), {"help": "keep, latest, or a deployme
 FROM: Argument = (("--from",), {"dest": "from_index", "type": int, "help": "last journal index to copy"})
 
 VERBS: dict[str, tuple[str, str, str, list[Argument], Build]] = {
-    "restart-as-new": ("admin", "RestartAsNew", "restart a completed invocation as a new one", [ID, FROM, DEPLOYMENT],
-                       _restart),
-    "cancel": ("admin", "Cancel", "cancel an invocation", [ID],
-               lambda a: adm.CancelRequest(invocation_id=a.invocation_id)),
+    "restart-as-new": (
+        "admin",
+        "RestartAsNew",
+        "restart a completed invocation as a new one",
+        [ID, FROM, DEPLOYMENT],
+        _restart,
+    ),
+    "cancel": (
+        "admin",
+        "Cancel",
+        "cancel an invocation",
+        [ID],
+        lambda a: adm.CancelRequest(invocation_id=a.invocation_id),
+    ),
     "kill": ("admin", "Kill", "kill an invocation", [ID], lambda a: adm.KillRequest(invocation_id=a.invocation_id)),
-    "purge": ("admin", "Purge", "purge a completed invocation", [ID],
-              lambda a: adm.PurgeRequest(invocation_id=a.invocation_id)),
-    "purge-journal": ("admin", "PurgeJournal", "drop the journal of a completed invocation", [ID],
-                      lambda a: adm.PurgeJournalRequest(invocation_id=a.invocation_id)),
-    "pause": ("admin", "Pause", "pause a running invocation", [ID],
-              lambda a: adm.PauseRequest(invocation_id=a.invocation_id)),
-    "resume": ("admin", "Resume", "resume a suspended or paused invocation", [ID, DEPLOYMENT],
-               lambda a: adm.ResumeRequest(invocation_id=a.invocation_id,
-                                           deployment=convert.raw_to_selector(a.deployment))),
-    "get": ("admin", "GetInvocation", "show one invocation", [ID],
-            lambda a: adm.GetInvocationRequest(invocation_id=a.invocation_id)),
-    "list": ("admin", "ListInvocations", "list invocations", [
-        (("--service",), {}), (("--handler",), {}), (("--key",), {}),
-        (("--status",), {"action": "append", "choices": STATUS_CHOICES, "help": "repeatable"}),
-        (("--page-size",), {"type": int, "default": 0}), (("--page-token",), {"default": ""}),
-        (("--journal",), {"action": "store_true", "help": "include journals"}),
-    ], _list),
-    "journal": ("admin", "GetJournal", "show the journal of an invocation", [ID],
-                lambda a: adm.GetJournalRequest(invocation_id=a.invocation_id)),
-    "register-service": ("admin", "RegisterService", "register (or update) a service", [
-        (("name",), {}), (("--type",), {"choices": list(convert.SERVICE_TYPE), "default": "service"}),
-        (("--journal-retention-s",), {"type": int}), (("--completion-retention-s",), {"type": int}),
-    ], lambda a: adm.RegisterServiceRequest(name=a.name, type=convert.SERVICE_TYPE[a.type],
-                                            journal_retention_s=a.journal_retention_s,
-                                            completion_retention_s=a.completion_retention_s)),
+    "purge": (
+        "admin",
+        "Purge",
+        "purge a completed invocation",
+        [ID],
+        lambda a: adm.PurgeRequest(invocation_id=a.invocation_id),
+    ),
+    "purge-journal": (
+        "admin",
+        "PurgeJournal",
+        "drop the journal of a completed invocation",
+        [ID],
+        lambda a: adm.PurgeJournalRequest(invocation_id=a.invocation_id),
+    ),
+    "pause": (
+        "admin",
+        "Pause",
+        "pause a running invocation",
+        [ID],
+        lambda a: adm.PauseRequest(invocation_id=a.invocation_id),
+    ),
+    "resume": (
+        "admin",
+        "Resume",
+        "resume a suspended or paused invocation",
+        [ID, DEPLOYMENT],
+        lambda a: adm.ResumeRequest(invocation_id=a.invocation_id, deployment=convert.raw_to_selector(a.deployment)),
+    ),
+    "get": (
+        "admin",
+        "GetInvocation",
+        "show one invocation",
+        [ID],
+        lambda a: adm.GetInvocationRequest(invocation_id=a.invocation_id),
+    ),
+    "list": (
+        "admin",
+        "ListInvocations",
+        "list invocations",
+        [
+            (("--service",), {}),
+            (("--handler",), {}),
+            (("--key",), {}),
+            (("--status",), {"action": "append", "choices": STATUS_CHOICES, "help": "repeatable"}),
+            (("--page-size",), {"type": int, "default": 0}),
+            (("--page-token",), {"default": ""}),
+            (("--journal",), {"action": "store_true", "help": "include journals"}),
+        ],
+        _list,
+    ),
+    "journal": (
+        "admin",
+        "GetJournal",
+        "show the journal of an invocation",
+        [ID],
+        lambda a: adm.GetJournalRequest(invocation_id=a.invocation_id),
+    ),
+    "register-service": (
+        "admin",
+        "RegisterService",
+        "register (or update) a service",
+        [
+            (("name",), {}),
+            (("--type",), {"choices": list(convert.SERVICE_TYPE), "default": "service"}),
+            (("--journal-retention-s",), {"type": int}),
+            (("--completion-retention-s",), {"type": int}),
+        ],
+        lambda a: adm.RegisterServiceRequest(
+            name=a.name,
+            type=convert.SERVICE_TYPE[a.type],
+            journal_retention_s=a.journal_retention_s,
+            completion_retention_s=a.completion_retention_s,
+        ),
+    ),
     "list-services": ("admin", "ListServices", "list services", [], lambda a: adm.ListServicesRequest()),
-    "delete-service": ("admin", "DeleteService", "delete a service", [(("name",), {})],
-                       lambda a: adm.DeleteServiceRequest(name=a.name)),
-    "register-deployment": ("admin", "RegisterDeployment", "register a deployment", [
-        (("services",), {"nargs": "+"}), (("--protocol-min",), {"type": int}), (("--protocol-max",), {"type": int}),
-        (("--id",), {"dest": "deployment_id"}), (("--name",), {}),
-    ], lambda a: adm.RegisterDeploymentRequest(services=a.services, protocol_min=a.protocol_min,
-                                               protocol_max=a.protocol_max, deployment_id=a.deployment_id,
-                                               name=a.name)),
+    "delete-service": (
+        "admin",
+        "DeleteService",
+        "delete a service",
+        [(("name",), {})],
+        lambda a: adm.DeleteServiceRequest(name=a.name),
+    ),
+    "register-deployment": (
+        "admin",
+        "RegisterDeployment",
+        "register a deployment",
+        [
+            (("services",), {"nargs": "+"}),
+            (("--protocol-min",), {"type": int}),
+            (("--protocol-max",), {"type": int}),
+            (("--id",), {"dest": "deployment_id"}),
+            (("--name",), {}),
+        ],
+        lambda a: adm.RegisterDeploymentRequest(
+            services=a.services,
+            protocol_min=a.protocol_min,
+            protocol_max=a.protocol_max,
+            deployment_id=a.deployment_id,
+            name=a.name,
+        ),
+    ),
     "list-deployments": ("admin", "ListDeployments", "list deployments", [], lambda a: adm.ListDeploymentsRequest()),
-    "delete-deployment": ("admin", "DeleteDeployment", "delete a deployment", [(("deployment_id",), {})],
-                          lambda a: adm.DeleteDeploymentRequest(deployment_id=a.deployment_id)),
-    "import": ("simulation", "ImportWorld", "replace the world with a snapshot file ('-': stdin)", [
-        (("file",), {}), (("--seed",), {"type": int}),
-    ], lambda a: sim.ImportWorldRequest(world_json=_read_world(a.file), seed=a.seed)),
+    "delete-deployment": (
+        "admin",
+        "DeleteDeployment",
+        "delete a deployment",
+        [(("deployment_id",), {})],
+        lambda a: adm.DeleteDeploymentRequest(deployment_id=a.deployment_id),
+    ),
+    "import": (
+        "simulation",
+        "ImportWorld",
+        "replace the world with a snapshot file ('-': stdin)",
+        [
+            (("file",), {}),
+            (("--seed",), {"type": int}),
+        ],
+        lambda a: sim.ImportWorldRequest(world_json=_read_world(a.file), seed=a.seed),
+    ),
     "export": ("simulation", "ExportWorld", "print the world snapshot", [], lambda a: sim.ExportWorldRequest()),
-    "call": ("simulation", "Call", "call a handler", [
-        (("service",), {}), (("handler",), {}), (("--key",), {}), (("--delay-ms",), {"type": int, "default": 0}),
-        (("--idempotency-key",), {}),
-    ], lambda a: sim.CallRequest(service=a.service, handler=a.handler, key=a.key, delay_ms=a.delay_ms,
-                                 idempotency_key=a.idempotency_key)),
-    "append-command": ("simulation", "AppendCommand", "journal a command (Run, Sleep, Call, ...)", [
-        ID, (("type",), {}), (("--name",), {}),
-    ], lambda a: sim.AppendCommandRequest(invocation_id=a.invocation_id, type=a.type, name=a.name)),
-    "append-notification": ("simulation", "AppendNotification", "deliver a completion", [
-        ID, (("completion_id",), {"type": int}),
-    ], lambda a: sim.AppendNotificationRequest(invocation_id=a.invocation_id, completion_id=a.completion_id)),
-    "sleep": ("simulation", "Sleep", "sleep (and suspend)", [ID, (("duration_ms",), {"type": int})],
-              lambda a: sim.SleepRequest(invocation_id=a.invocation_id, duration_ms=a.duration_ms)),
-    "suspend": ("simulation", "Suspend", "suspend awaiting a completion", [ID, (("--awaiting",), {"type": int})],
-                lambda a: sim.SuspendRequest(invocation_id=a.invocation_id, awaiting=a.awaiting)),
-    "fail-attempt": ("simulation", "FailAttempt", "fail an attempt", [
-        ID, (("--max-attempts",), {"type": int, "default": 0}),
-        (("--on-max-attempts",), {"choices": ["pause", "kill"], "default": "pause"}),
-    ], lambda a: sim.FailAttemptRequest(
-        invocation_id=a.invocation_id, max_attempts=a.max_attempts,
-        on_max_attempts=(sim.FailAttemptRequest.ON_MAX_ATTEMPTS_KILL if a.on_max_attempts == "kill"
-                         else sim.FailAttemptRequest.ON_MAX_ATTEMPTS_PAUSE))),
-    "complete": ("simulation", "Complete", "complete (the handler returns)", [
-        ID, (("--failed",), {"action": "store_true", "help": "fail terminally"}),
-    ], lambda a: sim.CompleteRequest(invocation_id=a.invocation_id, failed=a.failed)),
-    "advance": ("simulation", "AdvanceClock", "advance the virtual clock", [
-        (("--by-ms",), {"type": int}), (("--to-ms",), {"type": int}),
-    ], _advance),
-    "set-partition": ("simulation", "SetPartitionAvailability", "make a partition (un)reachable", [
-        (("partition",), {"type": int}), (("--unavailable",), {"action": "store_true"}),
-    ], lambda a: sim.SetPartitionAvailabilityRequest(partition=a.partition, available=not a.unavailable)),
+    "call": (
+        "simulation",
+        "Call",
+        "call a handler",
+        [
+            (("service",), {}),
+            (("handler",), {}),
+            (("--key",), {}),
+            (("--delay-ms",), {"type": int, "default": 0}),
+            (("--idempotency-key",), {}),
+        ],
+        lambda a: sim.CallRequest(
+            service=a.service, handler=a.handler, key=a.key, delay_ms=a.delay_ms, idempotency_key=a.idempotency_key
+        ),
+    ),
+    "append-command": (
+        "simulation",
+        "AppendCommand",
+        "journal a command (Run, Sleep, Call, ...)",
+        [
+            ID,
+            (("type",), {}),
+            (("--name",), {}),
+        ],
+        lambda a: sim.AppendCommandRequest(invocation_id=a.invocation_id, type=a.type, name=a.name),
+    ),
+    "append-notification": (
+        "simulation",
+        "AppendNotification",
+        "deliver a completion",
+        [
+            ID,
+            (("completion_id",), {"type": int}),
+        ],
+        lambda a: sim.AppendNotificationRequest(invocation_id=a.invocation_id, completion_id=a.completion_id),
+    ),
+    "sleep": (
+        "simulation",
+        "Sleep",
+        "sleep (and suspend)",
+        [ID, (("duration_ms",), {"type": int})],
+        lambda a: sim.SleepRequest(invocation_id=a.invocation_id, duration_ms=a.duration_ms),
+    ),
+    "suspend": (
+        "simulation",
+        "Suspend",
+        "suspend awaiting a completion",
+        [ID, (("--awaiting",), {"type": int})],
+        lambda a: sim.SuspendRequest(invocation_id=a.invocation_id, awaiting=a.awaiting),
+    ),
+    "fail-attempt": (
+        "simulation",
+        "FailAttempt",
+        "fail an attempt",
+        [
+            ID,
+            (("--max-attempts",), {"type": int, "default": 0}),
+            (("--on-max-attempts",), {"choices": ["pause", "kill"], "default": "pause"}),
+        ],
+        lambda a: sim.FailAttemptRequest(
+            invocation_id=a.invocation_id,
+            max_attempts=a.max_attempts,
+            on_max_attempts=(
+                sim.FailAttemptRequest.ON_MAX_ATTEMPTS_KILL
+                if a.on_max_attempts == "kill"
+                else sim.FailAttemptRequest.ON_MAX_ATTEMPTS_PAUSE
+            ),
+        ),
+    ),
+    "complete": (
+        "simulation",
+        "Complete",
+        "complete (the handler returns)",
+        [
+            ID,
+            (("--failed",), {"action": "store_true", "help": "fail terminally"}),
+        ],
+        lambda a: sim.CompleteRequest(invocation_id=a.invocation_id, failed=a.failed),
+    ),
+    "advance": (
+        "simulation",
+        "AdvanceClock",
+        "advance the virtual clock",
+        [
+            (("--by-ms",), {"type": int}),
+            (("--to-ms",), {"type": int}),
+        ],
+        _advance,
+    ),
+    "set-partition": (
+        "simulation",
+        "SetPartitionAvailability",
+        "make a partition (un)reachable",
+        [
+            (("partition",), {"type": int}),
+            (("--unavailable",), {"action": "store_true"}),
+        ],
+        lambda a: sim.SetPartitionAvailabilityRequest(partition=a.partition, available=not a.unavailable),
+    ),
     "explain": ("simulation", "ExplainRestartAsNew", "dry-run restart-as-new", [ID, FROM, DEPLOYMENT], _restart),
 }
 
@@ -170,8 +333,9 @@ def to_json(response: Message) -> Any:
     """A response as plain JSON (an exported world is shown as the world object itself)."""
     if isinstance(response, sim.ExportWorldResponse):
         return json.loads(response.world_json)
-    return json_format.MessageToDict(response, preserving_proto_field_name=True,
-                                      always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(
+        response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def render(value: Any) -> str:
@@ -182,8 +346,11 @@ def render(value: Any) -> str:
 
 def call(channel: grpc.Channel, verb: str, args: argparse.Namespace, timeout: float) -> Message:
     service, method, _, _, build = VERBS[verb]
-    stub: Any = (admin_pb2_grpc.AdminServiceStub(channel) if service == "admin"
-                 else simulation_pb2_grpc.SimulationServiceStub(channel))
+    stub: Any = (
+        admin_pb2_grpc.AdminServiceStub(channel)
+        if service == "admin"
+        else simulation_pb2_grpc.SimulationServiceStub(channel)
+    )
     response: Message = getattr(stub, method)(build(args), timeout=timeout)
     return response
 

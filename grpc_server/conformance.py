@@ -81,8 +81,10 @@ def wire_problems(error: errors.WireError, operation: str) -> list[str]:
     else:
         want = expected_code(http, error.reason)
         if want != error.code:
-            problems.append(f"code {error.code.name} for http_status {http} / {error.reason}, "
-                            f"expected {want.name if want else 'no mapping'}")
+            problems.append(
+                f"code {error.code.name} for http_status {http} / {error.reason}, "
+                f"expected {want.name if want else 'no mapping'}"
+            )
     if error.domain != errors.DOMAIN:
         problems.append(f"ErrorInfo.domain {error.domain!r}")
     if error.details_code != error.code.value[0] or error.details_message != error.message:
@@ -108,14 +110,22 @@ class GrpcTarget:
         operation = case.get("operation", RESTART)
         target_id: str = request["invocation_id"]
         restart = _restart_request(request) if operation == RESTART else None
-        self.simulation.ImportWorld(simulation_pb2.ImportWorldRequest(world_json=json.dumps(case["world"]),
-                                                                      seed=case_seed(case)), timeout=TIMEOUT_S)
+        self.simulation.ImportWorld(
+            simulation_pb2.ImportWorldRequest(world_json=json.dumps(case["world"]), seed=case_seed(case)),
+            timeout=TIMEOUT_S,
+        )
         before = self._invocation(target_id)
         try:
             if restart is not None:
                 restarted = self.admin.RestartAsNew(restart, timeout=TIMEOUT_S)
-                return Outcome(200, None, convert.invocation_to_world(restarted.invocation), before,
-                               self._invocation(target_id), new_invocation_id=restarted.new_invocation_id)
+                return Outcome(
+                    200,
+                    None,
+                    convert.invocation_to_world(restarted.invocation),
+                    before,
+                    self._invocation(target_id),
+                    new_invocation_id=restarted.new_invocation_id,
+                )
             response = self._operate(operation, target_id, request.get("deployment"))
         except grpc.RpcError as exc:
             try:
@@ -126,8 +136,14 @@ class GrpcTarget:
             message = f"WIRE: {'; '.join(problems)}; message={error.message!r}" if problems else error.message
             return Outcome(error.http_status or -1, message, None, before, self._invocation(target_id))
         after = self._invocation(target_id)
-        return Outcome(response.http_status, None, None, before, after,
-                       status_after=convert.STATUS_NAMES.get(response.status_after, "?"))
+        return Outcome(
+            response.http_status,
+            None,
+            None,
+            before,
+            after,
+            status_after=convert.STATUS_NAMES.get(response.status_after, "?"),
+        )
 
     def _operate(self, operation: str, target_id: str, deployment: str | None) -> admin_pb2.InvocationOperationResponse:
         request: Message
@@ -145,8 +161,9 @@ class GrpcTarget:
     def _invocation(self, invocation_id: str) -> dict[str, Any] | None:
         """The invocation in the world format, or None if the server cannot show it (absent, malformed id...)."""
         try:
-            found = self.admin.GetInvocation(admin_pb2.GetInvocationRequest(invocation_id=invocation_id),
-                                             timeout=TIMEOUT_S)
+            found = self.admin.GetInvocation(
+                admin_pb2.GetInvocationRequest(invocation_id=invocation_id), timeout=TIMEOUT_S
+            )
         except grpc.RpcError:
             return None
         return convert.invocation_to_world(found)
@@ -154,8 +171,9 @@ class GrpcTarget:
 
 def _restart_request(request: dict[str, Any]) -> admin_pb2.RestartAsNewRequest:
     raw_from = request.get("from")
-    message = admin_pb2.RestartAsNewRequest(invocation_id=request["invocation_id"],
-                                            deployment=convert.raw_to_selector(request.get("deployment")))
+    message = admin_pb2.RestartAsNewRequest(
+        invocation_id=request["invocation_id"], deployment=convert.raw_to_selector(request.get("deployment"))
+    )
     if raw_from is not None:
         try:
             message.from_index = rust_parse_u32(str(raw_from))

@@ -55,7 +55,8 @@ SERVICE_TYPE: dict[str, pb.ServiceType.ValueType] = {
 SERVICE_TYPE_NAMES: dict[int, str] = {number: name for name, number in SERVICE_TYPE.items()}
 
 ENTRY_KIND: dict[str, pb.EntryKind.ValueType] = {
-    COMMAND: pb.ENTRY_KIND_COMMAND, NOTIFICATION: pb.ENTRY_KIND_NOTIFICATION,
+    COMMAND: pb.ENTRY_KIND_COMMAND,
+    NOTIFICATION: pb.ENTRY_KIND_NOTIFICATION,
 }
 ENTRY_KIND_NAMES: dict[int, str] = {number: name for name, number in ENTRY_KIND.items()}
 
@@ -85,12 +86,23 @@ def status_to_proto(state: str | None) -> pb.InvocationStatus.ValueType:
 
 
 def entry_to_proto(entry: Entry) -> pb.JournalEntry:
-    return pb.JournalEntry(index=entry.index, kind=ENTRY_KIND[entry.kind], type=entry.type, name=entry.name,
-                           completion_ids=entry.completion_ids, completion_id=entry.completion_id)
+    return pb.JournalEntry(
+        index=entry.index,
+        kind=ENTRY_KIND[entry.kind],
+        type=entry.type,
+        name=entry.name,
+        completion_ids=entry.completion_ids,
+        completion_id=entry.completion_id,
+    )
 
 
-def invocation_to_proto(engine: Engine, inv: Invocation, *, with_journal: bool = True,
-                        timers: dict[str, list[tuple[int, int]]] | None = None) -> pb.Invocation:
+def invocation_to_proto(
+    engine: Engine,
+    inv: Invocation,
+    *,
+    with_journal: bool = True,
+    timers: dict[str, list[tuple[int, int]]] | None = None,
+) -> pb.Invocation:
     """One invocation; ``timers`` is :meth:`fsm.engine.Engine.pending_sleeps` (computed if not given)."""
     if timers is None:
         timers = engine.pending_sleeps() if with_journal else {}
@@ -112,20 +124,29 @@ def invocation_to_proto(engine: Engine, inv: Invocation, *, with_journal: bool =
         timers=[pb.SleepTimer(due_ms=due, completion_id=cid) for due, cid in timers.get(inv.id, ())],
     )
     if inv.pinned_deployment is not None:
-        message.pinned.CopyFrom(pb.PinnedDeployment(deployment_id=inv.pinned_deployment,
-                                                    protocol=inv.pinned_protocol or 0))
+        message.pinned.CopyFrom(
+            pb.PinnedDeployment(deployment_id=inv.pinned_deployment, protocol=inv.pinned_protocol or 0)
+        )
     return message
 
 
 def service_to_proto(service: Service) -> pb.Service:
-    return pb.Service(name=service.name, type=SERVICE_TYPE[service.type],
-                      journal_retention_s=service.journal_retention_s,
-                      completion_retention_s=service.completion_retention_s)
+    return pb.Service(
+        name=service.name,
+        type=SERVICE_TYPE[service.type],
+        journal_retention_s=service.journal_retention_s,
+        completion_retention_s=service.completion_retention_s,
+    )
 
 
 def deployment_to_proto(deployment: Deployment) -> pb.Deployment:
-    return pb.Deployment(id=deployment.id, services=deployment.services, protocol_min=deployment.protocol_min,
-                         protocol_max=deployment.protocol_max, name=deployment.name)
+    return pb.Deployment(
+        id=deployment.id,
+        services=deployment.services,
+        protocol_min=deployment.protocol_min,
+        protocol_max=deployment.protocol_max,
+        name=deployment.name,
+    )
 
 
 # --- proto -> model arguments ------------------------------------------------------------
@@ -202,12 +223,16 @@ def invocation_to_world(message: pb.Invocation) -> dict[str, Any]:
     """A typed invocation in the world format of cases-format.md (retention always written)."""
     out: dict[str, Any] = {
         "id": message.id,
-        "target": {"service": message.target.service, "handler": message.target.handler,
-                   "key": optional(message.target, "key")},
+        "target": {
+            "service": message.target.service,
+            "handler": message.target.handler,
+            "key": optional(message.target, "key"),
+        },
         "status": STATUS_NAMES.get(message.status, "?"),
         "completion": COMPLETION_NAMES.get(message.completion),
         "pinned": {"deployment_id": message.pinned.deployment_id, "protocol": message.pinned.protocol}
-        if message.HasField("pinned") else None,
+        if message.HasField("pinned")
+        else None,
         "journal_retained": message.journal_retained,
         "journal": [entry_to_world(e) for e in message.journal],
         "journal_retention_s": message.journal_retention_s,

@@ -56,8 +56,9 @@ def code_for(error: LifecycleError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _status(code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str],
-            retry_delay_s: int | None = None) -> grpc.Status:
+def _status(
+    code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str], retry_delay_s: int | None = None
+) -> grpc.Status:
     info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata)
     detail = status_pb2.Status(code=code.value[0], message=message)
     detail.details.add().Pack(info)
@@ -101,8 +102,14 @@ class WireError:
         return int(raw) if raw is not None and raw.isdigit() else None
 
     def to_json(self) -> dict[str, object]:
-        return {"code": self.code.name, "message": self.message, "reason": self.reason, "domain": self.domain,
-                "metadata": dict(self.metadata), "retry_delay_s": self.retry_delay_s}
+        return {
+            "code": self.code.name,
+            "message": self.message,
+            "reason": self.reason,
+            "domain": self.domain,
+            "metadata": dict(self.metadata),
+            "retry_delay_s": self.retry_delay_s,
+        }
 
 
 def read_error(error: grpc.RpcError) -> WireError:

@@ -57,15 +57,17 @@ def rpc(service: str, level: int = logging.INFO) -> Callable[[Method[S, Req, Res
                 response = method(self, request, context)
             except LifecycleError as exc:
                 status = errors.to_status(exc)
-                record.update(code=status.code.name, reason=exc.reason, http_status=exc.http_status,
-                              message=exc.message)
+                record.update(
+                    code=status.code.name, reason=exc.reason, http_status=exc.http_status, message=exc.message
+                )
                 _log(level, record, request, started)
                 context.abort_with_status(status)
                 raise  # abort_with_status raises; this line is never reached
             except Exception as exc:  # a bug: answer INTERNAL, keep serving
                 status = errors.internal_status(exc)
-                record.update(code=status.code.name, reason=errors.INTERNAL_REASON, http_status=500,
-                              message=status.details)
+                record.update(
+                    code=status.code.name, reason=errors.INTERNAL_REASON, http_status=500, message=status.details
+                )
                 log.exception("internal error in %s", name)
                 _log(logging.ERROR, record, request, started)
                 context.abort_with_status(status)
@@ -80,11 +82,17 @@ def rpc(service: str, level: int = logging.INFO) -> Callable[[Method[S, Req, Res
 
 
 #: Field types whose Python value is already what proto JSON prints (64-bit ints print as strings).
-_PLAIN_TYPES = frozenset({
-    FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_INT32,
-    FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_FIXED32,
-    FieldDescriptor.TYPE_SFIXED32,
-})
+_PLAIN_TYPES = frozenset(
+    {
+        FieldDescriptor.TYPE_STRING,
+        FieldDescriptor.TYPE_BOOL,
+        FieldDescriptor.TYPE_INT32,
+        FieldDescriptor.TYPE_UINT32,
+        FieldDescriptor.TYPE_SINT32,
+        FieldDescriptor.TYPE_FIXED32,
+        FieldDescriptor.TYPE_SFIXED32,
+    }
+)
 #: How each field of a message type prints: None (as is), an enum's number -> name, or a nested
 #: message type (printed the same way). None for the whole type when some field is none of these.
 MessageType = Any  # a message Descriptor (the protobuf stubs name two classes for it)
@@ -148,5 +156,12 @@ def _log(level: int, record: dict[str, Any], request: Message, started: float) -
         return
     record["request"] = request_fields(request)
     record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    log.log(level, "%s.%s %s %s", record["service"], record["rpc"], record["code"], record.get("reason") or "",
-            extra={"rpc": record})
+    log.log(
+        level,
+        "%s.%s %s %s",
+        record["service"],
+        record["rpc"],
+        record["code"],
+        record.get("reason") or "",
+        extra={"rpc": record},
+    )

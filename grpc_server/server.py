@@ -67,8 +67,14 @@ def _host_for_address(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def start(engine: Engine | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, workers: int = DEFAULT_WORKERS) -> Server:
+def start(
+    engine: Engine | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    workers: int = DEFAULT_WORKERS,
+) -> Server:
     """Start serving ``engine`` (a new empty world if None) on ``host:port`` (0: any free port)."""
     world = GuardedEngine(engine if engine is not None else Engine())
     server = grpc.server(
@@ -84,7 +90,8 @@ def start(engine: Engine | None = None, *, host: str = DEFAULT_HOST, port: int =
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (ADMIN_SERVICE, SIMULATION_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        (ADMIN_SERVICE, SIMULATION_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
     address = f"{_host_for_address(host)}:{port}"
     try:
         bound = server.add_insecure_port(address)
@@ -98,9 +105,15 @@ def start(engine: Engine | None = None, *, host: str = DEFAULT_HOST, port: int =
     return Server(server, host, bound, world, health_servicer)
 
 
-def serve(engine: Engine | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, workers: int = DEFAULT_WORKERS,
-          grace_s: float = DEFAULT_GRACE_S) -> None:
+def serve(
+    engine: Engine | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    workers: int = DEFAULT_WORKERS,
+    grace_s: float = DEFAULT_GRACE_S,
+) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully. Call from the main thread."""
     server = start(engine, host=host, port=port, max_message_bytes=max_message_bytes, workers=workers)
     stopping = threading.Event()

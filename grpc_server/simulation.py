@@ -37,19 +37,28 @@ def _state(engine: Engine, invocation_id: str) -> common.InvocationStatus.ValueT
 
 def explain(engine: Engine, decision: Decision) -> pb.ExplainRestartAsNewResponse:
     """The dry run's answer (built under the lock: the decision points into the live world)."""
-    response = pb.ExplainRestartAsNewResponse(check=decision.check.number, check_name=decision.check.name,
-                                              would_succeed=decision.error is None)
+    response = pb.ExplainRestartAsNewResponse(
+        check=decision.check.number, check_name=decision.check.name, would_succeed=decision.error is None
+    )
     if decision.error is not None:
         code = errors.code_for(decision.error)
-        response.refusal.CopyFrom(pb.Refusal(code=code.value[0], code_name=code.name, reason=decision.error.reason,
-                                             http_status=decision.error.http_status, message=decision.error.message))
+        response.refusal.CopyFrom(
+            pb.Refusal(
+                code=code.value[0],
+                code_name=code.name,
+                reason=decision.error.reason,
+                http_status=decision.error.http_status,
+                message=decision.error.message,
+            )
+        )
     if decision.resolved_deployment is not None:
         response.resolved_deployment_id = decision.resolved_deployment
     plan = decision.plan
     if plan is not None:
         if plan.pinned_deployment is not None:
-            response.pinned.CopyFrom(common.PinnedDeployment(deployment_id=plan.pinned_deployment,
-                                                             protocol=plan.pinned_protocol or 0))
+            response.pinned.CopyFrom(
+                common.PinnedDeployment(deployment_id=plan.pinned_deployment, protocol=plan.pinned_protocol or 0)
+            )
         response.copied_indexes.extend(plan.copied_indexes)
         response.entries.extend(convert.entry_to_proto(e) for e in plan.journal)
     return response
@@ -69,8 +78,12 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
             raise SnapshotError("world", f"not valid JSON: {exc}") from None
         engine = load_world(raw, seed=convert.optional(request, "seed") or 0)
         self.world.replace(engine)
-        return pb.ImportWorldResponse(services=len(engine.services), deployments=len(engine.deployments),
-                                      invocations=len(engine.invocations), now_ms=engine.now_ms)
+        return pb.ImportWorldResponse(
+            services=len(engine.services),
+            deployments=len(engine.deployments),
+            invocations=len(engine.invocations),
+            now_ms=engine.now_ms,
+        )
 
     @rpc("simulation", logging.DEBUG)
     def ExportWorld(self, request: pb.ExportWorldRequest, context: Any) -> pb.ExportWorldResponse:
@@ -83,10 +96,12 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
         idempotency_key = convert.optional(request, "idempotency_key")
 
         def call(engine: Engine) -> pb.CallResponse:
-            inv_id = engine.call(request.service, request.handler, key, delay_ms=request.delay_ms,
-                                 idempotency_key=idempotency_key)
-            return pb.CallResponse(invocation_id=inv_id,
-                                   invocation=convert.invocation_to_proto(engine, engine.invocations[inv_id]))
+            inv_id = engine.call(
+                request.service, request.handler, key, delay_ms=request.delay_ms, idempotency_key=idempotency_key
+            )
+            return pb.CallResponse(
+                invocation_id=inv_id, invocation=convert.invocation_to_proto(engine, engine.invocations[inv_id])
+            )
 
         return self.world.run(call)
 
@@ -97,12 +112,12 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
         return pb.AppendCommandResponse(entry=convert.entry_to_proto(entry))
 
     @rpc("simulation", logging.DEBUG)
-    def AppendNotification(self, request: pb.AppendNotificationRequest,
-                           context: Any) -> pb.AppendNotificationResponse:
+    def AppendNotification(self, request: pb.AppendNotificationRequest, context: Any) -> pb.AppendNotificationResponse:
         def deliver(engine: Engine) -> pb.AppendNotificationResponse:
             entry = engine.complete_command(request.invocation_id, request.completion_id)
-            return pb.AppendNotificationResponse(entry=convert.entry_to_proto(entry),
-                                                 status=_state(engine, request.invocation_id))
+            return pb.AppendNotificationResponse(
+                entry=convert.entry_to_proto(entry), status=_state(engine, request.invocation_id)
+            )
 
         return self.world.run(deliver)
 
@@ -161,8 +176,9 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
         return self.world.run(advance)
 
     @rpc("simulation", logging.DEBUG)
-    def SetPartitionAvailability(self, request: pb.SetPartitionAvailabilityRequest,
-                                 context: Any) -> pb.SetPartitionAvailabilityResponse:
+    def SetPartitionAvailability(
+        self, request: pb.SetPartitionAvailabilityRequest, context: Any
+    ) -> pb.SetPartitionAvailabilityResponse:
         def set_availability(engine: Engine) -> pb.SetPartitionAvailabilityResponse:
             engine.set_partition_available(request.partition, request.available)
             return pb.SetPartitionAvailabilityResponse(unavailable_partitions=sorted(engine.unavailable_partitions))
@@ -170,12 +186,14 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
         return self.world.run(set_availability)
 
     @rpc("simulation", logging.DEBUG)
-    def ExplainRestartAsNew(self, request: admin_pb2.RestartAsNewRequest,
-                            context: Any) -> pb.ExplainRestartAsNewResponse:
+    def ExplainRestartAsNew(
+        self, request: admin_pb2.RestartAsNewRequest, context: Any
+    ) -> pb.ExplainRestartAsNewResponse:
         from_ = convert.optional(request, "from_index")
         deployment = convert.selector_to_raw(request)
-        return self.world.run(lambda engine: explain(
-            engine, engine.explain_restart_as_new(request.invocation_id, from_, deployment)))
+        return self.world.run(
+            lambda engine: explain(engine, engine.explain_restart_as_new(request.invocation_id, from_, deployment))
+        )
 
     @rpc("simulation", logging.DEBUG)
     def Echo(self, request: pb.EchoRequest, context: Any) -> pb.EchoResponse:

@@ -14,9 +14,13 @@ from bench.lifecycle import check, drive, new_engine
 
 def test_the_hot_path_variants_agree_and_the_floor_is_the_cycle() -> None:
     hotpath.check_agreement()
-    assert hotpath.FLOOR == {("free", "invoke"): "running", ("running", "suspend"): "suspended",
-                             ("suspended", "wake"): "running", ("running", "complete"): "completed",
-                             ("completed", "purge"): "free"}
+    assert hotpath.FLOOR == {
+        ("free", "invoke"): "running",
+        ("running", "suspend"): "suspended",
+        ("suspended", "wake"): "running",
+        ("running", "complete"): "completed",
+        ("completed", "purge"): "free",
+    }
 
 
 def test_the_lifecycle_driver_completes_every_invocation() -> None:
@@ -32,14 +36,18 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
-    results = {"machine": machine(),
-               "hot_path": {"ratio_to_floor_best": {"compiled_fire": 2.1, "engine_step": 1.1, "transitions": 90.0},
-                            "ns_per_transition_best": {"transitions": 7000.0, "engine_step": 86.0,
-                                                       "previous_step": 85.0}},
-               "memory": {"worlds": {"completed": {"invocations": 1_000_000,
-                                                   "bytes_per_invocation_without_journal": 420.0}}},
-               "grpc": {"scenarios": {"restart@8": {"rps": 2500.0, "p99_ms": 4.0}, "echo@8": {"rps": 4000.0}},
-                        "server_ready": {"ready_s_median": 0.4}}}
+    results = {
+        "machine": machine(),
+        "hot_path": {
+            "ratio_to_floor_best": {"compiled_fire": 2.1, "engine_step": 1.1, "transitions": 90.0},
+            "ns_per_transition_best": {"transitions": 7000.0, "engine_step": 86.0, "previous_step": 85.0},
+        },
+        "memory": {"worlds": {"completed": {"invocations": 1_000_000, "bytes_per_invocation_without_journal": 420.0}}},
+        "grpc": {
+            "scenarios": {"restart@8": {"rps": 2500.0, "p99_ms": 4.0}, "echo@8": {"rps": 4000.0}},
+            "server_ready": {"ready_s_median": 0.4},
+        },
+    }
     verdicts = {t["target"]: t["met"] for t in report.targets(results)}
     assert verdicts == {
         "compiled fire vs dict-table floor": False,
@@ -56,8 +64,13 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
 
 def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
-    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--skip", "restate", "--skip", "fsm-simulate",
-                           "--output", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--skip", "restate", "--skip", "fsm-simulate", "--output", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(out.read_text())
     assert results["mode"] == "quick" and results["machine"]["nproc"] >= 1

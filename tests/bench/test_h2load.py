@@ -42,6 +42,7 @@ def test_the_summary_gives_done_succeeded_and_data_bytes() -> None:
         (20, 20, 45, 0, 20),  # refusals expected, yet a message came back: the scenario is wrong
     ],
 )
-def test_answers_are_judged_by_size(finished: int, succeeded: int, data_bytes: int, answer_bytes: int,
-                                    unexpected: int) -> None:
+def test_answers_are_judged_by_size(
+    finished: int, succeeded: int, data_bytes: int, answer_bytes: int, unexpected: int
+) -> None:
     assert h2load.unexpected_answers(finished, succeeded, data_bytes, answer_bytes) == unexpected

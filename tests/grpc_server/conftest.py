@@ -73,8 +73,12 @@ def sim_stub(channel: grpc.Channel) -> simulation_pb2_grpc.SimulationServiceStub
 class World:
     """Builds invocations in every state through the simulation service."""
 
-    def __init__(self, admin: admin_pb2_grpc.AdminServiceStub, sim_stub: simulation_pb2_grpc.SimulationServiceStub,
-                 world: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        admin: admin_pb2_grpc.AdminServiceStub,
+        sim_stub: simulation_pb2_grpc.SimulationServiceStub,
+        world: dict[str, Any],
+    ) -> None:
         self.admin = admin
         self.sim = sim_stub
         self.sim.ImportWorld(sim.ImportWorldRequest(world_json=json.dumps(world), seed=7))
@@ -85,8 +89,9 @@ class World:
     def steps(self, inv: str, steps: int) -> None:
         for _ in range(steps):
             entry = self.sim.AppendCommand(sim.AppendCommandRequest(invocation_id=inv, type="Run")).entry
-            self.sim.AppendNotification(sim.AppendNotificationRequest(invocation_id=inv,
-                                                                      completion_id=entry.completion_ids[0]))
+            self.sim.AppendNotification(
+                sim.AppendNotificationRequest(invocation_id=inv, completion_id=entry.completion_ids[0])
+            )
 
     def completed(self, steps: int = 2, service: str = "Steps", key: str | None = None, failed: bool = False) -> str:
         """Input, ``steps`` x (Run, its completion), Output: journal length 2 + 2 * steps."""
@@ -127,8 +132,14 @@ def world(admin: admin_pb2_grpc.AdminServiceStub, sim_stub: simulation_pb2_grpc.
     return World(admin, sim_stub, BASE_WORLD)
 
 
-def expect_error(call: Callable[[], Any], code: grpc.StatusCode, reason: str, http_status: int,
-                 message: str | None = None, check: int | None = None) -> errors.WireError:
+def expect_error(
+    call: Callable[[], Any],
+    code: grpc.StatusCode,
+    reason: str,
+    http_status: int,
+    message: str | None = None,
+    check: int | None = None,
+) -> errors.WireError:
     """Run ``call``; it must fail with this code, ErrorInfo reason and http_status (and message)."""
     with pytest.raises(grpc.RpcError) as caught:
         call()

@@ -40,10 +40,12 @@ def test_restart_as_new_copies_the_prefix_and_pins_latest(world: World) -> None:
     assert world.get(new.id) == new
 
 
-@pytest.mark.parametrize(("selector", "pinned"), [(KEEP, D2), (common.DeploymentSelector(id=D1), D1),
-                                                  (LATEST, D2), (None, D2)])
-def test_restart_as_new_deployment_selector(world: World, selector: common.DeploymentSelector | None,
-                                            pinned: str) -> None:
+@pytest.mark.parametrize(
+    ("selector", "pinned"), [(KEEP, D2), (common.DeploymentSelector(id=D1), D1), (LATEST, D2), (None, D2)]
+)
+def test_restart_as_new_deployment_selector(
+    world: World, selector: common.DeploymentSelector | None, pinned: str
+) -> None:
     old = world.completed()
     response = world.admin.RestartAsNew(adm.RestartAsNewRequest(invocation_id=old, deployment=selector))
     assert response.invocation.pinned.deployment_id == pinned
@@ -61,8 +63,13 @@ def test_restart_as_new_is_not_idempotent_and_queues_behind_a_held_key(world: Wo
 def test_unknown_deployment_mode_is_an_invalid_argument(world: World) -> None:
     old = world.completed()
     request = adm.RestartAsNewRequest(invocation_id=old, deployment=common.DeploymentSelector(mode=42))  # type: ignore[arg-type]
-    expect_error(lambda: world.admin.RestartAsNew(request), C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400,
-                 "Invalid argument 'deployment.mode': unknown mode 42; use MODE_KEEP, MODE_LATEST or an id")
+    expect_error(
+        lambda: world.admin.RestartAsNew(request),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'deployment.mode': unknown mode 42; use MODE_KEEP, MODE_LATEST or an id",
+    )
 
 
 def test_unspecified_mode_means_the_default(world: World) -> None:
@@ -106,8 +113,13 @@ def test_purge_and_purge_journal(world: World) -> None:
     assert (journal.journal_retained, list(journal.entries)) == (False, [])
     answer = world.admin.Purge(adm.PurgeRequest(invocation_id=second))
     assert (answer.http_status, answer.status_after) == (200, common.INVOCATION_STATUS_FREE)
-    expect_error(lambda: world.get(second), C.NOT_FOUND, "INVOCATION_NOT_FOUND", 404,
-                 f"The requested invocation '{second}' does not exist")
+    expect_error(
+        lambda: world.get(second),
+        C.NOT_FOUND,
+        "INVOCATION_NOT_FOUND",
+        404,
+        f"The requested invocation '{second}' does not exist",
+    )
 
 
 def test_pause_and_resume(world: World) -> None:
@@ -143,11 +155,19 @@ def test_get_invocation_and_journal(world: World) -> None:
     journal = world.admin.GetJournal(adm.GetJournalRequest(invocation_id=inv))
     assert journal.invocation_id == inv and journal.journal_retained
     assert [(e.index, e.kind, e.type) for e in journal.entries] == [
-        (0, common.ENTRY_KIND_COMMAND, "Input"), (1, common.ENTRY_KIND_COMMAND, "Run"),
-        (2, common.ENTRY_KIND_NOTIFICATION, "Run"), (3, common.ENTRY_KIND_COMMAND, "Output")]
+        (0, common.ENTRY_KIND_COMMAND, "Input"),
+        (1, common.ENTRY_KIND_COMMAND, "Run"),
+        (2, common.ENTRY_KIND_NOTIFICATION, "Run"),
+        (3, common.ENTRY_KIND_COMMAND, "Output"),
+    ]
     assert list(journal.entries[1].completion_ids) == [1] and journal.entries[2].completion_id == 1
-    expect_error(lambda: world.admin.GetJournal(adm.GetJournalRequest(invocation_id="")), C.INVALID_ARGUMENT,
-                 "INVALID_INVOCATION_ID", 400, "The request field 'invocation_id' is invalid. Reason: bad length")
+    expect_error(
+        lambda: world.admin.GetJournal(adm.GetJournalRequest(invocation_id="")),
+        C.INVALID_ARGUMENT,
+        "INVALID_INVOCATION_ID",
+        400,
+        "The request field 'invocation_id' is invalid. Reason: bad length",
+    )
 
 
 def test_list_invocations_filters(world: World) -> None:
@@ -185,37 +205,72 @@ def test_list_invocations_pages(world: World) -> None:
 
 
 def test_list_invocations_rejects_bad_paging(world: World) -> None:
-    expect_error(lambda: world.admin.ListInvocations(adm.ListInvocationsRequest(page_size=1001)), C.INVALID_ARGUMENT,
-                 "INVALID_ARGUMENT", 400, "Invalid argument 'page_size': must be at most 1000, got 1001")
-    expect_error(lambda: world.admin.ListInvocations(adm.ListInvocationsRequest(page_token="%%%")),
-                 C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400,
-                 "Invalid argument 'page_token': is not a token this server returned")
-    expect_error(lambda: world.admin.ListInvocations(adm.ListInvocationsRequest(statuses=[99])),  # type: ignore[list-item]
-                 C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400,
-                 "Invalid argument 'statuses': unknown invocation status 99")
+    expect_error(
+        lambda: world.admin.ListInvocations(adm.ListInvocationsRequest(page_size=1001)),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'page_size': must be at most 1000, got 1001",
+    )
+    expect_error(
+        lambda: world.admin.ListInvocations(adm.ListInvocationsRequest(page_token="%%%")),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'page_token': is not a token this server returned",
+    )
+    expect_error(
+        lambda: world.admin.ListInvocations(adm.ListInvocationsRequest(statuses=[99])),  # type: ignore[list-item]
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'statuses': unknown invocation status 99",
+    )
 
 
 # --- services and deployments ---------------------------------------------------------------
 
 
 def test_services(world: World) -> None:
-    created = world.admin.RegisterService(adm.RegisterServiceRequest(
-        name="Cart", type=common.SERVICE_TYPE_VIRTUAL_OBJECT, journal_retention_s=60, completion_retention_s=120))
-    assert created == common.Service(name="Cart", type=common.SERVICE_TYPE_VIRTUAL_OBJECT, journal_retention_s=60,
-                                     completion_retention_s=120)
+    created = world.admin.RegisterService(
+        adm.RegisterServiceRequest(
+            name="Cart", type=common.SERVICE_TYPE_VIRTUAL_OBJECT, journal_retention_s=60, completion_retention_s=120
+        )
+    )
+    assert created == common.Service(
+        name="Cart", type=common.SERVICE_TYPE_VIRTUAL_OBJECT, journal_retention_s=60, completion_retention_s=120
+    )
     plain = world.admin.RegisterService(adm.RegisterServiceRequest(name="Plain"))
     assert (plain.type, plain.journal_retention_s, plain.HasField("completion_retention_s")) == (
-        common.SERVICE_TYPE_SERVICE, 86400, False)
+        common.SERVICE_TYPE_SERVICE,
+        86400,
+        False,
+    )
     names = [s.name for s in world.admin.ListServices(adm.ListServicesRequest()).services]
     assert names == ["Steps", "NoRet", "Locker", "WF", "Other", "Lonely", "Cart", "Plain"]
     world.admin.DeleteService(adm.DeleteServiceRequest(name="Lonely"))
     assert "Lonely" not in [s.name for s in world.admin.ListServices(adm.ListServicesRequest()).services]
-    expect_error(lambda: world.admin.DeleteService(adm.DeleteServiceRequest(name="Lonely")), C.NOT_FOUND,
-                 "SERVICE_NOT_FOUND", 404, "The requested service 'Lonely' does not exist")
-    expect_error(lambda: world.admin.RegisterService(adm.RegisterServiceRequest(name="")), C.INVALID_ARGUMENT,
-                 "INVALID_ARGUMENT", 400, "Invalid argument 'name': must be a non-empty string")
-    expect_error(lambda: world.admin.RegisterService(adm.RegisterServiceRequest(name="X", type=9)),  # type: ignore[arg-type]
-                 C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400, "Invalid argument 'type': unknown service type 9")
+    expect_error(
+        lambda: world.admin.DeleteService(adm.DeleteServiceRequest(name="Lonely")),
+        C.NOT_FOUND,
+        "SERVICE_NOT_FOUND",
+        404,
+        "The requested service 'Lonely' does not exist",
+    )
+    expect_error(
+        lambda: world.admin.RegisterService(adm.RegisterServiceRequest(name="")),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'name': must be a non-empty string",
+    )
+    expect_error(
+        lambda: world.admin.RegisterService(adm.RegisterServiceRequest(name="X", type=9)),  # type: ignore[arg-type]
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'type': unknown service type 9",
+    )
 
 
 def test_deployments(world: World) -> None:
@@ -226,22 +281,41 @@ def test_deployments(world: World) -> None:
     parse_deployment_id(fresh.id)
     assert (list(fresh.services), fresh.protocol_min, fresh.protocol_max, fresh.name) == (["Steps"], 5, 7, "v3")
     old = world.completed()
-    assert world.admin.RestartAsNew(adm.RestartAsNewRequest(invocation_id=old)).invocation.pinned.deployment_id \
-        == fresh.id
+    assert (
+        world.admin.RestartAsNew(adm.RestartAsNewRequest(invocation_id=old)).invocation.pinned.deployment_id == fresh.id
+    )
     world.admin.DeleteDeployment(adm.DeleteDeploymentRequest(deployment_id=fresh.id))
     assert fresh.id not in [d.id for d in world.admin.ListDeployments(adm.ListDeploymentsRequest()).deployments]
     assert world.get(old).pinned.deployment_id == fresh.id, "pinned invocations stay pinned"
-    expect_error(lambda: world.admin.DeleteDeployment(adm.DeleteDeploymentRequest(deployment_id="dp_bogus")),
-                 C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400,
-                 "Invalid argument 'deployment_id': unrecognized codec version")
-    expect_error(lambda: world.admin.RegisterDeployment(adm.RegisterDeploymentRequest(services=["Nope"])),
-                 C.NOT_FOUND, "SERVICE_NOT_FOUND", 404)
-    expect_error(lambda: world.admin.RegisterDeployment(adm.RegisterDeploymentRequest(
-        services=["Steps"], protocol_min=7, protocol_max=6)), C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400,
-        "Invalid argument 'protocol': min 7 is greater than max 6")
-    expect_error(lambda: world.admin.RegisterDeployment(adm.RegisterDeploymentRequest(services=[])),
-                 C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400,
-                 "Invalid argument 'services': must be a non-empty list of service names")
+    expect_error(
+        lambda: world.admin.DeleteDeployment(adm.DeleteDeploymentRequest(deployment_id="dp_bogus")),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'deployment_id': unrecognized codec version",
+    )
+    expect_error(
+        lambda: world.admin.RegisterDeployment(adm.RegisterDeploymentRequest(services=["Nope"])),
+        C.NOT_FOUND,
+        "SERVICE_NOT_FOUND",
+        404,
+    )
+    expect_error(
+        lambda: world.admin.RegisterDeployment(
+            adm.RegisterDeploymentRequest(services=["Steps"], protocol_min=7, protocol_max=6)
+        ),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'protocol': min 7 is greater than max 6",
+    )
+    expect_error(
+        lambda: world.admin.RegisterDeployment(adm.RegisterDeploymentRequest(services=[])),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'services': must be a non-empty list of service names",
+    )
 
 
 # --- logging --------------------------------------------------------------------------------
@@ -255,7 +329,9 @@ def test_each_admin_call_is_one_structured_log_record(world: World, caplog: pyte
             world.admin.RestartAsNew(adm.RestartAsNewRequest(invocation_id=old, from_index=1))
     records = [r.rpc for r in caplog.records if r.name == "grpc_server.calls"]  # type: ignore[attr-defined]
     assert [(r["rpc"], r["code"], r.get("reason"), r["http_status"]) for r in records] == [
-        ("Pause", "OK", None, 202), ("RestartAsNew", "FAILED_PRECONDITION", "STILL_RUNNING", 409)]
+        ("Pause", "OK", None, 202),
+        ("RestartAsNew", "FAILED_PRECONDITION", "STILL_RUNNING", 409),
+    ]
     assert records[1]["request"] == {"invocation_id": old, "from_index": 1}
     assert records[1]["message"] == f"The invocation '{old}' is still running."
     json.dumps(records)  # plain JSON values only

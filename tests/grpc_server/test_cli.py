@@ -53,20 +53,39 @@ def test_refusals_print_the_error_and_exit_1(server: Server, world: World, capsy
     inv = world.running()
     code, out, err = run(server, capsys, "restart-as-new", inv)
     assert (code, out) == (1, None)
-    assert err["error"] == {"code": "FAILED_PRECONDITION", "message": f"The invocation '{inv}' is still running.",
-                            "reason": "STILL_RUNNING", "domain": "invocation-lifecycle.dev",
-                            "metadata": {"http_status": "409", "check": "7"}}
+    assert err["error"] == {
+        "code": "FAILED_PRECONDITION",
+        "message": f"The invocation '{inv}' is still running.",
+        "reason": "STILL_RUNNING",
+        "domain": "invocation-lifecycle.dev",
+        "metadata": {"http_status": "409", "check": "7"},
+    }
 
 
-@pytest.mark.parametrize("argv", [
-    ["cancel", "{inv}"], ["kill", "{inv}"], ["pause", "{inv}"], ["resume", "{inv}"], ["purge", "{done}"],
-    ["purge-journal", "{done}"], ["register-service", "Cart", "--type", "virtual_object", "--journal-retention-s", "5"],
-    ["list-services"], ["delete-service", "Lonely"], ["register-deployment", "Steps", "--name", "v9"],
-    ["list-deployments"], ["delete-deployment", "dp_12PliZagEBrzYiYaC96Ef9n"], ["sleep", "{inv}", "10"],
-    ["suspend", "{waiting}"], ["fail-attempt", "{inv}", "--max-attempts", "1", "--on-max-attempts", "kill"],
-    ["advance", "--by-ms", "5"], ["advance", "--to-ms", "1795737700000"], ["set-partition", "2", "--unavailable"],
-    ["call", "Locker", "add", "--key", "k", "--delay-ms", "10", "--idempotency-key", "i"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["cancel", "{inv}"],
+        ["kill", "{inv}"],
+        ["pause", "{inv}"],
+        ["resume", "{inv}"],
+        ["purge", "{done}"],
+        ["purge-journal", "{done}"],
+        ["register-service", "Cart", "--type", "virtual_object", "--journal-retention-s", "5"],
+        ["list-services"],
+        ["delete-service", "Lonely"],
+        ["register-deployment", "Steps", "--name", "v9"],
+        ["list-deployments"],
+        ["delete-deployment", "dp_12PliZagEBrzYiYaC96Ef9n"],
+        ["sleep", "{inv}", "10"],
+        ["suspend", "{waiting}"],
+        ["fail-attempt", "{inv}", "--max-attempts", "1", "--on-max-attempts", "kill"],
+        ["advance", "--by-ms", "5"],
+        ["advance", "--to-ms", "1795737700000"],
+        ["set-partition", "2", "--unavailable"],
+        ["call", "Locker", "add", "--key", "k", "--delay-ms", "10", "--idempotency-key", "i"],
+    ],
+)
 def test_verbs(server: Server, world: World, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     waiting = world.running()
     world.sim.AppendCommand(sim.AppendCommandRequest(invocation_id=waiting, type="Run"))

@@ -10,8 +10,10 @@ from grpc_server import codegen
 
 def test_generated_code_matches_the_protos() -> None:
     problems = codegen.drift()
-    assert problems == [], (f"grpc_server/gen/ is out of date with protos/: run `{codegen.COMMAND}` and commit it.\n"
-                            + "\n".join(problems[:60]))
+    assert problems == [], (
+        f"grpc_server/gen/ is out of date with protos/: run `{codegen.COMMAND}` and commit it.\n"
+        + "\n".join(problems[:60])
+    )
 
 
 def test_generated_modules_import_from_the_package() -> None:
@@ -25,8 +27,10 @@ def test_generated_modules_import_from_the_package() -> None:
 
 def test_every_rpc_field_and_enum_value_has_a_comment() -> None:
     """Each declaration line in the protos is directly preceded by a // comment line."""
-    declaration = re.compile(r"^\s*(rpc |message |enum |service |oneof |(optional |repeated )?[\w.]+ \w+ = \d+"
-                             r"|[A-Z][A-Z0-9_]* = \d+)")
+    declaration = re.compile(
+        r"^\s*(rpc |message |enum |service |oneof |(optional |repeated )?[\w.]+ \w+ = \d+"
+        r"|[A-Z][A-Z0-9_]* = \d+)"
+    )
     missing = []
     seen = 0
     for path in sorted(codegen.PROTO_ROOT.rglob("*.proto")):
@@ -44,7 +48,8 @@ def test_every_rpc_is_called_by_a_test() -> None:
 
     sources = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     sources += (Path(__file__).parent / "conftest.py").read_text()
-    methods = [m.name for f in (admin_pb2, simulation_pb2) for s in f.DESCRIPTOR.services_by_name.values()
-               for m in s.methods]
+    methods = [
+        m.name for f in (admin_pb2, simulation_pb2) for s in f.DESCRIPTOR.services_by_name.values() for m in s.methods
+    ]
     assert len(methods) == 29
     assert [m for m in methods if f".{m}(" not in sources] == []

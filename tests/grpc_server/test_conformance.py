@@ -56,11 +56,23 @@ def _operation_cases() -> list[dict[str, Any]]:
     cases = []
     for status in ("completed", "suspended", "paused", "scheduled", "inboxed"):
         base = worlds[status]
-        for operation, deployment in [("cancel", None), ("kill", None), ("purge", None), ("purge_journal", None),
-                                      ("pause", None), ("resume", None), ("resume", "latest"), ("resume", "dp_bogus")]:
-            case = {"name": f"{status}/{operation}/{deployment}", "operation": operation, "transport": "any",
-                    "world": copy.deepcopy(base["world"]),
-                    "request": {"invocation_id": base["request"]["invocation_id"], "deployment": deployment}}
+        for operation, deployment in [
+            ("cancel", None),
+            ("kill", None),
+            ("purge", None),
+            ("purge_journal", None),
+            ("pause", None),
+            ("resume", None),
+            ("resume", "latest"),
+            ("resume", "dp_bogus"),
+        ]:
+            case = {
+                "name": f"{status}/{operation}/{deployment}",
+                "operation": operation,
+                "transport": "any",
+                "world": copy.deepcopy(base["world"]),
+                "request": {"invocation_id": base["request"]["invocation_id"], "deployment": deployment},
+            }
             got = InProcess().run({**case, "expect": {}})
             case["expect"] = {"http_status": got.http_status, "message": got.message, "status_after": got.status_after}
             cases.append(case)
@@ -89,8 +101,9 @@ def test_main_starts_a_server_of_its_own(tmp_path: Path, capsys: pytest.CaptureF
     assert capsys.readouterr().out.splitlines()[-1].endswith(" passed, 0 failed")
 
 
-def test_a_failing_case_fails(target: GrpcTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                              server: Server) -> None:
+def test_a_failing_case_fails(
+    target: GrpcTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str], server: Server
+) -> None:
     case = json.loads(EXAMPLES.read_text().splitlines()[0])
     case["expect"]["http_status"] = 418
     (tmp_path / "wrong.jsonl").write_text(json.dumps(case))
@@ -103,40 +116,69 @@ def test_a_failing_case_fails(target: GrpcTarget, tmp_path: Path, capsys: pytest
 # --- the wire checks themselves ----------------------------------------------------------------
 
 
-def wire(code: grpc.StatusCode = C.FAILED_PRECONDITION, reason: str | None = "STILL_RUNNING",
-         metadata: dict[str, str] | None = None, **overrides: Any) -> errors.WireError:
-    fields: dict[str, Any] = {"code": code, "message": "m", "reason": reason, "domain": errors.DOMAIN,
-                              "metadata": {"http_status": "409", "check": "7"} if metadata is None else metadata,
-                              "retry_delay_s": None, "details_message": "m", "details_code": code.value[0]}
+def wire(
+    code: grpc.StatusCode = C.FAILED_PRECONDITION,
+    reason: str | None = "STILL_RUNNING",
+    metadata: dict[str, str] | None = None,
+    **overrides: Any,
+) -> errors.WireError:
+    fields: dict[str, Any] = {
+        "code": code,
+        "message": "m",
+        "reason": reason,
+        "domain": errors.DOMAIN,
+        "metadata": {"http_status": "409", "check": "7"} if metadata is None else metadata,
+        "retry_delay_s": None,
+        "details_message": "m",
+        "details_code": code.value[0],
+    }
     fields.update(overrides)
     return errors.WireError(**fields)
 
 
 def test_wire_checks_accept_a_correct_error() -> None:
     assert wire_problems(wire(), "restart_as_new") == []
-    assert wire_problems(wire(C.OUT_OF_RANGE, "JOURNAL_INDEX_OUT_OF_RANGE",
-                              {"http_status": "400", "check": "15"}), "restart_as_new") == []
-    assert wire_problems(wire(C.UNAVAILABLE, "PARTITION_UNAVAILABLE", {"http_status": "503", "check": "4"},
-                              retry_delay_s=1.0), "restart_as_new") == []
+    assert (
+        wire_problems(
+            wire(C.OUT_OF_RANGE, "JOURNAL_INDEX_OUT_OF_RANGE", {"http_status": "400", "check": "15"}), "restart_as_new"
+        )
+        == []
+    )
+    assert (
+        wire_problems(
+            wire(C.UNAVAILABLE, "PARTITION_UNAVAILABLE", {"http_status": "503", "check": "4"}, retry_delay_s=1.0),
+            "restart_as_new",
+        )
+        == []
+    )
     assert wire_problems(wire(C.FAILED_PRECONDITION, "NOT_COMPLETED", {"http_status": "409"}), "purge") == []
 
 
-@pytest.mark.parametrize(("error", "problem"), [
-    (wire(C.INVALID_ARGUMENT),
-     "code INVALID_ARGUMENT for http_status 409 / STILL_RUNNING, expected FAILED_PRECONDITION"),
-    (wire(C.FAILED_PRECONDITION, "INCOMPLETE_PREFIX", {"http_status": "400", "check": "14"}), None),
-    (wire(C.INVALID_ARGUMENT, "INCOMPLETE_PREFIX", {"http_status": "400", "check": "14"}),
-     "expected FAILED_PRECONDITION"),
-    (wire(C.FAILED_PRECONDITION, "JOURNAL_INDEX_OUT_OF_RANGE", {"http_status": "400", "check": "15"}),
-     "expected OUT_OF_RANGE"),
-    (wire(reason=None), "no ErrorInfo"),
-    (wire(metadata={"check": "7"}), "no numeric http_status"),
-    (wire(domain="elsewhere"), "ErrorInfo.domain 'elsewhere'"),
-    (wire(details_message="other"), "does not repeat"),
-    (wire(metadata={"http_status": "409"}), "without a numeric check"),
-    (wire(retry_delay_s=1.0), "RetryInfo"),
-    (wire(C.UNAVAILABLE, "PARTITION_UNAVAILABLE", {"http_status": "503", "check": "4"}), "RetryInfo"),
-])
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (
+            wire(C.INVALID_ARGUMENT),
+            "code INVALID_ARGUMENT for http_status 409 / STILL_RUNNING, expected FAILED_PRECONDITION",
+        ),
+        (wire(C.FAILED_PRECONDITION, "INCOMPLETE_PREFIX", {"http_status": "400", "check": "14"}), None),
+        (
+            wire(C.INVALID_ARGUMENT, "INCOMPLETE_PREFIX", {"http_status": "400", "check": "14"}),
+            "expected FAILED_PRECONDITION",
+        ),
+        (
+            wire(C.FAILED_PRECONDITION, "JOURNAL_INDEX_OUT_OF_RANGE", {"http_status": "400", "check": "15"}),
+            "expected OUT_OF_RANGE",
+        ),
+        (wire(reason=None), "no ErrorInfo"),
+        (wire(metadata={"check": "7"}), "no numeric http_status"),
+        (wire(domain="elsewhere"), "ErrorInfo.domain 'elsewhere'"),
+        (wire(details_message="other"), "does not repeat"),
+        (wire(metadata={"http_status": "409"}), "without a numeric check"),
+        (wire(retry_delay_s=1.0), "RetryInfo"),
+        (wire(C.UNAVAILABLE, "PARTITION_UNAVAILABLE", {"http_status": "503", "check": "4"}), "RetryInfo"),
+    ],
+)
 def test_wire_checks_catch_a_broken_error(error: errors.WireError, problem: str | None) -> None:
     found = "; ".join(wire_problems(error, "restart_as_new"))
     if problem is None:

@@ -22,9 +22,11 @@ def test_every_recorded_invocation_survives_the_round_trip() -> None:
         engine = load_world(case["world"])
         timers = engine.pending_sleeps()
         for inv in engine.invocations.values():
-            want: dict[str, Any] = {"journal_retention_s": inv.journal_retention_s,
-                                    "completion_retention_s": inv.completion_retention_s,
-                                    **dump_invocation(engine, inv, timers)}
+            want: dict[str, Any] = {
+                "journal_retention_s": inv.journal_retention_s,
+                "completion_retention_s": inv.completion_retention_s,
+                **dump_invocation(engine, inv, timers),
+            }
             assert convert.invocation_to_world(convert.invocation_to_proto(engine, inv, timers=timers)) == want
             seen += 1
     assert seen > 300
@@ -38,16 +40,19 @@ def test_listing_leaves_the_journal_out() -> None:
     assert message.journal_retained and not message.journal
 
 
-@pytest.mark.parametrize(("raw", "selector"), [
-    (None, None),
-    ("keep", common.DeploymentSelector(mode=common.DeploymentSelector.MODE_KEEP)),
-    ("Keep", common.DeploymentSelector(mode=common.DeploymentSelector.MODE_KEEP)),
-    ("latest", common.DeploymentSelector(mode=common.DeploymentSelector.MODE_LATEST)),
-    ("Latest", common.DeploymentSelector(mode=common.DeploymentSelector.MODE_LATEST)),
-    ("KEEP", common.DeploymentSelector(id="KEEP")),
-    ("", common.DeploymentSelector(id="")),
-    ("dp_x", common.DeploymentSelector(id="dp_x")),
-])
+@pytest.mark.parametrize(
+    ("raw", "selector"),
+    [
+        (None, None),
+        ("keep", common.DeploymentSelector(mode=common.DeploymentSelector.MODE_KEEP)),
+        ("Keep", common.DeploymentSelector(mode=common.DeploymentSelector.MODE_KEEP)),
+        ("latest", common.DeploymentSelector(mode=common.DeploymentSelector.MODE_LATEST)),
+        ("Latest", common.DeploymentSelector(mode=common.DeploymentSelector.MODE_LATEST)),
+        ("KEEP", common.DeploymentSelector(id="KEEP")),
+        ("", common.DeploymentSelector(id="")),
+        ("dp_x", common.DeploymentSelector(id="dp_x")),
+    ],
+)
 def test_raw_deployment_to_selector_and_back(raw: str | None, selector: common.DeploymentSelector | None) -> None:
     assert convert.raw_to_selector(raw) == selector
     back = convert.selector_to_raw(adm.RestartAsNewRequest(deployment=selector))

@@ -21,29 +21,34 @@ from grpc_server import errors
 C = grpc.StatusCode
 
 
-@pytest.mark.parametrize(("error", "code"), [
-    (InvalidArgument(400, "INVALID_INVOCATION_ID", "m", check=2), C.INVALID_ARGUMENT),
-    (SnapshotError("world", "bad"), C.INVALID_ARGUMENT),
-    (OutOfRange(400, "JOURNAL_INDEX_OUT_OF_RANGE", "m", check=15), C.OUT_OF_RANGE),
-    (FailedPrecondition(400, "INCOMPLETE_PREFIX", "m", check=14), C.FAILED_PRECONDITION),
-    (FailedPrecondition(400, "DEPLOYMENT_NOT_FOUND", "m", check=12), C.FAILED_PRECONDITION),
-    (NotFound(404, "DEPLOYMENT_NOT_FOUND", "m"), C.NOT_FOUND),
-    (FailedPrecondition(409, "STILL_RUNNING", "m", check=7), C.FAILED_PRECONDITION),
-    (FailedPrecondition(410, "INPUT_NOT_AVAILABLE", "m", check=8), C.FAILED_PRECONDITION),
-    (FailedPrecondition(422, "UNSUPPORTED", "m", check=9), C.FAILED_PRECONDITION),
-    (FailedPrecondition(425, "NOT_STARTED", "m", check=6), C.FAILED_PRECONDITION),
-    (IllegalTransition("inv", "complete", "completed", ("running",)), C.FAILED_PRECONDITION),
-    (Unavailable(503, "PARTITION_UNAVAILABLE", "m", check=4), C.UNAVAILABLE),
-    (LifecycleError(400, "SOMETHING_NEW", "m"), C.INTERNAL),
-])
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (InvalidArgument(400, "INVALID_INVOCATION_ID", "m", check=2), C.INVALID_ARGUMENT),
+        (SnapshotError("world", "bad"), C.INVALID_ARGUMENT),
+        (OutOfRange(400, "JOURNAL_INDEX_OUT_OF_RANGE", "m", check=15), C.OUT_OF_RANGE),
+        (FailedPrecondition(400, "INCOMPLETE_PREFIX", "m", check=14), C.FAILED_PRECONDITION),
+        (FailedPrecondition(400, "DEPLOYMENT_NOT_FOUND", "m", check=12), C.FAILED_PRECONDITION),
+        (NotFound(404, "DEPLOYMENT_NOT_FOUND", "m"), C.NOT_FOUND),
+        (FailedPrecondition(409, "STILL_RUNNING", "m", check=7), C.FAILED_PRECONDITION),
+        (FailedPrecondition(410, "INPUT_NOT_AVAILABLE", "m", check=8), C.FAILED_PRECONDITION),
+        (FailedPrecondition(422, "UNSUPPORTED", "m", check=9), C.FAILED_PRECONDITION),
+        (FailedPrecondition(425, "NOT_STARTED", "m", check=6), C.FAILED_PRECONDITION),
+        (IllegalTransition("inv", "complete", "completed", ("running",)), C.FAILED_PRECONDITION),
+        (Unavailable(503, "PARTITION_UNAVAILABLE", "m", check=4), C.UNAVAILABLE),
+        (LifecycleError(400, "SOMETHING_NEW", "m"), C.INTERNAL),
+    ],
+)
 def test_code_follows_the_class_not_the_number(error: LifecycleError, code: grpc.StatusCode) -> None:
     assert errors.code_for(error) == code
 
 
 def test_same_http_status_different_codes() -> None:
     """400 is three causes; the table keeps them apart."""
-    codes = {errors.code_for(e) for e in (InvalidArgument(400, "A", "m"), OutOfRange(400, "B", "m"),
-                                          FailedPrecondition(400, "C", "m"))}
+    codes = {
+        errors.code_for(e)
+        for e in (InvalidArgument(400, "A", "m"), OutOfRange(400, "B", "m"), FailedPrecondition(400, "C", "m"))
+    }
     assert codes == {C.INVALID_ARGUMENT, C.OUT_OF_RANGE, C.FAILED_PRECONDITION}
 
 
@@ -61,7 +66,10 @@ def test_status_carries_error_info_with_http_status_and_check() -> None:
     info = error_details_pb2.ErrorInfo()
     assert len(detail.details) == 1 and detail.details[0].Unpack(info)
     assert (info.reason, info.domain, dict(info.metadata)) == (
-        "STILL_RUNNING", "invocation-lifecycle.dev", {"http_status": "409", "check": "7"})
+        "STILL_RUNNING",
+        "invocation-lifecycle.dev",
+        {"http_status": "409", "check": "7"},
+    )
 
 
 def test_unavailable_carries_retry_info() -> None:

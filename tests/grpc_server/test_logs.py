@@ -64,13 +64,18 @@ def test_a_broken_stream_drops_lines_but_never_raises() -> None:
 @pytest.fixture
 def root_logging() -> Iterator[None]:
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level, logging.logThreads, logging.logProcesses, logging.logMultiprocessing,
-             logging._srcfile)  # type: ignore[attr-defined]
+    saved = (
+        root.handlers[:],
+        root.level,
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+        logging._srcfile,
+    )  # type: ignore[attr-defined]
     yield
     root.handlers[:], level = saved[0], saved[1]
     root.setLevel(level)
-    (logging.logThreads, logging.logProcesses, logging.logMultiprocessing,
-     logging._srcfile) = saved[2:]  # type: ignore[attr-defined]
+    (logging.logThreads, logging.logProcesses, logging.logMultiprocessing, logging._srcfile) = saved[2:]  # type: ignore[attr-defined]
 
 
 def test_configure_logging_writes_json_lines_and_exceptions(root_logging: None) -> None:

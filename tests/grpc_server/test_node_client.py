@@ -32,8 +32,13 @@ def node_restart(server: Server, *args: str) -> dict[str, Any]:
         pytest.fail("node is not on PATH: install Node.js (18 or later), then run `npm ci --prefix tests/node`")
     if not (NODE_DIR / "node_modules" / "@grpc" / "grpc-js").is_dir():
         pytest.fail("tests/node/node_modules is missing: run `npm ci --prefix tests/node` (make test does it)")
-    done = subprocess.run([node, str(SCRIPT), "--target", server.target, "--googleapis", str(GOOGLEAPIS), *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [node, str(SCRIPT), "--target", server.target, "--googleapis", str(GOOGLEAPIS), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, f"node client failed: {done.stdout}\n{done.stderr}"
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
@@ -45,9 +50,15 @@ def test_node_reads_http_status_from_the_error_details(server: Server, world: Wo
     answer = node_restart(server, inv)
     message = f"The invocation '{inv}' is still running."
     assert answer == {
-        "ok": False, "code": 9, "code_name": "FAILED_PRECONDITION", "message": message,
-        "status": {"code": 9, "message": message}, "reason": "STILL_RUNNING", "domain": "invocation-lifecycle.dev",
-        "metadata": {"http_status": "409", "check": "7"}, "http_status": "409",
+        "ok": False,
+        "code": 9,
+        "code_name": "FAILED_PRECONDITION",
+        "message": message,
+        "status": {"code": 9, "message": message},
+        "reason": "STILL_RUNNING",
+        "domain": "invocation-lifecycle.dev",
+        "metadata": {"http_status": "409", "check": "7"},
+        "http_status": "409",
     }
 
 
@@ -55,10 +66,16 @@ def test_node_sees_out_of_range_apart_from_other_400s(server: Server, world: Wor
     inv = world.completed()
     out_of_range = node_restart(server, inv, "--from", "4294967295")
     assert (out_of_range["code_name"], out_of_range["http_status"], out_of_range["reason"]) == (
-        "OUT_OF_RANGE", "400", "JOURNAL_INDEX_OUT_OF_RANGE")
+        "OUT_OF_RANGE",
+        "400",
+        "JOURNAL_INDEX_OUT_OF_RANGE",
+    )
     malformed = node_restart(server, inv, "--deployment", "dp_bogus")
     assert (malformed["code_name"], malformed["http_status"], malformed["reason"]) == (
-        "INVALID_ARGUMENT", "400", "INVALID_DEPLOYMENT_ID")
+        "INVALID_ARGUMENT",
+        "400",
+        "INVALID_DEPLOYMENT_ID",
+    )
 
 
 def test_node_restarts(server: Server, world: World) -> None:

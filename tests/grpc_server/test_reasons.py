@@ -43,8 +43,9 @@ def restart(w: World, inv: str, from_index: int | None = None, deployment: str |
     if from_index is not None:
         request.from_index = from_index
     if deployment in ("keep", "latest"):
-        request.deployment.mode = (common.DeploymentSelector.MODE_KEEP if deployment == "keep"
-                                   else common.DeploymentSelector.MODE_LATEST)
+        request.deployment.mode = (
+            common.DeploymentSelector.MODE_KEEP if deployment == "keep" else common.DeploymentSelector.MODE_LATEST
+        )
     elif deployment is not None:
         request.deployment.id = deployment
     return lambda: w.admin.RestartAsNew(request)
@@ -59,55 +60,97 @@ def _id_reason(raw: str) -> str:
 
 
 def invalid_invocation_id(w: World) -> Expected:
-    return Expected(restart(w, "nope"), C.INVALID_ARGUMENT, 400,
-                    "The request field 'invocation_id' is invalid. Reason: bad format", 2)
+    return Expected(
+        restart(w, "nope"),
+        C.INVALID_ARGUMENT,
+        400,
+        "The request field 'invocation_id' is invalid. Reason: bad format",
+        2,
+    )
 
 
 def invalid_deployment_id(w: World) -> Expected:
     inv = w.completed()
-    return Expected(restart(w, inv, deployment="dp_bogus"), C.INVALID_ARGUMENT, 400,
-                    f"The query parameter 'deployment' is invalid. Reason: {_id_reason('dp_bogus')}", 3)
+    return Expected(
+        restart(w, inv, deployment="dp_bogus"),
+        C.INVALID_ARGUMENT,
+        400,
+        f"The query parameter 'deployment' is invalid. Reason: {_id_reason('dp_bogus')}",
+        3,
+    )
 
 
 def invalid_argument(w: World) -> Expected:
-    return Expected(lambda: w.sim.Call(sim.CallRequest(service="Steps", handler="")), C.INVALID_ARGUMENT, 400,
-                    "Invalid argument 'handler': must be a non-empty string")
+    return Expected(
+        lambda: w.sim.Call(sim.CallRequest(service="Steps", handler="")),
+        C.INVALID_ARGUMENT,
+        400,
+        "Invalid argument 'handler': must be a non-empty string",
+    )
 
 
 def invalid_snapshot(w: World) -> Expected:
-    return Expected(lambda: w.sim.ImportWorld(sim.ImportWorldRequest(world_json='{"services": 1}')),
-                    C.INVALID_ARGUMENT, 400, "Invalid world at 'world.services': must be a list, got int")
+    return Expected(
+        lambda: w.sim.ImportWorld(sim.ImportWorldRequest(world_json='{"services": 1}')),
+        C.INVALID_ARGUMENT,
+        400,
+        "Invalid world at 'world.services': must be a list, got int",
+    )
 
 
 def out_of_range(w: World) -> Expected:
     inv = w.completed()
-    return Expected(restart(w, inv, from_index=4294967295), C.OUT_OF_RANGE, 400,
-                    f"The given index is out of range of currently stored journal for invocation '{inv}'.", 15)
+    return Expected(
+        restart(w, inv, from_index=4294967295),
+        C.OUT_OF_RANGE,
+        400,
+        f"The given index is out of range of currently stored journal for invocation '{inv}'.",
+        15,
+    )
 
 
 def incomplete_prefix(w: World) -> Expected:
     inv = w.completed(steps=1)
-    return Expected(restart(w, inv, from_index=100), C.FAILED_PRECONDITION, 400,
-                    f"The prefix of the journal '{inv}' up to 'from' (included) contains some Commands without "
-                    "respective Completions.", 14)
+    return Expected(
+        restart(w, inv, from_index=100),
+        C.FAILED_PRECONDITION,
+        400,
+        f"The prefix of the journal '{inv}' up to 'from' (included) contains some Commands without "
+        "respective Completions.",
+        14,
+    )
 
 
 def deployment_not_resolved(w: World) -> Expected:
     inv = w.completed()
-    return Expected(restart(w, inv, deployment=UNKNOWN_DEPLOYMENT), C.FAILED_PRECONDITION, 400,
-                    f"The given deployment was not found when trying to restart as new the invocation '{inv}'.", 12)
+    return Expected(
+        restart(w, inv, deployment=UNKNOWN_DEPLOYMENT),
+        C.FAILED_PRECONDITION,
+        400,
+        f"The given deployment was not found when trying to restart as new the invocation '{inv}'.",
+        12,
+    )
 
 
 def deployment_not_found(w: World) -> Expected:
-    return Expected(lambda: w.admin.DeleteDeployment(adm.DeleteDeploymentRequest(deployment_id=UNKNOWN_DEPLOYMENT)),
-                    C.NOT_FOUND, 404, f"The requested deployment '{UNKNOWN_DEPLOYMENT}' does not exist")
+    return Expected(
+        lambda: w.admin.DeleteDeployment(adm.DeleteDeploymentRequest(deployment_id=UNKNOWN_DEPLOYMENT)),
+        C.NOT_FOUND,
+        404,
+        f"The requested deployment '{UNKNOWN_DEPLOYMENT}' does not exist",
+    )
 
 
 def incompatible_deployment(w: World) -> Expected:
     inv = w.completed()  # pinned to D2 at protocol 6
-    return Expected(restart(w, inv, deployment=PROTO5), C.FAILED_PRECONDITION, 400,
-                    f"The invocation '{inv}' is running on protocol version '6', while the chosen deployment "
-                    f"'{PROTO5}' supports the range 5..=5.", 13)
+    return Expected(
+        restart(w, inv, deployment=PROTO5),
+        C.FAILED_PRECONDITION,
+        400,
+        f"The invocation '{inv}' is running on protocol version '6', while the chosen deployment "
+        f"'{PROTO5}' supports the range 5..=5.",
+        13,
+    )
 
 
 def invocation_not_found(w: World) -> Expected:
@@ -115,14 +158,22 @@ def invocation_not_found(w: World) -> Expected:
 
 
 def service_not_found(w: World) -> Expected:
-    return Expected(lambda: w.sim.Call(sim.CallRequest(service="Nope", handler="run")), C.NOT_FOUND, 404,
-                    "The requested service 'Nope' does not exist")
+    return Expected(
+        lambda: w.sim.Call(sim.CallRequest(service="Nope", handler="run")),
+        C.NOT_FOUND,
+        404,
+        "The requested service 'Nope' does not exist",
+    )
 
 
 def already_completed(w: World) -> Expected:
     inv = w.completed()
-    return Expected(lambda: w.admin.Cancel(adm.CancelRequest(invocation_id=inv)), C.FAILED_PRECONDITION, 409,
-                    f"The invocation '{inv}' was already completed.")
+    return Expected(
+        lambda: w.admin.Cancel(adm.CancelRequest(invocation_id=inv)),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The invocation '{inv}' was already completed.",
+    )
 
 
 def already_completed_command(w: World) -> Expected:
@@ -130,57 +181,93 @@ def already_completed_command(w: World) -> Expected:
     entry = w.sim.AppendCommand(sim.AppendCommandRequest(invocation_id=inv, type="Run")).entry
     request = sim.AppendNotificationRequest(invocation_id=inv, completion_id=entry.completion_ids[0])
     w.sim.AppendNotification(request)
-    return Expected(lambda: w.sim.AppendNotification(request), C.FAILED_PRECONDITION, 409,
-                    f"Completion {entry.completion_ids[0]} of the invocation '{inv}' was already delivered.")
+    return Expected(
+        lambda: w.sim.AppendNotification(request),
+        C.FAILED_PRECONDITION,
+        409,
+        f"Completion {entry.completion_ids[0]} of the invocation '{inv}' was already delivered.",
+    )
 
 
 def cannot_change_deployment(w: World) -> Expected:
     inv = w.running()
     request = adm.ResumeRequest(invocation_id=inv, deployment=common.DeploymentSelector(id=D1))
-    return Expected(lambda: w.admin.Resume(request), C.FAILED_PRECONDITION, 409,
-                    f"The invocation '{inv}' is still running or the deployment id is not pinned yet, deployment id "
-                    "cannot be changed.")
+    return Expected(
+        lambda: w.admin.Resume(request),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The invocation '{inv}' is still running or the deployment id is not pinned yet, deployment id "
+        "cannot be changed.",
+    )
 
 
 def completed(w: World) -> Expected:
     inv = w.completed()
-    return Expected(lambda: w.admin.Resume(adm.ResumeRequest(invocation_id=inv)), C.FAILED_PRECONDITION, 409,
-                    f"The invocation '{inv}' is completed, cannot be resumed.")
+    return Expected(
+        lambda: w.admin.Resume(adm.ResumeRequest(invocation_id=inv)),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The invocation '{inv}' is completed, cannot be resumed.",
+    )
 
 
 def deployment_exists(w: World) -> Expected:
     request = adm.RegisterDeploymentRequest(services=["Steps"], deployment_id=D1)
-    return Expected(lambda: w.admin.RegisterDeployment(request), C.FAILED_PRECONDITION, 409,
-                    f"The deployment '{D1}' is already registered.")
+    return Expected(
+        lambda: w.admin.RegisterDeployment(request),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The deployment '{D1}' is already registered.",
+    )
 
 
 def nothing_to_await(w: World) -> Expected:
     inv = w.running()
-    return Expected(lambda: w.sim.Suspend(sim.SuspendRequest(invocation_id=inv)), C.FAILED_PRECONDITION, 409,
-                    f"The invocation '{inv}' awaits no missing completion: it cannot suspend.")
+    return Expected(
+        lambda: w.sim.Suspend(sim.SuspendRequest(invocation_id=inv)),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The invocation '{inv}' awaits no missing completion: it cannot suspend.",
+    )
 
 
 def not_completed(w: World) -> Expected:
     inv = w.running()
-    return Expected(lambda: w.admin.Purge(adm.PurgeRequest(invocation_id=inv)), C.FAILED_PRECONDITION, 409,
-                    f"The invocation '{inv}' is not yet completed.")
+    return Expected(
+        lambda: w.admin.Purge(adm.PurgeRequest(invocation_id=inv)),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The invocation '{inv}' is not yet completed.",
+    )
 
 
 def not_running(w: World) -> Expected:
     inv = w.completed()
-    return Expected(lambda: w.admin.Pause(adm.PauseRequest(invocation_id=inv)), C.FAILED_PRECONDITION, 409,
-                    f"The invocation '{inv}' is not running, cannot be paused.")
+    return Expected(
+        lambda: w.admin.Pause(adm.PauseRequest(invocation_id=inv)),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The invocation '{inv}' is not running, cannot be paused.",
+    )
 
 
 def service_in_use(w: World) -> Expected:
-    return Expected(lambda: w.admin.DeleteService(adm.DeleteServiceRequest(name="Other")), C.FAILED_PRECONDITION,
-                    409, "The service 'Other' is still served by dp_12PliZagEBrzYiYaC96Ef9n; remove those first.")
+    return Expected(
+        lambda: w.admin.DeleteService(adm.DeleteServiceRequest(name="Other")),
+        C.FAILED_PRECONDITION,
+        409,
+        "The service 'Other' is still served by dp_12PliZagEBrzYiYaC96Ef9n; remove those first.",
+    )
 
 
 def service_type_changed(w: World) -> Expected:
     request = adm.RegisterServiceRequest(name="Steps", type=common.SERVICE_TYPE_VIRTUAL_OBJECT)
-    return Expected(lambda: w.admin.RegisterService(request), C.FAILED_PRECONDITION, 409,
-                    "The service 'Steps' is a service; it cannot become a virtual_object.")
+    return Expected(
+        lambda: w.admin.RegisterService(request),
+        C.FAILED_PRECONDITION,
+        409,
+        "The service 'Steps' is a service; it cannot become a virtual_object.",
+    )
 
 
 def still_running(w: World) -> Expected:
@@ -191,49 +278,80 @@ def still_running(w: World) -> Expected:
 def unknown_completion(w: World) -> Expected:
     inv = w.running()
     request = sim.AppendNotificationRequest(invocation_id=inv, completion_id=99)
-    return Expected(lambda: w.sim.AppendNotification(request), C.FAILED_PRECONDITION, 409,
-                    f"No command of the invocation '{inv}' awaits completion 99.")
+    return Expected(
+        lambda: w.sim.AppendNotification(request),
+        C.FAILED_PRECONDITION,
+        409,
+        f"No command of the invocation '{inv}' awaits completion 99.",
+    )
 
 
 def illegal_transition(w: World) -> Expected:
     inv = w.completed()
-    return Expected(lambda: w.sim.Complete(sim.CompleteRequest(invocation_id=inv)), C.FAILED_PRECONDITION, 409,
-                    f"Cannot 'complete' the invocation '{inv}' in state 'completed': 'complete' is allowed from "
-                    "running.")
+    return Expected(
+        lambda: w.sim.Complete(sim.CompleteRequest(invocation_id=inv)),
+        C.FAILED_PRECONDITION,
+        409,
+        f"Cannot 'complete' the invocation '{inv}' in state 'completed': 'complete' is allowed from running.",
+    )
 
 
 def input_not_available(w: World) -> Expected:
     inv = w.completed(service="NoRet")
-    return Expected(restart(w, inv), C.FAILED_PRECONDITION, 410,
-                    f"The invocation '{inv}' cannot be restarted because the input is not available. This indicates "
-                    "that the journal was already purged, or not retained at all.", 8)
+    return Expected(
+        restart(w, inv),
+        C.FAILED_PRECONDITION,
+        410,
+        f"The invocation '{inv}' cannot be restarted because the input is not available. This indicates "
+        "that the journal was already purged, or not retained at all.",
+        8,
+    )
 
 
 def unsupported(w: World) -> Expected:
     inv = w.completed(service="WF", key="order-1")
-    return Expected(restart(w, inv), C.FAILED_PRECONDITION, 422,
-                    f"Restarting the invocation '{inv}' is not supported. Restarting workflows is not supported, and "
-                    "restarting invocations created using the old service protocol.", 9)
+    return Expected(
+        restart(w, inv),
+        C.FAILED_PRECONDITION,
+        422,
+        f"Restarting the invocation '{inv}' is not supported. Restarting workflows is not supported, and "
+        "restarting invocations created using the old service protocol.",
+        9,
+    )
 
 
 def not_started(w: World) -> Expected:
     inv = w.scheduled()
-    return Expected(restart(w, inv), C.FAILED_PRECONDITION, 425,
-                    f"The invocation '{inv}' cannot be restarted because it's not running yet.", 6)
+    return Expected(
+        restart(w, inv),
+        C.FAILED_PRECONDITION,
+        425,
+        f"The invocation '{inv}' cannot be restarted because it's not running yet.",
+        6,
+    )
 
 
 def not_started_resume(w: World) -> Expected:
     _, queued = w.inboxed()
-    return Expected(lambda: w.admin.Resume(adm.ResumeRequest(invocation_id=queued)), C.FAILED_PRECONDITION, 425,
-                    f"The invocation '{queued}' is either inboxed or scheduled, cannot be resumed.")
+    return Expected(
+        lambda: w.admin.Resume(adm.ResumeRequest(invocation_id=queued)),
+        C.FAILED_PRECONDITION,
+        425,
+        f"The invocation '{queued}' is either inboxed or scheduled, cannot be resumed.",
+    )
 
 
 def partition_unavailable(w: World) -> Expected:
     inv = w.completed()
     partition = Engine().partition_of(parse_invocation_id(inv).partition_key)
     w.sim.SetPartitionAvailability(sim.SetPartitionAvailabilityRequest(partition=partition, available=False))
-    return Expected(restart(w, inv), C.UNAVAILABLE, 503,
-                    f"Error when routing the request internally. Reason: partition {partition} has no known leader", 4)
+    return Expected(
+        restart(w, inv),
+        C.UNAVAILABLE,
+        503,
+        f"Error when routing the request internally. Reason: partition {partition} has no known leader",
+        4,
+    )
 
 
 SCENARIOS: dict[str, Callable[[World], Expected]] = {
@@ -273,8 +391,9 @@ SCENARIOS: dict[str, Callable[[World], Expected]] = {
 def test_reason_over_the_wire(world: World, name: str) -> None:
     expected = SCENARIOS[name](world)
     before = world.export()
-    error = expect_error(expected.call, expected.code, name.split("/")[0], expected.http_status, expected.message,
-                         expected.check)
+    error = expect_error(
+        expected.call, expected.code, name.split("/")[0], expected.http_status, expected.message, expected.check
+    )
     if expected.check is None:
         assert "check" not in error.metadata
     assert world.export() == before, "a refused request changed the world"

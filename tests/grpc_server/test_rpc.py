@@ -57,8 +57,9 @@ def test_request_fields_prints_what_json_format_prints(message_type: type[Messag
 
 
 def test_request_fields_on_the_restart_shapes() -> None:
-    by_id = admin_pb2.RestartAsNewRequest(invocation_id="inv_x", from_index=0,
-                                          deployment=common_pb2.DeploymentSelector(id="dp_1"))
+    by_id = admin_pb2.RestartAsNewRequest(
+        invocation_id="inv_x", from_index=0, deployment=common_pb2.DeploymentSelector(id="dp_1")
+    )
     assert request_fields(by_id) == {"invocation_id": "inv_x", "from_index": 0, "deployment": {"id": "dp_1"}}
     keep = admin_pb2.RestartAsNewRequest(deployment=common_pb2.DeploymentSelector(mode=1))
     assert request_fields(keep) == {"deployment": {"mode": "MODE_KEEP"}}

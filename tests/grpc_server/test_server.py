@@ -65,8 +65,9 @@ def test_message_size_limit() -> None:
         small.stop(0)
 
 
-def test_an_unexpected_exception_is_internal_and_the_server_goes_on(world: World, monkeypatch: pytest.MonkeyPatch,
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unexpected_exception_is_internal_and_the_server_goes_on(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     inv = world.completed()
 
     def boom(self: Engine, invocation_id: str) -> int:
@@ -74,8 +75,13 @@ def test_an_unexpected_exception_is_internal_and_the_server_goes_on(world: World
 
     monkeypatch.setattr(Engine, "purge", boom)
     with caplog.at_level(logging.ERROR, logger="grpc_server.calls"):
-        expect_error(lambda: world.admin.Purge(adm.PurgeRequest(invocation_id=inv)), C.INTERNAL, "INTERNAL", 500,
-                     "Internal error: RuntimeError: boom")
+        expect_error(
+            lambda: world.admin.Purge(adm.PurgeRequest(invocation_id=inv)),
+            C.INTERNAL,
+            "INTERNAL",
+            500,
+            "Internal error: RuntimeError: boom",
+        )
     assert any(r.exc_info for r in caplog.records), "the traceback is logged"
     monkeypatch.undo()
     assert world.admin.Purge(adm.PurgeRequest(invocation_id=inv)).http_status == 200
@@ -101,8 +107,11 @@ def test_concurrent_calls_leave_a_consistent_world(server: Server, world: World)
                         admin.RestartAsNew(request)
                         restarts[n] += 1
                     elif action == "call":
-                        mine.append(simulation.Call(sim.CallRequest(service="Locker", handler="add",
-                                                                    key=f"k{rnd.randrange(3)}")).invocation_id)
+                        mine.append(
+                            simulation.Call(
+                                sim.CallRequest(service="Locker", handler="add", key=f"k{rnd.randrange(3)}")
+                            ).invocation_id
+                        )
                     elif action == "complete" and mine:
                         simulation.Complete(sim.CompleteRequest(invocation_id=mine.pop(rnd.randrange(len(mine)))))
                     elif action == "pause" and mine:
@@ -155,8 +164,13 @@ def launch() -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def _launch(started: list[subprocess.Popen[str]], *args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "grpc_server", "--port", "0", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grpc_server", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     started.append(proc)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the server prints its address once it listens
@@ -165,14 +179,16 @@ def _launch(started: list[subprocess.Popen[str]], *args: str) -> tuple[subproces
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_process_serves_a_snapshot_and_stops_gracefully(launch: list[subprocess.Popen[str]], tmp_path: Path,
-                                                        signum: signal.Signals) -> None:
+def test_process_serves_a_snapshot_and_stops_gracefully(
+    launch: list[subprocess.Popen[str]], tmp_path: Path, signum: signal.Signals
+) -> None:
     case = json.loads(EXAMPLES.read_text().splitlines()[50])  # a whole case line is accepted
     (tmp_path / "case.json").write_text(json.dumps(case))
     proc, target = _launch(launch, "--snapshot", str(tmp_path / "case.json"), "--seed", "3")
     with grpc.insecure_channel(target) as ch:
         got = admin_pb2_grpc.AdminServiceStub(ch).GetInvocation(
-            adm.GetInvocationRequest(invocation_id=case["request"]["invocation_id"]), timeout=WAIT_S)
+            adm.GetInvocationRequest(invocation_id=case["request"]["invocation_id"]), timeout=WAIT_S
+        )
         assert got.id == case["request"]["invocation_id"]
     proc.send_signal(signum)
     assert proc.wait(timeout=WAIT_S) == 0
@@ -184,14 +200,26 @@ def test_process_serves_a_snapshot_and_stops_gracefully(launch: list[subprocess.
 
 def test_process_refuses_a_bad_snapshot_and_a_taken_port(launch: list[subprocess.Popen[str]], tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"services": 3}')
-    done = subprocess.run([sys.executable, "-m", "grpc_server", "--snapshot", str(tmp_path / "bad.json")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=WAIT_S, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "grpc_server", "--snapshot", str(tmp_path / "bad.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
     assert done.returncode == 2
     assert "Invalid world at 'world.services': must be a list, got int" in done.stderr
     _, target = _launch(launch)
     port = target.rsplit(":", 1)[1]
-    done = subprocess.run([sys.executable, "-m", "grpc_server", "--port", port], cwd=ROOT, capture_output=True,
-                          text=True, timeout=WAIT_S, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "grpc_server", "--port", port],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
     assert done.returncode == 1 and "cannot listen" in done.stderr
     with pytest.raises(OSError, match="cannot listen"):
         start(port=int(port))

@@ -31,13 +31,25 @@ def test_import_and_export_round_trip(world: World) -> None:
 
 
 def test_import_rejects_what_is_not_a_world(world: World) -> None:
-    expect_error(lambda: world.sim.ImportWorld(sim.ImportWorldRequest(world_json="[")), C.INVALID_ARGUMENT,
-                 "INVALID_SNAPSHOT", 400)
-    expect_error(lambda: world.sim.ImportWorld(sim.ImportWorldRequest(world_json="[" * 100_000)), C.INVALID_ARGUMENT,
-                 "INVALID_SNAPSHOT", 400)
+    expect_error(
+        lambda: world.sim.ImportWorld(sim.ImportWorldRequest(world_json="[")),
+        C.INVALID_ARGUMENT,
+        "INVALID_SNAPSHOT",
+        400,
+    )
+    expect_error(
+        lambda: world.sim.ImportWorld(sim.ImportWorldRequest(world_json="[" * 100_000)),
+        C.INVALID_ARGUMENT,
+        "INVALID_SNAPSHOT",
+        400,
+    )
     bad = {**BASE_WORLD, "invocations": [{"id": "inv_x"}]}
-    error = expect_error(lambda: world.sim.ImportWorld(sim.ImportWorldRequest(world_json=json.dumps(bad))),
-                         C.INVALID_ARGUMENT, "INVALID_SNAPSHOT", 400)
+    error = expect_error(
+        lambda: world.sim.ImportWorld(sim.ImportWorldRequest(world_json=json.dumps(bad))),
+        C.INVALID_ARGUMENT,
+        "INVALID_SNAPSHOT",
+        400,
+    )
     assert error.message.startswith("Invalid world at 'invocations[0].id'")
 
 
@@ -56,7 +68,9 @@ def test_call_delay_key_and_idempotency(world: World) -> None:
     holder = world.sim.Call(sim.CallRequest(service="Locker", handler="add", key="k"))
     queued = world.sim.Call(sim.CallRequest(service="Locker", handler="add", key="k"))
     assert (holder.invocation.status, queued.invocation.status) == (
-        common.INVOCATION_STATUS_RUNNING, common.INVOCATION_STATUS_INBOXED)
+        common.INVOCATION_STATUS_RUNNING,
+        common.INVOCATION_STATUS_INBOXED,
+    )
     assert queued.invocation.target.key == "k"
     once = world.sim.Call(sim.CallRequest(service="Steps", handler="run", idempotency_key="abc"))
     again = world.sim.Call(sim.CallRequest(service="Steps", handler="run", idempotency_key="abc"))
@@ -65,26 +79,44 @@ def test_call_delay_key_and_idempotency(world: World) -> None:
     assert world.get(delayed.invocation_id).status == common.INVOCATION_STATUS_RUNNING
     world.sim.Complete(sim.CompleteRequest(invocation_id=holder.invocation_id))
     assert world.get(queued.invocation_id).status == common.INVOCATION_STATUS_RUNNING
-    expect_error(lambda: world.sim.Call(sim.CallRequest(service="Locker", handler="add")), C.INVALID_ARGUMENT,
-                 "INVALID_ARGUMENT", 400, "Invalid argument 'key': the virtual_object 'Locker' needs a string key")
+    expect_error(
+        lambda: world.sim.Call(sim.CallRequest(service="Locker", handler="add")),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'key': the virtual_object 'Locker' needs a string key",
+    )
 
 
 def test_commands_notifications_and_suspension(world: World) -> None:
     inv = world.running()
     call = world.sim.AppendCommand(sim.AppendCommandRequest(invocation_id=inv, type="Call", name="pay")).entry
     assert (call.index, call.kind, call.type, call.name, list(call.completion_ids)) == (
-        1, common.ENTRY_KIND_COMMAND, "Call", "pay", [1, 2])
+        1,
+        common.ENTRY_KIND_COMMAND,
+        "Call",
+        "pay",
+        [1, 2],
+    )
     first = world.sim.AppendNotification(sim.AppendNotificationRequest(invocation_id=inv, completion_id=1))
     assert (first.entry.type, first.entry.completion_id, first.status) == (
-        "CallInvocationId", 1, common.INVOCATION_STATUS_RUNNING)
+        "CallInvocationId",
+        1,
+        common.INVOCATION_STATUS_RUNNING,
+    )
     assert world.sim.Suspend(sim.SuspendRequest(invocation_id=inv)).awaiting == 2
     assert world.get(inv).status == common.INVOCATION_STATUS_SUSPENDED
     woke = world.sim.AppendNotification(sim.AppendNotificationRequest(invocation_id=inv, completion_id=2))
     assert (woke.entry.type, woke.status) == ("Call", common.INVOCATION_STATUS_RUNNING)
     set_state = world.sim.AppendCommand(sim.AppendCommandRequest(invocation_id=inv, type="SetState")).entry
     assert list(set_state.completion_ids) == [] and not set_state.HasField("name")
-    expect_error(lambda: world.sim.Suspend(sim.SuspendRequest(invocation_id=inv, awaiting=7)), C.FAILED_PRECONDITION,
-                 "NOTHING_TO_AWAIT", 409, f"Completion 7 of the invocation '{inv}' is not pending.")
+    expect_error(
+        lambda: world.sim.Suspend(sim.SuspendRequest(invocation_id=inv, awaiting=7)),
+        C.FAILED_PRECONDITION,
+        "NOTHING_TO_AWAIT",
+        409,
+        f"Completion 7 of the invocation '{inv}' is not pending.",
+    )
 
 
 def test_sleep_and_the_clock(world: World) -> None:
@@ -99,8 +131,13 @@ def test_sleep_and_the_clock(world: World) -> None:
     got = world.get(inv)
     assert got.status == common.INVOCATION_STATUS_RUNNING and not got.timers
     assert got.journal[-1].completion_id == 1
-    expect_error(lambda: world.sim.AdvanceClock(sim.AdvanceClockRequest(to_ms=now)), C.INVALID_ARGUMENT,
-                 "INVALID_ARGUMENT", 400, f"Invalid argument 'target_ms': the clock only moves forward (now {now + 1})")
+    expect_error(
+        lambda: world.sim.AdvanceClock(sim.AdvanceClockRequest(to_ms=now)),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        f"Invalid argument 'target_ms': the clock only moves forward (now {now + 1})",
+    )
 
 
 def test_retention_expires_on_the_cleaner(world: World) -> None:
@@ -117,14 +154,22 @@ def test_fail_attempt(world: World) -> None:
     paused = world.sim.FailAttempt(sim.FailAttemptRequest(invocation_id=inv, max_attempts=2))
     assert (paused.status, paused.retry_count) == (common.INVOCATION_STATUS_PAUSED, 2)
     other = world.running()
-    killed = world.sim.FailAttempt(sim.FailAttemptRequest(
-        invocation_id=other, max_attempts=1, on_max_attempts=sim.FailAttemptRequest.ON_MAX_ATTEMPTS_KILL))
+    killed = world.sim.FailAttempt(
+        sim.FailAttemptRequest(
+            invocation_id=other, max_attempts=1, on_max_attempts=sim.FailAttemptRequest.ON_MAX_ATTEMPTS_KILL
+        )
+    )
     assert killed.status == common.INVOCATION_STATUS_COMPLETED
     assert world.get(other).completion == common.COMPLETION_RESULT_FAILURE
     default = world.sim.FailAttempt(sim.FailAttemptRequest(invocation_id=world.running()))
     assert default.status == common.INVOCATION_STATUS_RUNNING  # 70 attempts by default
-    expect_error(lambda: world.sim.FailAttempt(sim.FailAttemptRequest(invocation_id=inv, on_max_attempts=5)),  # type: ignore[arg-type]
-                 C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400, "Invalid argument 'on_max_attempts': unknown value 5")
+    expect_error(
+        lambda: world.sim.FailAttempt(sim.FailAttemptRequest(invocation_id=inv, on_max_attempts=5)),  # type: ignore[arg-type]
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'on_max_attempts': unknown value 5",
+    )
 
 
 def test_complete(world: World) -> None:
@@ -135,8 +180,9 @@ def test_complete(world: World) -> None:
     failed = world.running()
     world.sim.Complete(sim.CompleteRequest(invocation_id=failed, failed=True))
     assert world.get(failed).completion == common.COMPLETION_RESULT_FAILURE
-    world.admin.RegisterService(adm.RegisterServiceRequest(name="Ephemeral", journal_retention_s=0,
-                                                           completion_retention_s=0))
+    world.admin.RegisterService(
+        adm.RegisterServiceRequest(name="Ephemeral", journal_retention_s=0, completion_retention_s=0)
+    )
     gone = world.running("Ephemeral")
     assert world.sim.Complete(sim.CompleteRequest(invocation_id=gone)).status == common.INVOCATION_STATUS_FREE
 
@@ -146,8 +192,13 @@ def test_partition_availability(world: World) -> None:
     assert list(answer.unavailable_partitions) == [3]
     answer = world.sim.SetPartitionAvailability(sim.SetPartitionAvailabilityRequest(partition=3, available=True))
     assert list(answer.unavailable_partitions) == []
-    expect_error(lambda: world.sim.SetPartitionAvailability(sim.SetPartitionAvailabilityRequest(partition=24)),
-                 C.INVALID_ARGUMENT, "INVALID_ARGUMENT", 400, "Invalid argument 'partition': must be below 24")
+    expect_error(
+        lambda: world.sim.SetPartitionAvailability(sim.SetPartitionAvailabilityRequest(partition=24)),
+        C.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+        400,
+        "Invalid argument 'partition': must be below 24",
+    )
 
 
 def test_explain_restart_as_new_success_changes_nothing(world: World) -> None:
@@ -161,11 +212,15 @@ def test_explain_restart_as_new_success_changes_nothing(world: World) -> None:
     assert (answer.pinned.deployment_id, answer.pinned.protocol) == (D2, 6)
     assert list(answer.copied_indexes) == [0, 1, 2]
     assert [(e.index, e.type) for e in answer.entries] == [(0, "Input"), (1, "Run"), (2, "Run")]
-    keep = world.sim.ExplainRestartAsNew(adm.RestartAsNewRequest(
-        invocation_id=old, deployment=common.DeploymentSelector(mode=common.DeploymentSelector.MODE_KEEP)))
+    keep = world.sim.ExplainRestartAsNew(
+        adm.RestartAsNewRequest(
+            invocation_id=old, deployment=common.DeploymentSelector(mode=common.DeploymentSelector.MODE_KEEP)
+        )
+    )
     assert keep.resolved_deployment_id == D2
-    by_id = world.sim.ExplainRestartAsNew(adm.RestartAsNewRequest(
-        invocation_id=old, deployment=common.DeploymentSelector(id=D1)))
+    by_id = world.sim.ExplainRestartAsNew(
+        adm.RestartAsNewRequest(invocation_id=old, deployment=common.DeploymentSelector(id=D1))
+    )
     assert by_id.resolved_deployment_id == D1 and by_id.pinned.deployment_id == D1
 
 
@@ -173,12 +228,20 @@ def test_explain_restart_as_new_refusal(world: World) -> None:
     running = world.running()
     answer = world.sim.ExplainRestartAsNew(adm.RestartAsNewRequest(invocation_id=running))
     assert (answer.check, answer.check_name, answer.would_succeed) == (7, "not running, suspended or paused", False)
-    assert answer.refusal == sim.Refusal(code=9, code_name="FAILED_PRECONDITION", reason="STILL_RUNNING",
-                                         http_status=409, message=f"The invocation '{running}' is still running.")
+    assert answer.refusal == sim.Refusal(
+        code=9,
+        code_name="FAILED_PRECONDITION",
+        reason="STILL_RUNNING",
+        http_status=409,
+        message=f"The invocation '{running}' is still running.",
+    )
     assert not answer.copied_indexes and not answer.HasField("pinned")
     early = world.sim.ExplainRestartAsNew(adm.RestartAsNewRequest(invocation_id="nope"))
-    assert (early.check, early.refusal.code_name, early.refusal.reason) == (2, "INVALID_ARGUMENT",
-                                                                             "INVALID_INVOCATION_ID")
+    assert (early.check, early.refusal.code_name, early.refusal.reason) == (
+        2,
+        "INVALID_ARGUMENT",
+        "INVALID_INVOCATION_ID",
+    )
     assert not early.HasField("resolved_deployment_id")
     request = adm.RestartAsNewRequest(invocation_id=world.completed(), from_index=4294967295)
     prefix = world.sim.ExplainRestartAsNew(request)
