@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 50051
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
-.PHONY: setup run test bench lint conformance conformance-grpc conformance-record codegen diagram clean
+.PHONY: setup run test test-long bench lint conformance conformance-grpc conformance-record codegen diagram clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -26,8 +26,11 @@ NODE_DEPS := tests/node/node_modules/.package-lock.json
 $(NODE_DEPS): tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund
 
-test: setup $(NODE_DEPS)  ## every test, the replay of the shared examples included
+test: setup $(NODE_DEPS)  ## every test, the replay of the shared examples included (Hypothesis derandomized)
 	$(PY) -m pytest
+
+test-long: setup $(NODE_DEPS)  ## every test with deep Hypothesis runs: 25x the examples, 4x longer sequences, random seeds
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest
 
 # h2load (nghttp2's C HTTP/2 client) is the gRPC load generator: a Python client would spend more
 # CPU per call than the server on these 2 cores. Installed from Debian when we are root; without
@@ -39,8 +42,9 @@ bench: setup  ## benchmarks: prints a table, writes bench/results.json
 	  echo "h2load not installed: the gRPC figures will come from Python clients"
 	$(PY) -m bench
 
-lint: setup
+lint: setup  ## ruff check, ruff format --check, mypy --strict over every package and the tests
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
 conformance: setup  ## replay the shared examples against the in-process model

@@ -112,7 +112,7 @@ def lean_log_records() -> None:
     The switches the Logging HOWTO lists under "Optimization"; they are process-wide, so only the
     server's entry point calls this, never the library.
     """
-    logging._srcfile = None  # type: ignore[attr-defined]  # no sys._getframe walk per record
+    logging._srcfile = None  # no sys._getframe walk per record
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -5,12 +5,13 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fsm import Engine, LifecycleError, load_world
 from fsm.ids import IdError, parse_deployment_id, parse_invocation_id
 from fsm.requests import parse_deployment, parse_from, parse_query_string
+from tests.budget import budget
 
 from .conftest import World
 
@@ -44,7 +45,7 @@ def call_with(engine: Engine, name: str, args: list[Any]) -> None:
         assert "argument" in str(exc) and "positional" in str(exc) or "missing" in str(exc), exc
 
 
-@settings(max_examples=300, deadline=None)
+@budget(300)
 @given(name=st.sampled_from(PUBLIC), args=st.lists(JUNK, min_size=0, max_size=5))
 def test_engine_methods_refuse_junk_with_lifecycle_errors(name: str, args: list[Any]) -> None:
     world = World()
@@ -53,7 +54,7 @@ def test_engine_methods_refuse_junk_with_lifecycle_errors(name: str, args: list[
     world.engine.check_invariants()
 
 
-@settings(max_examples=300, deadline=None)
+@budget(300)
 @given(value=JUNK)
 def test_parsers_refuse_junk_with_their_documented_errors(value: Any) -> None:
     for parse in (parse_from, parse_deployment):
@@ -74,7 +75,7 @@ def test_parsers_refuse_junk_with_their_documented_errors(value: Any) -> None:
             pass
 
 
-@settings(max_examples=200, deadline=None)
+@budget(200)
 @given(world=st.one_of(JUNK, st.fixed_dictionaries({"services": JUNK, "deployments": JUNK, "invocations": JUNK})))
 def test_load_world_refuses_junk_with_snapshot_errors(world: Any) -> None:
     try:

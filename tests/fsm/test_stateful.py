@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from fsm import LIVE_STATES, Engine, LifecycleError, dump_world, load_world
 from fsm.snapshot import dump_invocation
+from tests.budget import budget
 
 # Key k1 is drawn often, so that its inbox fills up and drains.
 SERVICES = [
@@ -190,7 +191,5 @@ class EngineMachine(RuleBasedStateMachine):
         assert dump_world(load_world(world)) == world
 
 
-EngineMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+EngineMachine.TestCase.settings = budget(150, steps=50, slow_ok=True)
 TestEngineMachine = EngineMachine.TestCase

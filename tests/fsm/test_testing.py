@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fsm import Engine, LifecycleError
@@ -22,8 +22,9 @@ from fsm.testing import (
     worlds,
     worlds_with_requests,
 )
+from tests.budget import budget
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = budget(60, slow_ok=True)
 
 
 @FAST
@@ -121,7 +122,7 @@ def test_make_invocation_options() -> None:
         make_invocation("running", journal_retained=False)
 
 
-@settings(max_examples=40, deadline=None)
+@budget(40)
 @given(invocations(), st.data())
 def test_drawn_invocations_are_consistent(made: tuple[Engine, str], data: st.DataObject) -> None:
     engine, inv = made

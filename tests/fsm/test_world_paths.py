@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -21,6 +21,7 @@ from fsm import Engine, LifecycleError, conformance, dump_world, load_world
 from fsm.conformance import InProcess, read_cases
 from fsm.lifecycle import LIFECYCLE, STATES, Lifecycle
 from fsm.restart import Decision
+from tests.budget import budget
 
 from .conftest import EXAMPLES
 
@@ -284,7 +285,7 @@ class BothPaths(RuleBasedStateMachine):
 
 
 TestBothPaths = BothPaths.TestCase
-TestBothPaths.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+TestBothPaths.settings = budget(100, steps=40)
 
 
 #: A program that runs through most kinds of steps: every check of it must agree.

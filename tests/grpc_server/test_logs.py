@@ -71,11 +71,11 @@ def root_logging() -> Iterator[None]:
         logging.logProcesses,
         logging.logMultiprocessing,
         logging._srcfile,
-    )  # type: ignore[attr-defined]
+    )
     yield
     root.handlers[:], level = saved[0], saved[1]
     root.setLevel(level)
-    (logging.logThreads, logging.logProcesses, logging.logMultiprocessing, logging._srcfile) = saved[2:]  # type: ignore[attr-defined]
+    (logging.logThreads, logging.logProcesses, logging.logMultiprocessing, logging._srcfile) = saved[2:]
 
 
 def test_configure_logging_writes_json_lines_and_exceptions(root_logging: None) -> None:

@@ -61,7 +61,11 @@ def test_request_fields_on_the_restart_shapes() -> None:
         invocation_id="inv_x", from_index=0, deployment=common_pb2.DeploymentSelector(id="dp_1")
     )
     assert request_fields(by_id) == {"invocation_id": "inv_x", "from_index": 0, "deployment": {"id": "dp_1"}}
-    keep = admin_pb2.RestartAsNewRequest(deployment=common_pb2.DeploymentSelector(mode=1))
+    keep = admin_pb2.RestartAsNewRequest(
+        deployment=common_pb2.DeploymentSelector(mode=common_pb2.DeploymentSelector.MODE_KEEP)
+    )
     assert request_fields(keep) == {"deployment": {"mode": "MODE_KEEP"}}
-    unknown = admin_pb2.RestartAsNewRequest(deployment=common_pb2.DeploymentSelector(mode=99))  # open enums
+    unknown = admin_pb2.RestartAsNewRequest(
+        deployment=common_pb2.DeploymentSelector(mode=common_pb2.DeploymentSelector.Mode.ValueType(99))
+    )  # open enums
     assert request_fields(unknown) == json_format.MessageToDict(unknown, preserving_proto_field_name=True)
