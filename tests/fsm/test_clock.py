@@ -27,6 +27,15 @@ def test_timers_come_in_due_order_and_one_due_with_the_cleaner_goes_first() -> N
     assert clock.now_ms == 3 * HOUR and clock.next_cleanup_ms == 4 * HOUR
 
 
+def test_a_timer_due_at_a_cleaner_run_goes_before_that_run_s_expiries() -> None:
+    records = {"x": completed("x", 0)}  # its 60 s journal retention is due at the first run
+    clock = Clock(0, HOUR, records.get)
+    clock.schedule_retention(records["x"], 0)
+    clock.schedule_sleep("s", HOUR, 2)
+    clock.schedule_start("a", HOUR)
+    assert list(clock.until(HOUR)) == [(SLEEP, "s", 2), (START, "a", 0), (EXPIRE_JOURNAL, "x", 0)]
+
+
 def test_the_cleaner_yields_expiries_due_by_its_run_only() -> None:
     records = {"x": completed("x", 0), "y": completed("y", HOUR // 2)}
     clock = Clock(0, HOUR, records.get)

@@ -71,6 +71,8 @@ def test_deployment_ids_round_trip(uuid: int) -> None:
         ("inv_1drCQ-YKZl9p7MIOJSFmvUm5T2w3LPR8e9", "base62 decode error"),
         ("inv_1é", "bad length"),  # a field cut inside a multi-byte character
         ("inv_é", "bad length"),
+        ("dp_bogus", "unrecognized codec version"),  # the version is read before the type is compared
+        ("dp_2hyvaGLkmYCmSH4nzeUDZv", "unrecognized codec version"),
     ],
 )
 def test_invocation_id_failures_name_restates_reason(raw: str, reason: str) -> None:
@@ -89,6 +91,7 @@ def test_invocation_id_failures_name_restates_reason(raw: str, reason: str) -> N
         ("dp_16hyvaGLkmYCmSH4nzeUDZ", "bad length"),
         ("dp_16hyvaGLkmYCmSH4nzeUDZvv", "bad length"),
         ("dp_1ZZZZZZZZZZZZZZZZZZZZZZ", "base62 decode error"),  # overflows u128
+        ("inv_bogus", "unrecognized codec version"),  # the version is read before the type is compared
     ],
 )
 def test_deployment_id_failures(raw: str, reason: str) -> None:

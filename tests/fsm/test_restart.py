@@ -143,6 +143,23 @@ def old_protocol() -> tuple[Engine, str]:
     return e, inv
 
 
+@pytest.mark.parametrize(("protocol", "old"), [(1, True), (3, True), (4, False), (5, False)])
+def test_check_10_applies_to_protocols_below_4_only(protocol: int, old: bool) -> None:
+    e = Engine()
+    e.register_service("S")
+    e.register_deployment(["S"], (protocol, protocol))
+    inv = e.call("S", "run")
+    e.complete(inv)
+    assert e.invocations[inv].pinned_protocol == protocol
+    if old:  # keep cannot be honoured on the old path: 409
+        err = refusal(e, inv, 0, "keep")
+        assert (err.http_status, err.reason, err.check) == (409, "CANNOT_CHANGE_DEPLOYMENT", 10)
+    else:  # the new journal: keep succeeds and pins the old deployment and protocol
+        result = e.restart_as_new(inv, 0, "keep")
+        assert result.pinned_protocol == protocol and result.pinned_deployment_id is not None
+        assert e.explain_restart_as_new(inv, 0, "keep").check.number == 16
+
+
 def test_check_10_old_protocol_refusals(old_protocol: tuple[Engine, str]) -> None:
     e, inv = old_protocol
     err = refusal(e, inv, 1)
