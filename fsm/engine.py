@@ -248,6 +248,8 @@ class Engine:
         check_int("partition", partition)
         if partition >= self.partitions:
             raise invalid_argument("partition", f"must be below {self.partitions}")
+        if not isinstance(available, bool):
+            raise invalid_argument("available", f"must be true or false, got {available!r}")
         if available:
             self._world.unavailable_partitions.discard(partition)
         else:

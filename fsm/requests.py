@@ -133,6 +133,8 @@ def parse_query_string(query: str, fields: tuple[str, ...] = ("from", "deploymen
     ``fields`` are the parameters the operation knows (resume knows only ``deployment``);
     any other key is ignored, as serde ignores unknown fields.
     """
+    if not isinstance(query, str):
+        raise query_error(f"expected a string, got {type(query).__name__}")
     seen: set[str] = set()
     from_: int | None = None
     deployment: str | None = None

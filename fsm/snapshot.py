@@ -52,7 +52,7 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
     now_ms = _non_negative(_need(world, "now_ms", "world", int, optional=True), "world.now_ms")
     engine = Engine(seed=seed, now_ms=DEFAULT_EPOCH_MS if now_ms is None else now_ms)
     for i, raw in enumerate(_need(world, "services", "world", list)):
-        where = f"services[{i}]"
+        where = f"world.services[{i}]"
         name = _need(raw, "name", where, str)
         kind = _need(raw, "type", where, str)
         if kind not in SERVICE_TYPES:
@@ -66,7 +66,7 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
         assert retention is not None
         engine.register_service(name, kind, retention, completion)
     for i, raw in enumerate(_need(world, "deployments", "world", list)):
-        where = f"deployments[{i}]"
+        where = f"world.deployments[{i}]"
         dep_id = _need(raw, "id", where, str)
         services = _need(raw, "services", where, list)
         protocol = _need(raw, "protocol", where, list)
@@ -85,14 +85,14 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
     sleeps: dict[str, list[tuple[int, int]]] = {}
     seen: set[str] = set()
     for i, raw in enumerate(_need(world, "invocations", "world", list)):
-        inv, timers = _load_invocation(engine, raw, f"invocations[{i}]", seen)
+        inv, timers = _load_invocation(engine, raw, f"world.invocations[{i}]", seen)
         invocations.append(inv)
         if timers:
             sleeps[inv.id] = timers
     unavailable: list[int] = []
     for i, partition in enumerate(_need(world, "unavailable_partitions", "world", list, optional=True) or []):
         if not isinstance(partition, int) or not 0 <= partition < engine.partitions:
-            raise SnapshotError(f"unavailable_partitions[{i}]", f"must be a partition below {engine.partitions}")
+            raise SnapshotError(f"world.unavailable_partitions[{i}]", f"must be a partition below {engine.partitions}")
         unavailable.append(partition)
     engine.restore(invocations, sleeps)
     for partition in unavailable:

@@ -72,29 +72,81 @@ def broken(path: list[Any], value: Any) -> dict[str, Any]:
     [
         ([], "world", "must be an object"),
         (broken(["services"], KeyError), "world.services", "is missing"),
-        (broken(["services", 0, "type"], "actor"), "services[0].type", "must be one of"),
-        (broken(["services", 0, "journal_retention_s"], -1), "services[0].journal_retention_s", ">= 0"),
-        (broken(["deployments", 0, "protocol"], [7]), "deployments[0].protocol", "[min, max]"),
-        (broken(["deployments", 0, "services", 0], "Ghost"), "deployments[0].services[0]", "not a listed service"),
-        (broken(["deployments", 0, "id"], "dp_bogus"), "deployments[0]", "deployment_id"),
-        (broken(["invocations", 0, "id"], "inv_bogus"), "invocations[0].id", "unrecognized codec version"),
-        (broken(["invocations", 0, "status"], "sleeping"), "invocations[0].status", "must be one of"),
-        (broken(["invocations", 0, "completion"], "maybe"), "invocations[0].completion", "success"),
-        (broken(["invocations", 0, "target", "service"], "Ghost"), "invocations[0].target.service", "not a listed"),
-        (broken(["invocations", 0, "target", "key"], "k"), "invocations[0].target.key", "takes no key"),
-        (broken(["invocations", 0, "journal", 1, "index"], 5), "invocations[0].journal[1].index", "in order"),
-        (broken(["invocations", 0, "journal", 1, "kind"], "event"), "invocations[0].journal[1].kind", "command"),
-        (broken(["invocations", 0, "journal", 0, "type"], "Run"), "invocations[0].journal[0]", "Input"),
-        (broken(["invocations", 0, "journal_retained"], "yes"), "invocations[0].journal_retained", "boolean"),
-        (broken(["invocations", 0, "pinned"], {"protocol": 6}), "invocations[0].pinned.deployment_id", "missing"),
+        (
+            broken(["services", 0, "type"], "actor"),
+            "world.services[0].type",
+            "must be one of service, virtual_object, workflow, got 'actor'",
+        ),
+        (
+            broken(["services", 0, "journal_retention_s"], -1),
+            "world.services[0].journal_retention_s",
+            "must be >= 0, got -1",
+        ),
+        (broken(["deployments", 0, "protocol"], [7]), "world.deployments[0].protocol", "must be [min, max] integers"),
+        (
+            broken(["deployments", 0, "services", 0], "Ghost"),
+            "world.deployments[0].services[0]",
+            "'Ghost' is not a listed service",
+        ),
+        (
+            broken(["deployments", 0, "id"], "dp_bogus"),
+            "world.deployments[0]",
+            "Invalid argument 'deployment_id': unrecognized codec version",
+        ),
+        (
+            broken(["invocations", 0, "id"], "inv_bogus"),
+            "world.invocations[0].id",
+            "'inv_bogus' is not an invocation id (unrecognized codec version)",
+        ),
+        (
+            broken(["invocations", 0, "status"], "sleeping"),
+            "world.invocations[0].status",
+            "must be one of scheduled, inboxed, running, suspended, paused, completed, got 'sleeping'",
+        ),
+        (
+            broken(["invocations", 0, "completion"], "maybe"),
+            "world.invocations[0].completion",
+            "is 'success' or 'failure' for completed invocations, else null",
+        ),
+        (
+            broken(["invocations", 0, "target", "service"], "Ghost"),
+            "world.invocations[0].target.service",
+            "'Ghost' is not a listed service",
+        ),
+        (broken(["invocations", 0, "target", "key"], "k"), "world.invocations[0].target.key", "a service takes no key"),
+        (
+            broken(["invocations", 0, "journal", 1, "index"], 5),
+            "world.invocations[0].journal[1].index",
+            "journal indexes must be 0, 1, 2, ... in order; got 5 at position 1",
+        ),
+        (
+            broken(["invocations", 0, "journal", 1, "kind"], "event"),
+            "world.invocations[0].journal[1].kind",
+            "must be 'command' or 'notification', got 'event'",
+        ),
+        (
+            broken(["invocations", 0, "journal", 0, "type"], "Run"),
+            "world.invocations[0].journal[0]",
+            "entry 0 must be the Input command",
+        ),
+        (
+            broken(["invocations", 0, "journal_retained"], "yes"),
+            "world.invocations[0].journal_retained",
+            "must be a boolean",
+        ),
+        (
+            broken(["invocations", 0, "pinned"], {"protocol": 6}),
+            "world.invocations[0].pinned.deployment_id",
+            "is missing",
+        ),
     ],
 )
 def test_a_broken_world_names_the_field(world: Any, where: str, problem: str) -> None:
     with pytest.raises(SnapshotError) as caught:
         load_world(world)
-    assert caught.value.where == where
-    assert problem in caught.value.message
-    assert caught.value.http_status == 400
+    err = caught.value
+    assert (err.http_status, err.reason, err.where) == (400, "INVALID_SNAPSHOT", where)
+    assert err.message == f"Invalid world at '{where}': {problem}"
 
 
 def test_two_holders_of_one_key_are_refused() -> None:

@@ -50,7 +50,7 @@ def test_import_rejects_what_is_not_a_world(world: World) -> None:
         "INVALID_SNAPSHOT",
         400,
     )
-    assert error.message.startswith("Invalid world at 'invocations[0].id'")
+    assert error.message.startswith("Invalid world at 'world.invocations[0].id'")
 
 
 def test_seeded_import_gives_the_same_ids(world: World) -> None:
