@@ -7,7 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from fsm import Engine, IllegalTransition, InvalidArgument, LifecycleError, NotFound
-from fsm.errors import FailedPrecondition
+from fsm.errors import FailedPrecondition, Unavailable
+from fsm.snapshot import dump_world
+from tests.refusals import answer, refused
 
 from .conftest import World
 
@@ -116,17 +118,24 @@ def test_admin_operation_per_state(world: World, operation: str, state: str) -> 
 @pytest.mark.parametrize("operation", [*TABLE, "restart_as_new"])
 def test_every_operation_answers_400_404_and_503_like_restate(world: World, operation: str) -> None:
     e = world.engine
-    with pytest.raises(InvalidArgument, match=r"^The request field 'invocation_id' is invalid\. Reason: bad format$"):
-        getattr(e, operation)("xyz")
+    err: LifecycleError = refused(lambda: getattr(e, operation)("xyz"), InvalidArgument)
+    assert answer(err) == (
+        400,
+        "INVALID_INVOCATION_ID",
+        "The request field 'invocation_id' is invalid. Reason: bad format",
+    )
     absent = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8ed"
-    with pytest.raises(NotFound, match="does not exist"):
-        getattr(e, operation)(absent)
+    err = refused(lambda: getattr(e, operation)(absent), NotFound)
+    assert answer(err) == (404, "INVOCATION_NOT_FOUND", f"The requested invocation '{absent}' does not exist")
     inv = completed(world)
-    for partition in range(e.partitions):
-        e.set_partition_available(partition, False)
-    with pytest.raises(LifecycleError) as caught:
-        getattr(e, operation)(inv)
-    assert caught.value.http_status == 503
+    partition = e.partition_of(e.parse_id(inv))
+    e.set_partition_available(partition, False)
+    err = refused(lambda: getattr(e, operation)(inv), Unavailable)
+    assert answer(err) == (
+        503,
+        "PARTITION_UNAVAILABLE",
+        f"Error when routing the request internally. Reason: partition {partition} has no known leader",
+    )
 
 
 def test_cancel_appends_a_signal_and_kill_ends_with_failure(world: World) -> None:
@@ -149,13 +158,21 @@ def test_resume_can_move_a_paused_invocation_to_another_deployment(world: World)
         f"The invocation '{inv}' is running on protocol version '6', while the chosen "
         f"deployment '{world.proto5}' supports the range 5..=5."
     )
-    with pytest.raises(FailedPrecondition, match="trying to resume"):
-        e.resume(inv, "dp_16hyvaGLkmYCmSH4nzeUDAv")
+    err = refused(lambda: e.resume(inv, "dp_16hyvaGLkmYCmSH4nzeUDAv"), FailedPrecondition)
+    assert answer(err) == (
+        400,
+        "DEPLOYMENT_NOT_FOUND",
+        f"The given deployment was not found when trying to resume the invocation '{inv}'.",
+    )
     assert e.resume(inv, world.d1) == 200
     assert (e.invocations[inv].state, e.invocations[inv].pinned_deployment) == ("running", world.d1)
-    with pytest.raises(FailedPrecondition, match="deployment id cannot be changed") as refused:
-        e.resume(inv, "latest")
-    assert refused.value.http_status == 409
+    err = refused(lambda: e.resume(inv, "latest"), FailedPrecondition)
+    assert answer(err) == (
+        409,
+        "CANNOT_CHANGE_DEPLOYMENT",
+        f"The invocation '{inv}' is still running or the deployment id is not pinned yet, "
+        "deployment id cannot be changed.",
+    )
     assert e.resume(inv, "keep") == 200
 
 
@@ -256,31 +273,111 @@ def test_completion_ids_follow_behaviour_md(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("step", "message"),
+    ("step", "status", "reason", "message"),
     [
-        (lambda e, i: e.suspend(i), "awaits no missing completion"),
-        (lambda e, i: e.complete_command(i, 9), "No command of the invocation"),
-        (lambda e, i: e.call("Nope", "h"), "The requested service 'Nope' does not exist"),
-        (lambda e, i: e.call("Locker", "h"), "needs a string key"),
-        (lambda e, i: e.call("Steps", "h", "k"), "is not keyed"),
-        (lambda e, i: e.call("Steps", "", None), "'handler': must be a non-empty string"),
-        (lambda e, i: e.call("Steps", "h", delay_ms=-1), "'delay_ms': must be an integer >= 0"),
-        (lambda e, i: e.advance(-5), "'ms': must be an integer >= 0"),
-        (lambda e, i: e.fail_attempt(i, on_max_attempts="explode"), "'pause' or 'kill'"),
-        (lambda e, i: e.register_deployment([], (5, 7)), "non-empty list"),
-        (lambda e, i: e.register_deployment(["Steps"], (7, 5)), "min 7 is greater than max 5"),
-        (lambda e, i: e.register_deployment(["Ghost"]), "The requested service 'Ghost' does not exist"),
-        (lambda e, i: e.register_service("Steps", "workflow"), "cannot become a workflow"),
-        (lambda e, i: e.register_service("X", "actor"), "must be one of service, virtual_object, workflow"),
-        (lambda e, i: e.remove_deployment("dp_16hyvaGLkmYCmSH4nzeUDAv"), "does not exist"),
-        (lambda e, i: e.remove_service("Steps"), "still served by"),
-        (lambda e, i: e.set_partition_available(99, False), "must be below 24"),
+        (
+            lambda e, i: e.suspend(i),
+            409,
+            "NOTHING_TO_AWAIT",
+            "The invocation '{inv}' awaits no missing completion: it cannot suspend.",
+        ),
+        (
+            lambda e, i: e.complete_command(i, 9),
+            409,
+            "UNKNOWN_COMPLETION",
+            "No command of the invocation '{inv}' awaits completion 9.",
+        ),
+        (lambda e, i: e.call("Nope", "h"), 404, "SERVICE_NOT_FOUND", "The requested service 'Nope' does not exist"),
+        (
+            lambda e, i: e.call("Locker", "h"),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'key': the virtual_object 'Locker' needs a string key",
+        ),
+        (
+            lambda e, i: e.call("Steps", "h", "k"),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'key': the service 'Steps' is not keyed; pass no key",
+        ),
+        (
+            lambda e, i: e.call("Steps", "", None),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'handler': must be a non-empty string",
+        ),
+        (
+            lambda e, i: e.call("Steps", "h", delay_ms=-1),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'delay_ms': must be an integer >= 0, got -1",
+        ),
+        (lambda e, i: e.advance(-5), 400, "INVALID_ARGUMENT", "Invalid argument 'ms': must be an integer >= 0, got -5"),
+        (
+            lambda e, i: e.fail_attempt(i, on_max_attempts="explode"),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'on_max_attempts': must be 'pause' or 'kill'",
+        ),
+        (
+            lambda e, i: e.register_deployment([], (5, 7)),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'services': must be a non-empty list of service names",
+        ),
+        (
+            lambda e, i: e.register_deployment(["Steps"], (7, 5)),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'protocol': min 7 is greater than max 5",
+        ),
+        (
+            lambda e, i: e.register_deployment(["Ghost"]),
+            404,
+            "SERVICE_NOT_FOUND",
+            "The requested service 'Ghost' does not exist",
+        ),
+        (
+            lambda e, i: e.register_service("Steps", "workflow"),
+            409,
+            "SERVICE_TYPE_CHANGED",
+            "The service 'Steps' is a service; it cannot become a workflow.",
+        ),
+        (
+            lambda e, i: e.register_service("X", "actor"),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'type': must be one of service, virtual_object, workflow, got 'actor'",
+        ),
+        (
+            lambda e, i: e.remove_deployment("dp_16hyvaGLkmYCmSH4nzeUDAv"),
+            404,
+            "DEPLOYMENT_NOT_FOUND",
+            "The requested deployment 'dp_16hyvaGLkmYCmSH4nzeUDAv' does not exist",
+        ),
+        (
+            lambda e, i: e.remove_service("Steps"),
+            409,
+            "SERVICE_IN_USE",
+            "The service 'Steps' is still served by {d1}, {proto5}, {d2}; remove those first.",
+        ),
+        (
+            lambda e, i: e.set_partition_available(99, False),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'partition': must be below 24",
+        ),
     ],
 )
-def test_misuse_gets_a_clear_error(world: World, step: Callable[[Engine, str], object], message: str) -> None:
+def test_misuse_gets_a_clear_error(
+    world: World, step: Callable[[Engine, str], object], status: int, reason: str, message: str
+) -> None:
     inv = running(world)
-    with pytest.raises(LifecycleError, match=message):
-        step(world.engine, inv)
+    before = dump_world(world.engine)
+    err = refused(lambda: step(world.engine, inv), LifecycleError)
+    expected = message.format(inv=inv, d1=world.d1, proto5=world.proto5, d2=world.d2)
+    assert answer(err) == (status, reason, expected)
+    assert dump_world(world.engine) == before
     world.engine.check_invariants()
 
 
@@ -317,7 +414,15 @@ def test_an_engine_runs_the_lifecycle_it_is_given() -> None:
         inv = e.call("S", "run")
         e.sleep(inv, 1_000)
         assert e.pause(inv) == 200 and e.invocations[inv].state == after
-    with pytest.raises(LifecycleError, match="Invalid argument 'lifecycle'"):
-        Engine(lifecycle=RULES)  # type: ignore[arg-type]
-    with pytest.raises(LifecycleError, match="Invalid argument 'machine'"):
-        Engine(machine=changed.new_machine())  # a machine of another lifecycle
+    err = refused(lambda: Engine(lifecycle=RULES), InvalidArgument)  # type: ignore[arg-type]
+    assert answer(err) == (
+        400,
+        "INVALID_ARGUMENT",
+        "Invalid argument 'lifecycle': must be an fsm.lifecycle.Lifecycle, got tuple",
+    )
+    err = refused(lambda: Engine(machine=changed.new_machine()), InvalidArgument)  # a machine of another lifecycle
+    assert answer(err) == (
+        400,
+        "INVALID_ARGUMENT",
+        "Invalid argument 'machine': must come from lifecycle.new_machine() of this engine's lifecycle",
+    )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from fsm.errors import FailedPrecondition, InvalidArgument, NotFound
+from fsm.errors import FailedPrecondition, InvalidArgument, LifecycleError, NotFound
 from fsm.registry import Registry
+from tests.refusals import answer, refused
 
 IDS = iter(f"dp_1{n:022d}" for n in range(100))
 
@@ -26,20 +25,20 @@ def test_the_latest_deployment_is_the_newest_that_serves_the_service() -> None:
 def test_refusals_name_the_problem() -> None:
     r = Registry()
     r.register_service("A")
-    with pytest.raises(FailedPrecondition, match="The service 'A' is a service; it cannot become a workflow."):
-        r.register_service("A", "workflow")
-    with pytest.raises(NotFound, match="The requested service 'Z' does not exist"):
-        r.register_deployment(["Z"], (5, 7), None, None, lambda: next(IDS))
-    with pytest.raises(InvalidArgument, match="Invalid argument 'protocol': min 7 is greater than max 5"):
-        r.register_deployment(["A"], (7, 5), None, None, lambda: next(IDS))
-    with pytest.raises(InvalidArgument, match="Invalid argument 'deployment_id': unrecognized codec version"):
-        r.register_deployment(["A"], (5, 7), "dp_x", None, lambda: next(IDS))
+    err: LifecycleError = refused(lambda: r.register_service("A", "workflow"), FailedPrecondition)
+    assert answer(err) == (409, "SERVICE_TYPE_CHANGED", "The service 'A' is a service; it cannot become a workflow.")
+    err = refused(lambda: r.register_deployment(["Z"], (5, 7), None, None, lambda: next(IDS)), NotFound)
+    assert answer(err) == (404, "SERVICE_NOT_FOUND", "The requested service 'Z' does not exist")
+    err = refused(lambda: r.register_deployment(["A"], (7, 5), None, None, lambda: next(IDS)), InvalidArgument)
+    assert answer(err) == (400, "INVALID_ARGUMENT", "Invalid argument 'protocol': min 7 is greater than max 5")
+    err = refused(lambda: r.register_deployment(["A"], (5, 7), "dp_x", None, lambda: next(IDS)), InvalidArgument)
+    assert answer(err) == (400, "INVALID_ARGUMENT", "Invalid argument 'deployment_id': unrecognized codec version")
     dep = r.register_deployment(["A"], (5, 7), None, None, lambda: next(IDS))
-    with pytest.raises(FailedPrecondition, match=f"The service 'A' is still served by {dep}; remove those first."):
-        r.remove_service("A", lambda name: False)
+    err = refused(lambda: r.remove_service("A", lambda name: False), FailedPrecondition)
+    assert answer(err) == (409, "SERVICE_IN_USE", f"The service 'A' is still served by {dep}; remove those first.")
     r.remove_deployment(dep)
-    with pytest.raises(FailedPrecondition, match="Invocations of the service 'A' still exist."):
-        r.remove_service("A", lambda name: True)
+    err = refused(lambda: r.remove_service("A", lambda name: True), FailedPrecondition)
+    assert answer(err) == (409, "SERVICE_IN_USE", "Invocations of the service 'A' still exist.")
     r.remove_service("A", lambda name: False)
     assert r.services == {}
 
@@ -53,6 +52,6 @@ def test_no_id_is_drawn_for_a_refused_registration() -> None:
         drawn.append(next(IDS))
         return drawn[-1]
 
-    with pytest.raises(InvalidArgument, match="Invalid argument 'name': must be a string"):
-        r.register_deployment(["A"], (5, 7), None, 3, new_id)  # type: ignore[arg-type]
+    err = refused(lambda: r.register_deployment(["A"], (5, 7), None, 3, new_id), InvalidArgument)  # type: ignore[arg-type]
+    assert answer(err) == (400, "INVALID_ARGUMENT", "Invalid argument 'name': must be a string")
     assert drawn == []

@@ -4,6 +4,7 @@ import pytest
 
 from fsm.errors import InvalidArgument
 from fsm.requests import KEEP, LATEST, DeploymentById, RawQuery, parse_deployment, parse_from, parse_query_string
+from tests.refusals import answer, refused
 
 PREFIX = "Failed to deserialize query string: "
 
@@ -41,10 +42,13 @@ def test_from_failures_carry_rusts_message(raw: str | int, detail: str) -> None:
 
 
 def test_from_rejects_other_python_types() -> None:
-    with pytest.raises(InvalidArgument, match="from: expected an integer or a string, got float"):
-        parse_from(1.0)  # type: ignore[arg-type]
-    with pytest.raises(InvalidArgument):
-        parse_from(True)
+    for value, kind in ((1.0, "float"), (True, "bool"), (b"1", "bytes")):
+        err = refused(lambda value=value: parse_from(value), InvalidArgument)  # type: ignore[misc]
+        assert answer(err) == (
+            400,
+            "INVALID_QUERY_STRING",
+            PREFIX + f"from: expected an integer or a string, got {kind}",
+        )
 
 
 def test_deployment_selector() -> None:
@@ -62,7 +66,7 @@ def test_malformed_deployment(raw: str, reason: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         parse_deployment(raw)
     assert caught.value.message == f"The query parameter 'deployment' is invalid. Reason: {reason}"
-    assert caught.value.check == 3
+    assert (caught.value.http_status, caught.value.reason, caught.value.check) == (400, "INVALID_DEPLOYMENT_ID", 3)
 
 
 @pytest.mark.parametrize(
@@ -98,3 +102,4 @@ def test_query_string_failures(query: str, detail: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         parse_query_string(query)
     assert caught.value.message == PREFIX + detail
+    assert (caught.value.http_status, caught.value.reason, caught.value.check) == (400, "INVALID_QUERY_STRING", 1)

@@ -10,18 +10,67 @@ from fsm.ids import parse_invocation_id
 from fsm.model import COMMAND, NOTIFICATION, Entry
 from fsm.restart import CHECKS
 from fsm.snapshot import dump_invocation, load_world
+from tests.refusals import answer, refused
 
 from .conftest import World
 
 ABSENT = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8ed"
 
 
+UNSUPPORTED = (
+    "Restarting the invocation '{id}' is not supported. Restarting workflows is not supported, "
+    "and restarting invocations created using the old service protocol."
+)
+INPUT_GONE = (
+    "The invocation '{id}' cannot be restarted because the input is not available. "
+    "This indicates that the journal was already purged, or not retained at all."
+)
+#: behaviour.md section 4, written out here: the whole answer of every (check, status) whose
+#: message names nothing but the invocation. :func:`refusal` holds every refusal to it.
+ANSWERS: dict[tuple[int, int], tuple[str, str]] = {
+    (5, 404): ("INVOCATION_NOT_FOUND", "The requested invocation '{id}' does not exist"),
+    (6, 425): ("NOT_STARTED", "The invocation '{id}' cannot be restarted because it's not running yet."),
+    (7, 409): ("STILL_RUNNING", "The invocation '{id}' is still running."),
+    (8, 410): ("INPUT_NOT_AVAILABLE", INPUT_GONE),
+    (9, 422): ("UNSUPPORTED", UNSUPPORTED),
+    (10, 422): ("UNSUPPORTED", UNSUPPORTED),
+    (10, 409): (
+        "CANNOT_CHANGE_DEPLOYMENT",
+        "The invocation '{id}' is still running or the deployment id is not pinned yet, "
+        "deployment id cannot be changed.",
+    ),
+    (10, 410): ("INPUT_NOT_AVAILABLE", INPUT_GONE),
+    (11, 422): ("UNSUPPORTED", UNSUPPORTED),
+    (12, 400): (
+        "DEPLOYMENT_NOT_FOUND",
+        "The given deployment was not found when trying to restart as new the invocation '{id}'.",
+    ),
+    (14, 400): (
+        "INCOMPLETE_PREFIX",
+        "The prefix of the journal '{id}' up to 'from' (included) contains some Commands without respective "
+        "Completions.",
+    ),
+    (15, 400): (
+        "JOURNAL_INDEX_OUT_OF_RANGE",
+        "The given index is out of range of currently stored journal for invocation '{id}'.",
+    ),
+}
+
+
 def refusal(engine: Engine, inv: str, from_: int | str | None = None, deployment: str | None = None) -> LifecycleError:
+    """The refusal of this request; explain agrees on the check, and ANSWERS on the whole answer."""
     decision = engine.explain_restart_as_new(inv, from_, deployment)
     with pytest.raises(LifecycleError) as caught:
         engine.restart_as_new(inv, from_, deployment)
-    assert decision.error is not None and decision.check.number == caught.value.check
-    return caught.value
+    err = caught.value
+    assert decision.error is not None and decision.check.number == err.check
+    assert err.check is not None
+    if (err.check, err.http_status) in ANSWERS:
+        reason, template = ANSWERS[err.check, err.http_status]
+        assert (err.reason, err.message) == (reason, template.format(id=inv))
+    else:
+        assert err.check in (1, 2, 3, 4, 13), f"no answer written out for {err!r}"
+    return err
 
 
 def test_checks_are_numbered_in_order() -> None:
@@ -48,10 +97,17 @@ def test_check_3_malformed_deployment_before_404(world: World) -> None:
 
 def test_check_4_unroutable_partition_before_404(world: World) -> None:
     e = world.engine
-    e.set_partition_available(e.partition_of(parse_invocation_id(ABSENT).partition_key), False)
+    partition = e.partition_of(parse_invocation_id(ABSENT).partition_key)
+    e.set_partition_available(partition, False)
     err = refusal(e, ABSENT)
-    assert isinstance(err, Unavailable) and (err.http_status, err.check) == (503, 4)
-    assert err.message.startswith("Error when routing the request internally. Reason: partition ")
+    assert isinstance(err, Unavailable) and (err.http_status, err.reason, err.check) == (
+        503,
+        "PARTITION_UNAVAILABLE",
+        4,
+    )
+    assert (
+        err.message == f"Error when routing the request internally. Reason: partition {partition} has no known leader"
+    )
 
 
 def test_check_5_absent(world: World) -> None:
@@ -375,10 +431,11 @@ def test_explain_changes_nothing_and_names_the_check(world: World) -> None:
 
 
 def test_non_string_arguments_are_rejected_clearly(world: World) -> None:
-    with pytest.raises(InvalidArgument, match="invocation_id"):
-        world.engine.restart_as_new(42)  # type: ignore[arg-type]
-    with pytest.raises(InvalidArgument, match="deployment"):
-        world.engine.restart_as_new(world.completed(), 0, 7)  # type: ignore[arg-type]
+    err = refused(lambda: world.engine.restart_as_new(42), InvalidArgument)  # type: ignore[arg-type]
+    assert answer(err) == (400, "INVALID_ARGUMENT", "Invalid argument 'invocation_id': must be a string, got int")
+    inv = world.completed()
+    err = refused(lambda: world.engine.restart_as_new(inv, 0, 7), InvalidArgument)  # type: ignore[arg-type]
+    assert answer(err) == (400, "INVALID_ARGUMENT", "Invalid argument 'deployment': must be a string, got int")
 
 
 def test_failed_precondition_class_for_state_refusals(world: World) -> None:

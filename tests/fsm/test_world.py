@@ -101,7 +101,11 @@ def test_restart_as_new_is_a_trigger_whose_checks_are_its_conditions(world: Worl
     e.machine.on_exit_free(lambda event: seen.append((event.event.name, event.model.restarted_from)))
     with pytest.raises(LifecycleError) as refused:
         e.restart_as_new(old, from_=9)
-    assert (refused.value.check, refused.value.reason) == (14, "INCOMPLETE_PREFIX")
+    assert (refused.value.http_status, refused.value.reason, refused.value.check) == (400, "INCOMPLETE_PREFIX", 14)
+    assert refused.value.message == (
+        f"The prefix of the journal '{old}' up to 'from' (included) contains some Commands without respective "
+        "Completions."
+    )
     assert seen == []  # a refusal fires nothing: it is decided before the trigger
     result = e.restart_as_new(old)
     assert seen == [(old, old), ("restarted", old)]
