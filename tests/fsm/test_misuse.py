@@ -22,6 +22,7 @@ from fsm.errors import InvalidArgument
 from fsm.ids import IdError, parse_deployment_id, parse_invocation_id
 from fsm.requests import parse_deployment, parse_from, parse_query_string
 from tests.budget import budget
+from tests.refusals import well_formed
 
 from .conftest import World
 
@@ -42,9 +43,6 @@ PUBLIC = sorted(
     for name, member in inspect.getmembers(Engine, inspect.isfunction)
     if not name.startswith("_") and name != "check_invariants"
 )
-#: Every status code the model answers with (Restate's admin API uses no others for refusals).
-STATUSES = {400, 404, 409, 410, 422, 425, 503}
-REASON = re.compile(r"[A-Z][A-Z_]*[A-Z]")
 
 BAD_ID = "The request field 'invocation_id' is invalid. Reason: unrecognized codec version"
 NOT_A_STRING = "Invalid argument 'invocation_id': must be a string, got int"
@@ -212,14 +210,6 @@ def test_deployment_parser_names_the_problem(value: Any, problem: str) -> None:
 def test_load_world_names_the_field(world: Any, message: str) -> None:
     err = refused(lambda: load_world(world))
     assert (err.http_status, err.reason, err.message) == (400, "INVALID_SNAPSHOT", message)
-
-
-def well_formed(err: LifecycleError) -> None:
-    assert err.http_status in STATUSES, err
-    assert REASON.fullmatch(err.reason), err
-    assert err.message and err.message == str(err), err
-    if isinstance(err, InvalidArgument):
-        assert err.http_status == 400, err
 
 
 def call_with(engine: Engine, name: str, args: list[Any]) -> LifecycleError | None:

@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from fsm import LIVE_STATES, Engine, LifecycleError, dump_world, load_world
 from fsm.snapshot import dump_invocation
 from tests.budget import budget
+from tests.refusals import well_formed
 
 # Key k1 is drawn often, so that its inbox fills up and drains.
 SERVICES = [
@@ -50,17 +51,17 @@ class EngineMachine(RuleBasedStateMachine):
         return data.draw(st.sampled_from(ids)) if ids else None
 
     def attempt(self, target: str | None, action: Any) -> Any:
-        """Run ``action``; a refusal must leave the target exactly as it was."""
+        """Run ``action``; a refusal must be well formed and leave the whole world exactly as it was."""
         e = self.engine
         heads = {lock: inbox[0] for lock, inbox in e.inboxes.items()}
         holders = dict(e.lock_holders)
-        before = dump_invocation(e, e.invocations[target]) if target in e.invocations else None
+        before = dump_world(e)
         try:
             result = action()
         except LifecycleError as refused:
             event(f"refused {refused.http_status} {refused.reason}")
-            after = dump_invocation(e, e.invocations[target]) if target in e.invocations else None
-            assert after == before, "a refused request changed the invocation"
+            well_formed(refused)
+            assert dump_world(e) == before, f"a refused request changed the world: {refused!r} on {target}"
             return None
         for lock, holder in e.lock_holders.items():
             if holder != holders.get(lock) and holder in self.inbox_order and lock in heads:

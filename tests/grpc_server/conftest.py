@@ -137,18 +137,17 @@ def expect_error(
     code: grpc.StatusCode,
     reason: str,
     http_status: int,
-    message: str | None = None,
+    message: str,
     check: int | None = None,
 ) -> errors.WireError:
-    """Run ``call``; it must fail with this code, ErrorInfo reason and http_status (and message)."""
+    """Run ``call``; it must fail with this code, ErrorInfo reason, http_status and message."""
     with pytest.raises(grpc.RpcError) as caught:
         call()
     error = errors.read_error(caught.value)
     assert (error.code, error.reason, error.http_status) == (code, reason, http_status), error
     assert error.domain == errors.DOMAIN
     assert error.details_code == code.value[0] and error.details_message == error.message
-    if message is not None:
-        assert error.message == message
+    assert error.message == message, repr(error.message)
     if check is not None:
         assert error.metadata.get("check") == str(check)
     assert (error.retry_delay_s is not None) == (code == grpc.StatusCode.UNAVAILABLE)

@@ -91,7 +91,13 @@ def test_cancel(world: World) -> None:
     answer = world.admin.Cancel(adm.CancelRequest(invocation_id=scheduled))
     assert (answer.http_status, answer.status_after) == (200, common.INVOCATION_STATUS_FREE)
     assert not answer.HasField("invocation")
-    expect_error(lambda: world.get(scheduled), C.NOT_FOUND, "INVOCATION_NOT_FOUND", 404)
+    expect_error(
+        lambda: world.get(scheduled),
+        C.NOT_FOUND,
+        "INVOCATION_NOT_FOUND",
+        404,
+        f"The requested invocation '{scheduled}' does not exist",
+    )
 
 
 def test_kill(world: World) -> None:
@@ -139,7 +145,14 @@ def test_pause_and_resume(world: World) -> None:
 def test_resume_on_an_incompatible_deployment(world: World) -> None:
     suspended = world.suspended()
     request = adm.ResumeRequest(invocation_id=suspended, deployment=common.DeploymentSelector(id=PROTO5))
-    expect_error(lambda: world.admin.Resume(request), C.FAILED_PRECONDITION, "INCOMPATIBLE_DEPLOYMENT", 400)
+    expect_error(
+        lambda: world.admin.Resume(request),
+        C.FAILED_PRECONDITION,
+        "INCOMPATIBLE_DEPLOYMENT",
+        400,
+        f"The invocation '{suspended}' is running on protocol version '6', while the chosen deployment '{PROTO5}' "
+        "supports the range 5..=5.",
+    )
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -299,6 +312,7 @@ def test_deployments(world: World) -> None:
         C.NOT_FOUND,
         "SERVICE_NOT_FOUND",
         404,
+        "The requested service 'Nope' does not exist",
     )
     expect_error(
         lambda: world.admin.RegisterDeployment(

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import IO
 
 import grpc
 import pytest
@@ -153,6 +154,16 @@ def test_console_script_is_declared() -> None:
 # --- the process: python -m grpc_server --------------------------------------------------------
 
 
+def read_line(stream: IO[str], timeout_s: float) -> str:
+    """One line from ``stream``, or a failure after ``timeout_s``: a silent server must not hang the suite."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    assert lines, f"no line within {timeout_s} s"
+    return lines[0]
+
+
 @pytest.fixture
 def launch() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
@@ -173,7 +184,7 @@ def _launch(started: list[subprocess.Popen[str]], *args: str) -> tuple[subproces
     )
     started.append(proc)
     assert proc.stdout is not None
-    line = proc.stdout.readline()  # the server prints its address once it listens
+    line = read_line(proc.stdout, WAIT_S)  # the server prints its address once it listens
     assert "listening on" in line, f"server did not start: {line!r} {proc.communicate(timeout=WAIT_S)}"
     return proc, line.rsplit(" ", 1)[1].strip()
 
