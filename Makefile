@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 50051
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
-.PHONY: setup run test bench lint conformance conformance-grpc conformance-record codegen diagram clean
+.PHONY: setup run test bench lint conformance conformance-grpc conformance-record codegen diagram clean explore
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -54,6 +54,10 @@ codegen: setup  ## regenerate grpc_server/gen/ from protos/
 
 conformance-record:  ## record cases from a real restate-server (installs it under recording/.work)
 	bash recording/record.sh
+
+# The tools of fsm/tools take their flags from ARGS, e.g. make explore ARGS='--depth 5 --format json'.
+explore: setup  ## search the state space: a witness of every restart-as-new answer, invariants checked
+	$(PY) -m fsm.tools.explore $(ARGS)
 
 diagram: setup
 	$(PY) -m fsm.diagram --format mermaid

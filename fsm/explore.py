@@ -1,6 +1,6 @@
 """Breadth-first exploration of everything one invocation and its surroundings can go through.
 
-    python -m fsm.explore [--depth 6] [--invocations 2] [--journal 4] [--deployments 2] [--format text|json]
+    python -m fsm.tools.explore [--depth 6] [--invocations 2] [--journal 4] [--deployments 2] [--format text|json]
 
 Why: the engine's rules are spread over a table, sixteen checks and a dozen operations; the
 only way to know that no combination of them breaks an invariant, and that every answer of
@@ -27,14 +27,12 @@ BFS order makes every witness and every counterexample a shortest one; ties are 
 the fixed action order, so the output is stable and diffs cleanly.
 
 What the search works with and reports (actions, the scope, witnesses, the report, witness
-programs) is :mod:`fsm.exploration`; the names a caller needs are re-exported here.
+programs) is :mod:`fsm.exploration`; the names a caller needs are re-exported here. The command
+line is :mod:`fsm.tools.explore`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -644,33 +642,3 @@ def explore(
     elif bounds:
         raise TypeError("pass either a Scope or keyword bounds, not both")
     return _Explorer(scope, lifecycle, factory).run()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fsm.explore", description=__doc__.splitlines()[0])
-    defaults = Scope()
-    parser.add_argument("--depth", type=int, default=defaults.max_depth, help="engine calls after setup")
-    parser.add_argument("--invocations", type=int, default=defaults.max_invocations)
-    parser.add_argument("--journal", type=int, default=defaults.max_journal, help="entries appended up to")
-    parser.add_argument("--deployments", type=int, default=defaults.max_deployments)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--no-programs", action="store_true", help="omit the witness programs")
-    args = parser.parse_args(argv)
-    scope = Scope(
-        max_depth=args.depth,
-        max_invocations=args.invocations,
-        max_journal=args.journal,
-        max_deployments=args.deployments,
-        seed=args.seed,
-    )
-    result = explore(scope)
-    if args.format == "json":
-        print(json.dumps(result.to_json(), indent=1))
-    else:
-        sys.stdout.write(result.report(programs=not args.no_programs))
-    return 1 if result.violations or result.missing_outcomes() else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
