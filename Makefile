@@ -59,8 +59,8 @@ conformance-record:  ## record cases from a real restate-server (installs it und
 explore: setup  ## search the state space: a witness of every restart-as-new answer, invariants checked
 	$(PY) -m fsm.tools.explore $(ARGS)
 
-diagram: setup
-	$(PY) -m fsm.diagram --format mermaid
+diagram: setup  ## print the lifecycle diagram: Mermaid by default (ARGS='--format dot|json' or '--readme')
+	$(PY) -m fsm.tools.diagram $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
