@@ -43,8 +43,10 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-conformance: setup  ## replay the shared examples against the in-process model
-	$(PY) -m fsm.conformance $(EXAMPLES)
+# ARGS replaces the whole argument list, files included: make conformance ARGS='--skip-http a.jsonl b.jsonl'.
+conformance: ARGS ?= $(EXAMPLES)
+conformance: setup  ## replay case files against the in-process model (ARGS defaults to $(EXAMPLES))
+	$(PY) -m fsm.tools.conformance $(ARGS)
 
 conformance-grpc: setup  ## replay the shared examples over gRPC (own server on 127.0.0.1:0)
 	$(PY) -m grpc_server.conformance $(EXAMPLES)
