@@ -58,6 +58,9 @@ conformance-record:  ## record cases from a real restate-server (installs it und
 	bash recording/record.sh
 
 # The tools of fsm/tools take their flags from ARGS, e.g. make explore ARGS='--depth 5 --format json'.
+simulate: setup  ## run the seeded workload simulator (ARGS='--invocations 1000000 --seed 1 --trace run.jsonl')
+	$(PY) -m fsm.tools.simulate $(ARGS)
+
 explore: setup  ## search the state space: a witness of every restart-as-new answer, invariants checked
 	$(PY) -m fsm.tools.explore $(ARGS)
 
