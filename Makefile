@@ -7,7 +7,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 50051
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
-.PHONY: setup run test bench lint conformance conformance-grpc conformance-record codegen diagram clean explore
+.PHONY: setup run test bench lint explore simulate diagram conformance conformance-grpc conformance-record \
+        codegen clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -43,7 +44,18 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-# ARGS replaces the whole argument list, files included: make conformance ARGS='--skip-http a.jsonl b.jsonl'.
+# The tools of fsm/tools take their flags from ARGS, e.g. make explore ARGS='--depth 5 --format json'.
+explore: setup  ## search the state space: a witness of every restart-as-new answer, invariants checked
+	$(PY) -m fsm.tools.explore $(ARGS)
+
+simulate: setup  ## run the seeded workload simulator (ARGS='--invocations 1000000 --seed 1 --trace run.jsonl')
+	$(PY) -m fsm.tools.simulate $(ARGS)
+
+diagram: setup  ## print the lifecycle diagram: Mermaid by default (ARGS='--format dot|json' or '--readme')
+	$(PY) -m fsm.tools.diagram $(ARGS)
+
+# conformance alone has a default, the shared examples; ARGS replaces the whole argument list, files
+# included: make conformance ARGS='--skip-http a.jsonl b.jsonl'.
 conformance: ARGS ?= $(EXAMPLES)
 conformance: setup  ## replay case files against the in-process model (ARGS defaults to $(EXAMPLES))
 	$(PY) -m fsm.tools.conformance $(ARGS)
@@ -56,16 +68,6 @@ codegen: setup  ## regenerate grpc_server/gen/ from protos/
 
 conformance-record:  ## record cases from a real restate-server (installs it under recording/.work)
 	bash recording/record.sh
-
-# The tools of fsm/tools take their flags from ARGS, e.g. make explore ARGS='--depth 5 --format json'.
-simulate: setup  ## run the seeded workload simulator (ARGS='--invocations 1000000 --seed 1 --trace run.jsonl')
-	$(PY) -m fsm.tools.simulate $(ARGS)
-
-explore: setup  ## search the state space: a witness of every restart-as-new answer, invariants checked
-	$(PY) -m fsm.tools.explore $(ARGS)
-
-diagram: setup  ## print the lifecycle diagram: Mermaid by default (ARGS='--format dot|json' or '--readme')
-	$(PY) -m fsm.tools.diagram $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
