@@ -7,7 +7,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 50051
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
-.PHONY: setup run test test-long bench lint conformance conformance-grpc conformance-record codegen diagram clean
+.PHONY: setup run test test-long bench lint explore simulate diagram conformance conformance-grpc \
+        conformance-record codegen clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -47,8 +48,21 @@ lint: setup  ## ruff check, ruff format --check, mypy --strict over every packag
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-conformance: setup  ## replay the shared examples against the in-process model
-	$(PY) -m fsm.conformance $(EXAMPLES)
+# The tools of fsm/tools take their flags from ARGS, e.g. make explore ARGS='--depth 5 --format json'.
+explore: setup  ## search the state space: a witness of every restart-as-new answer, invariants checked
+	$(PY) -m fsm.tools.explore $(ARGS)
+
+simulate: setup  ## run the seeded workload simulator (ARGS='--invocations 1000000 --seed 1 --trace run.jsonl')
+	$(PY) -m fsm.tools.simulate $(ARGS)
+
+diagram: setup  ## print the lifecycle diagram: Mermaid by default (ARGS='--format dot|json' or '--readme')
+	$(PY) -m fsm.tools.diagram $(ARGS)
+
+# conformance alone has a default, the shared examples; ARGS replaces the whole argument list, files
+# included: make conformance ARGS='--skip-http a.jsonl b.jsonl'.
+conformance: ARGS ?= $(EXAMPLES)
+conformance: setup  ## replay case files against the in-process model (ARGS defaults to $(EXAMPLES))
+	$(PY) -m fsm.tools.conformance $(ARGS)
 
 conformance-grpc: setup  ## replay the shared examples over gRPC (own server on 127.0.0.1:0)
 	$(PY) -m grpc_server.conformance $(EXAMPLES)
@@ -58,9 +72,6 @@ codegen: setup  ## regenerate grpc_server/gen/ from protos/
 
 conformance-record:  ## record cases from a real restate-server (installs it under recording/.work)
 	bash recording/record.sh
-
-diagram: setup
-	$(PY) -m fsm.diagram --format mermaid
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,7 +4,7 @@
     python -m bench --quick               # tiny sizes, seconds: a smoke test, not a measurement
     python -m bench --invocations 200000 --skip restate --output /tmp/r.json
 
-Sections run one after another (the memory child runs beside ``python -m fsm.simulate``: its
+Sections run one after another (the memory child runs beside ``python -m fsm.tools.simulate``: its
 figures are allocation counts, which CPU contention does not change). Nothing here asserts a
 timing: the targets are judged in the table and in ``targets`` of the JSON, honestly.
 """
@@ -109,16 +109,16 @@ def simulator(sizes: Sizes) -> JSON:
 
 
 def fsm_simulate(invocations: int, timeout_s: float) -> JSON:
-    """Time ``python -m fsm.simulate`` (another engineer's), when it exists; never depended upon."""
-    if not (ROOT / "fsm" / "simulate.py").exists():
-        return {"skipped": "fsm/simulate.py does not exist"}
+    """Time ``python -m fsm.tools.simulate`` (another engineer's), when it exists; never depended upon."""
+    if not (ROOT / "fsm" / "tools" / "simulate.py").exists():
+        return {"skipped": "fsm/tools/simulate.py does not exist"}
     try:
-        module = importlib.import_module("fsm.simulate")
+        module = importlib.import_module("fsm.tools.simulate")
     except Exception as exc:  # someone else's module, possibly mid-edit
-        return {"skipped": f"fsm.simulate does not import: {type(exc).__name__}: {exc}"}
-    if not (hasattr(module, "simulate") or hasattr(module, "run")):
-        return {"skipped": "fsm.simulate has no simulate/run function"}
-    args = [sys.executable, "-m", "fsm.simulate", "--invocations", str(invocations), "--seed", "1"]
+        return {"skipped": f"fsm.tools.simulate does not import: {type(exc).__name__}: {exc}"}
+    if not hasattr(module, "main"):
+        return {"skipped": "fsm.tools.simulate has no main function"}
+    args = [sys.executable, "-m", "fsm.tools.simulate", "--invocations", str(invocations), "--seed", "1"]
     started = time.perf_counter()
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -134,7 +134,7 @@ def fsm_simulate(invocations: int, timeout_s: float) -> JSON:
         "invocations": invocations,
         "seconds": round(seconds, 2),
         "invocations_per_s": round(invocations / seconds),
-        "command": "python -m fsm.simulate --invocations N --seed 1",
+        "command": "python -m fsm.tools.simulate --invocations N --seed 1",
         "what": "its own workload (not the 5-step lifecycle); wall clock of the process, startup included",
         "note": "1 run, process wall clock",
     }
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> JSON:
         memory = None
         if section("memory", f"memory: {sizes.memory_invocations:,} invocations under tracemalloc (in the background)"):
             memory = beside.submit(run_child, "bench.memory", ["--invocations", str(sizes.memory_invocations)], 900)
-        if section("fsm-simulate", f"python -m fsm.simulate --invocations {sizes.invocations:,} --seed 1"):
+        if section("fsm-simulate", f"python -m fsm.tools.simulate --invocations {sizes.invocations:,} --seed 1"):
             other = fsm_simulate(sizes.invocations, timeout_s=300)
             if memory is not None and "seconds" in other:
                 other["note"] += ", beside the memory child"

@@ -214,7 +214,7 @@ def table(results: JSON) -> str:
         if isinstance(other, dict) and "seconds" in other:
             rows.append(
                 (
-                    "python -m fsm.simulate --seed 1",
+                    "python -m fsm.tools.simulate --seed 1",
                     _fmt(other["invocations"]),
                     _fmt(other["seconds"], 2),
                     _fmt(other["invocations_per_s"]),
@@ -222,7 +222,9 @@ def table(results: JSON) -> str:
                 )
             )
         elif isinstance(other, dict):
-            rows.append(("python -m fsm.simulate", "-", "-", "-", str(other.get("skipped") or other.get("error"))))
+            rows.append(
+                ("python -m fsm.tools.simulate", "-", "-", "-", str(other.get("skipped") or other.get("error")))
+            )
         lines += _rows("simulator", ("driver", "invocations", "seconds", "invocations/s", "runs"), rows)
     grpc_r = results.get("grpc")
     if isinstance(grpc_r, dict) and "scenarios" in grpc_r:

@@ -13,9 +13,12 @@ The package, in the order a newcomer should read it:
 - :mod:`fsm.ids`, :mod:`fsm.requests`, :mod:`fsm.journal`, :mod:`fsm.model`,
   :mod:`fsm.deployments`  the pieces;
 - :mod:`fsm.snapshot`   the world format of cases-format.md, in and out;
-- :mod:`fsm.conformance` replaying recorded cases.
+- :mod:`fsm.conformance` replaying recorded cases;
+- :mod:`fsm.explore` (with :mod:`fsm.exploration`), :mod:`fsm.simulate`, :mod:`fsm.diagram`
+  the state-space search, the workload simulator, the generated diagrams.
 
-No I/O and no gRPC here.
+No I/O and no gRPC here: the command lines over these (flags, printing, files, processes) are
+:mod:`fsm.tools`, run as ``python -m fsm.tools.<name>``; ``tests/test_layout.py`` keeps it so.
 """
 
 from .engine import Engine, RestartResult

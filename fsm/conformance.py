@@ -1,13 +1,9 @@
 """Replay conformance cases (cases-format.md) against the in-process model.
 
-    python -m fsm.conformance ../shared/spec/examples.jsonl [more.jsonl ...]
-
-Prints one line per failing case (name, expected, got), then a ``skipped`` line if any case
-could not be asked, then ``N passed, N failed``; exits 1 on any failure.
-
 The comparison lives here once. A transport (this module's :class:`InProcess`, or the gRPC
 replayer in ``grpc_server.conformance``) only implements :class:`Target`: load a world, send
-one request, report what came back.
+one request, report what came back. Reading case files and printing the report is the command
+line's job: ``python -m fsm.tools.conformance FILE.jsonl ...`` (:mod:`fsm.tools.conformance`).
 
 Beside restart-as-new, a case may name another ``operation`` (``cancel``, ``kill``, ``purge``,
 ``purge_journal``, ``pause``, ``resume``); its ``expect`` then holds ``http_status``,
@@ -17,13 +13,9 @@ when gone), which is compared where the model's answer is synchronous.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from .engine import Engine
@@ -194,19 +186,10 @@ def _compare_new_invocation(case: dict[str, Any], got: Outcome) -> list[str]:
     return problems
 
 
-def read_cases(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
-    for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise SystemExit(f"{path}:{number}: not JSON: {exc}") from None
-
-
 @dataclass
 class Report:
+    """What a replay found: the counts, and one line per failing case (name, expected, got)."""
+
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -221,6 +204,8 @@ class Report:
 
 
 def replay(cases: Iterable[dict[str, Any]], target: Target, *, skip_http: bool = False) -> Report:
+    """Ask ``target`` every case and compare; a case it cannot express (or ``transport: http`` with
+    ``skip_http``) is counted as skipped."""
     report = Report()
     for case in cases:
         if skip_http and case.get("transport") == "http":
@@ -238,21 +223,3 @@ def replay(cases: Iterable[dict[str, Any]], target: Target, *, skip_http: bool =
         else:
             report.passed += 1
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fsm.conformance", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", help="JSONL files of cases")
-    parser.add_argument(
-        "--skip-http",
-        action="store_true",
-        help="count transport: http cases as skipped instead of replaying their query strings",
-    )
-    args = parser.parse_args(argv)
-    report = replay(read_cases(args.files), InProcess(), skip_http=args.skip_http)
-    print("\n".join(report.lines()))
-    return 1 if report.failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Diagrams of the lifecycle, generated from the one machine the engine runs.
 
-    python -m fsm.diagram --format mermaid|dot|json [--readme]
+    python -m fsm.tools.diagram --format mermaid|dot|json [--readme]
 
 Why generated: a hand-drawn diagram drifts from the rules; this one is read from
 ``fsm.lifecycle.MACHINE``, the definition every engine's machine and fast path are built from,
@@ -17,9 +17,7 @@ them with every admin operation's answer.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,23 +174,3 @@ def extract_readme_diagram(readme: str) -> str | None:
     if len(lines) >= 2 and lines[0].strip() == "```mermaid" and lines[-1].strip() == "```":
         lines = lines[1:-1]
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fsm.diagram", description=__doc__.splitlines()[0])
-    parser.add_argument("--format", choices=("mermaid", "dot", "json"), default="mermaid")
-    parser.add_argument(
-        "--readme", action="store_true", help="print the README block (markers and a ```mermaid fence) instead"
-    )
-    args = parser.parse_args(argv)
-    if args.readme:
-        if args.format != "mermaid":
-            parser.error("--readme embeds the mermaid diagram; use it with --format mermaid")
-        sys.stdout.write(readme_block())
-    else:
-        sys.stdout.write(render(args.format))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,8 +26,9 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from fsm.conformance import RESTART, Outcome, Unsupported, case_seed, read_cases, replay
+from fsm.conformance import RESTART, Outcome, Unsupported, case_seed, replay
 from fsm.requests import rust_parse_u32
+from fsm.tools.conformance import read_cases
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, admin_pb2_grpc, simulation_pb2, simulation_pb2_grpc
 
 from . import convert, errors

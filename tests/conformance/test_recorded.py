@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fsm.conformance import InProcess, read_cases, replay
+from fsm.conformance import InProcess, replay
+from fsm.tools.conformance import read_cases
 
 RECORDED_DIR = Path(__file__).resolve().parent / "recorded"
 RECORDED = sorted(RECORDED_DIR.glob("*.jsonl"))

@@ -1,11 +1,9 @@
+"""The in-process replay: the shared examples pass, and a case that differs is reported."""
+
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-from fsm.conformance import InProcess, main, read_cases, replay
+from fsm.conformance import InProcess, replay
+from fsm.tools.conformance import read_cases
 
 from .conftest import EXAMPLES
 
@@ -21,24 +19,14 @@ def test_http_cases_can_be_counted_as_skipped() -> None:
     assert (report.passed, report.failed, report.skipped) == (334, 0, 54)
 
 
-def test_a_wrong_expectation_is_reported_with_name_expected_and_got(tmp_path: Path, capsys: object) -> None:
+def test_a_wrong_expectation_is_reported_with_name_expected_and_got() -> None:
     case = next(c for c in read_cases([EXAMPLES]) if c["expect"]["http_status"] == 200)
     case["expect"]["new_invocation"]["copied_indexes"] = [0, 1]
     case["expect"]["new_invocation"]["pinned_protocol"] = 5
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps(case) + "\n")
-    assert main([str(bad)]) == 1
-    out = capsys.readouterr().out.splitlines()  # type: ignore[attr-defined]
-    assert out[-1] == "0 passed, 1 failed"
-    assert out[0].startswith(f"FAIL {case['name']}: ") and "pinned: expected" in out[0] and "journal" in out[0]
-
-
-def test_command_line_closes_with_the_counts() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "fsm.conformance", EXAMPLES], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "388 passed, 0 failed"
+    report = replay([case], InProcess())
+    assert report.lines()[-1] == "0 passed, 1 failed"
+    assert report.failures[0].startswith(f"FAIL {case['name']}: ")
+    assert "pinned: expected" in report.failures[0] and "journal" in report.failures[0]
 
 
 def test_other_operations_replay_too() -> None:

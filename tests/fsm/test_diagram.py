@@ -14,9 +14,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_readme_embeds_the_generated_mermaid_diagram() -> None:
     how = (
-        f"Run `python -m fsm.diagram --format mermaid` and paste its output in a ```mermaid block between "
-        f"the markers {diagram.START_MARKER} and {diagram.END_MARKER} in README.md "
-        f"(`python -m fsm.diagram --readme` prints the whole block)."
+        f"Run `make diagram` (`.venv/bin/python -m fsm.tools.diagram --format mermaid`) and paste its output "
+        f"in a ```mermaid block between the markers {diagram.START_MARKER} and {diagram.END_MARKER} in README.md "
+        f"(`.venv/bin/python -m fsm.tools.diagram --readme` prints the whole block)."
     )
     if not README.exists():
         pytest.fail(f"{README} is missing. {how}")
@@ -101,13 +101,3 @@ def test_readme_block_round_trips() -> None:
     block = diagram.readme_block()
     assert diagram.extract_readme_diagram(f"# title\n\n{block}\nmore text\n") == diagram.mermaid()
     assert diagram.extract_readme_diagram("no markers here") is None
-
-
-def test_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    for fmt in ("mermaid", "dot", "json"):
-        assert diagram.main(["--format", fmt]) == 0
-        assert capsys.readouterr().out == diagram.render(fmt)
-    assert diagram.main(["--readme"]) == 0
-    assert capsys.readouterr().out == diagram.readme_block()
-    with pytest.raises(SystemExit):
-        diagram.main(["--format", "svg"])

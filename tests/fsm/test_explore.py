@@ -12,12 +12,12 @@ import pytest
 from transitions import Machine
 
 from fsm import Engine, lifecycle
-from fsm.explore import NOT_REACHABLE_BY_OPERATIONS, OUTCOMES, Exploration, Scope, ServiceShape, explore, main
+from fsm.explore import NOT_REACHABLE_BY_OPERATIONS, OUTCOMES, Exploration, Scope, ServiceShape, explore
 
 
 @pytest.fixture(scope="module")
 def explored() -> Exploration:
-    """The default scope, as ``python -m fsm.explore`` runs it (a few seconds)."""
+    """The default scope, as ``python -m fsm.tools.explore`` runs it (a few seconds)."""
     return explore()
 
 
@@ -140,12 +140,3 @@ def test_an_engine_factory_is_used_for_every_state() -> None:
     assert len(built) > result.expanded  # one engine per replay
     assert result.violations == {} and (4, 503, "PARTITION_UNAVAILABLE") in result.witnesses
     assert "free --invoke--> running" in "".join(f"{a} --{t}--> {b}" for a, t, b in result.transitions)
-
-
-def test_cli_prints_the_report_and_fails_on_missing_witnesses(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--depth", "1", "--no-programs"]) == 1  # check 8 and later need more calls
-    out = capsys.readouterr().out
-    assert "NOT FOUND within the scope" in out and "invariant violations: none" in out
-    assert main(["--depth", "1", "--format", "json"]) == 1
-    data = json.loads(capsys.readouterr().out)
-    assert data["violations"] == [] and [1, 400, "INVALID_QUERY_STRING"] not in data["missing"]

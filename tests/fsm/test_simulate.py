@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
-from fsm.simulate import (
-    ProgressBar,
-    ReplayError,
-    TraceWriter,
-    Workload,
-    main,
-    merge,
-    replay,
-    replay_file,
-    shard_trace_path,
-    simulate,
-    simulate_all,
-)
+from fsm.simulate import ReplayError, TraceWriter, Workload, merge, replay, simulate
 from fsm.snapshot import dump_world
 
 #: Small, but busy: every knob is turned up so a few hundred calls reach outages, incompatible
@@ -101,56 +88,45 @@ def test_draining_leaves_nothing_in_flight() -> None:
             assert engine.invocations[engine.lock_holders[(inv.service, inv.key)]].state == "paused"
 
 
-def test_the_trace_replays_to_the_same_end_state(tmp_path: Path) -> None:
-    path = tmp_path / "run.jsonl"
-    with path.open("w", encoding="utf-8") as out:
-        summary, engine = simulate(BUSY, invocations=300, trace=TraceWriter(out, BUSY.engine_settings()))
-    replayed = replay_file(path)
-    assert dump_world(replayed) == dump_world(engine)
+def test_the_trace_replays_to_the_same_end_state() -> None:
+    out = io.StringIO()
+    summary, engine = simulate(BUSY, invocations=300, trace=TraceWriter(out, BUSY.engine_settings()))
+    lines = out.getvalue().splitlines()
+    assert dump_world(replay(lines)) == dump_world(engine)
     assert summary.to_json() == simulate(BUSY, invocations=300)[0].to_json()  # tracing changes nothing
-    lines = path.read_text(encoding="utf-8").splitlines()
     record = json.loads(lines[5])
     lines[5] = json.dumps([record[0], record[1], record[2], {"error": [499, "MADE_UP"]}])
     with pytest.raises(ReplayError, match="line 6"):
         replay(lines)
+    with pytest.raises(ReplayError, match="line 1: not a"):
+        replay(['{"format": "something else"}'])
 
 
-def test_progress_bar_and_summary_table() -> None:
-    stream = io.StringIO()
-    summary, _ = simulate(BUSY, invocations=40_000 // 1000, progress=ProgressBar(stream))
-    assert stream.getvalue().endswith("100.0% 40/40 calls, " + stream.getvalue().rsplit(", ", 1)[1])
+def test_progress_is_reported_and_the_summary_is_a_table() -> None:
+    seen: list[tuple[int, int]] = []
+    summary, _ = simulate(BUSY, invocations=40, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (40, 40)
     table = summary.table()
     assert "| state at the end | invocations | share |" in table
     assert "| restart-as-new answer | reason | count | share |" in table
 
 
-def test_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    trace = tmp_path / "t.jsonl"
-    assert main(["--invocations", "200", "--seed", "5", "--set", "restart=0.3", "--trace", str(trace)]) == 0
-    captured = capsys.readouterr()
-    assert captured.out.startswith("200 calls and ") and "simulated in" in captured.err
-    assert main(["--replay", str(trace)]) == 0
-    states = json.loads(capsys.readouterr().out)
-    assert sum(states.values()) > 0
-    assert main(["--invocations", "50", "--json", "--set", "drain=true"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["calls"] == 50 and data["workload"]["drain"] is True
-    with pytest.raises(SystemExit):
-        main(["--set", "no_such_knob=1"])
-    with pytest.raises(SystemExit):
-        main(["--set", "shards=0"])
+def test_a_workload_that_cannot_run_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="fail is a probability"):
         Workload(fail=1.5)
+    with pytest.raises(ValueError, match="shards must be positive"):
+        Workload(shards=0)
 
 
-def test_shards_do_not_depend_on_the_number_of_jobs(tmp_path: Path) -> None:
+def test_shards_split_the_calls_and_the_keys_and_merge_back() -> None:
     sharded = Workload(invocations=400, seed=2, shards=2, restart=0.2, keys=10)
-    alone = simulate_all(sharded, jobs=1)
-    assert simulate_all(sharded, jobs=2, trace_path=tmp_path / "run.jsonl").to_json() == alone.to_json()
     parts = [simulate(sharded, shard=k) for k in range(2)]
-    assert merge(sharded, [summary for summary, _ in parts]).to_json() == alone.to_json()
-    assert alone.calls == 400 and [summary.calls for summary, _ in parts] == [200, 200]
-    for k, (_, engine) in enumerate(parts):  # each shard's trace replays to that shard's world
-        assert dump_world(replay_file(shard_trace_path(tmp_path / "run.jsonl", k, 2))) == dump_world(engine)
+    total = merge(sharded, [summary for summary, _ in parts])
+    assert total.calls == 400 and [summary.calls for summary, _ in parts] == [200, 200]
+    assert sum(total.states.values()) == total.calls + total.restarted
+    assert total.virtual_ms == max(summary.virtual_ms for summary, _ in parts)
+    for k, (_, engine) in enumerate(parts):
         keys = {inv.key for inv in engine.invocations.values() if inv.key is not None}
         assert all(int(key[1:]) % 2 == k for key in keys)  # key i belongs to shard i % 2
+    with pytest.raises(ValueError, match="shard must be below 2"):
+        simulate(sharded, shard=2)

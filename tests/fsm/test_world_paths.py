@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from fsm import Engine, LifecycleError, conformance, dump_world, load_world
-from fsm.conformance import InProcess, read_cases
+from fsm.conformance import InProcess
 from fsm.lifecycle import LIFECYCLE, STATES, Lifecycle
 from fsm.restart import Decision
+from fsm.tools.conformance import read_cases
 from tests.budget import budget
 
 from .conftest import EXAMPLES

@@ -10,7 +10,8 @@ from typing import Any
 import grpc
 import pytest
 
-from fsm.conformance import InProcess, compare, read_cases, replay
+from fsm.conformance import InProcess, compare, replay
+from fsm.tools.conformance import read_cases
 from grpc_server import conformance, errors
 from grpc_server.conformance import GrpcTarget, wire_problems
 from grpc_server.server import Server

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from fsm.conformance import read_cases
 from fsm.errors import InvalidArgument
 from fsm.snapshot import dump_invocation, load_world
+from fsm.tools.conformance import read_cases
 from grpc_server import convert
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import common_pb2 as common
