@@ -10,7 +10,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -111,13 +110,3 @@ def run_child(module: str, args: list[str], timeout_s: float, prefix: Sequence[s
 def emit(result: JSON) -> None:
     """A child's answer to :func:`run_child`: one JSON line on stdout."""
     print(json.dumps(result), flush=True)
-
-
-class Stopwatch:
-    """Wall-clock seconds since creation (``time.perf_counter``)."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started

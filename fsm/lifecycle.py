@@ -61,7 +61,6 @@ STATES: tuple[str, ...] = (FREE, SCHEDULED, INBOXED, RUNNING, SUSPENDED, PAUSED,
 LIVE_STATES: tuple[str, ...] = STATES[1:]
 #: States in which an exclusive virtual-object handler holds its key's lock.
 HOLDS_LOCK: frozenset[str] = frozenset({RUNNING, SUSPENDED, PAUSED})
-NOT_STARTED: frozenset[str] = frozenset({SCHEDULED, INBOXED})
 
 #: Facts a guard may test. The engine computes them; nothing else does.
 GUARDS: dict[str, str] = {
