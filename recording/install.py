@@ -25,9 +25,11 @@ _SDK_CHECK = (
 )
 
 
-def run_checked(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_checked(
+    cmd: list[str], env: dict[str, str] | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
     """Runs ``cmd``; a non-zero exit is a :class:`RecordingError` carrying the output's tail."""
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=timeout)
     if res.returncode != 0:
         raise RecordingError(f"command failed ({res.returncode}): {' '.join(cmd)}\n{res.stdout[-3000:]}")
     return res
