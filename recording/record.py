@@ -22,11 +22,12 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn, TextIO
 
 from .client import Restate
-from .common import OUT, ROOT, WORK, RecordingError, log
+from .common import OUT, ROOT, WORK, RecordingError, log, shown
 from .install import install_sdk, install_server
 from .launch import free_ports, prepare_server, server_args, server_env, services_args, services_env, wait_ready
 from .processes import Processes, check_loopback_only, loopback_up, run_in_private_network
@@ -37,6 +38,7 @@ from .session import record_all
 class Options:
     no_netns: bool
     in_netns: bool  # internal: this is the stage inside the private network namespace
+    out: Path = OUT
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -46,9 +48,16 @@ def parse_args(argv: list[str] | None = None) -> Options:
         action="store_true",
         help="record in the current network namespace (default: a private one when possible)",
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=OUT,
+        metavar="DIR",
+        help=f"write the .jsonl files to DIR (default: {shown(OUT)}; record.sh runs from the repository root)",
+    )
     parser.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    return Options(no_netns=args.no_netns, in_netns=args.in_netns)
+    return Options(no_netns=args.no_netns, in_netns=args.in_netns, out=args.out.resolve())
 
 
 def take_lock() -> TextIO:
@@ -70,7 +79,7 @@ def run(opts: Options) -> int:
     if not opts.in_netns:
         log(f"installed in {time.monotonic() - t_start:.1f}s")
         if not opts.no_netns:
-            rc = run_in_private_network([])
+            rc = run_in_private_network(["--out", str(opts.out)])
             if rc is not None:
                 log(f"total {time.monotonic() - t_start:.1f}s, exit code {rc}")
                 return rc
@@ -96,7 +105,7 @@ def run(opts: Options) -> int:
             f"(admin {ports['admin']}, ingress {ports['ingress']}, fabric {ports['fabric']})"
         )
         check_loopback_only(server.pid)
-        record_all(Restate(ports["admin"], ports["ingress"]), ports["services"], WORK, OUT)
+        record_all(Restate(ports["admin"], ports["ingress"]), ports["services"], WORK, opts.out)
         for name, proc, _ in procs.children:
             if proc.poll() is not None:
                 raise RecordingError(f"{name} exited early ({proc.returncode})")
