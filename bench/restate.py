@@ -1,8 +1,8 @@
 """The real restate-server 1.7.12, measured the way :mod:`bench.grpc_bench` measures ours.
 
 Only when ``make conformance-record`` has installed it under ``recording/.work/`` (nothing is
-installed here). It is started as ``recording/record.py`` starts it (its config, every listener on
-127.0.0.1, its process handling: PR_SET_PDEATHSIG, stopped by PID), with a fresh temporary data
+installed here). It is started as the recorder starts it (:mod:`recording.launch`: its config, every
+listener on 127.0.0.1; :mod:`recording.processes`: PR_SET_PDEATHSIG, stopped by PID), with a fresh temporary data
 directory, inside a private network namespace with only loopback when ``unshare`` allows (the
 server asks GitHub for its latest release at every start; there the request cannot leave).
 
@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import importlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+
+from recording.client import Restate, call
+from recording.common import RecordingError
+from recording.install import sdk_python as sdk_python_path
+from recording.install import server_binary
+from recording.launch import free_ports, prepare_server, server_args, server_env, services_args, services_env
+from recording.processes import Processes, loopback_up
 
 from .common import JSON, ROOT, emit, median, percentile, run_child
 
@@ -37,20 +40,13 @@ from .common import JSON, ROOT, emit, median, percentile, run_child
 ABSENT_ID = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8ed"
 
 
-def _record() -> ModuleType:
-    """``recording.record``, reused rather than copied (imported lazily: it is untyped stdlib code)."""
-    return importlib.import_module("recording.record")
-
-
 def installed() -> tuple[Path, Path] | str:
     """The server binary and the SDK's python, or why they are not there."""
-    rec = _record()
     try:
-        platform_dir = f"restate-server-{rec.npm_platform()}"
-    except rec.RecordingError as exc:
+        binary = server_binary()
+    except RecordingError as exc:
         return str(exc)
-    binary = Path(rec.WORK) / "npm" / "node_modules" / "@restatedev" / platform_dir / "bin" / "restate-server"
-    sdk_python = Path(rec.WORK) / "venv" / "bin" / "python"
+    sdk_python = sdk_python_path()
     if not binary.exists():
         return f"restate-server is not installed ({binary} is missing): run `make conformance-record` first"
     return binary, sdk_python
@@ -83,13 +79,12 @@ def measure(runs: int, restarts: int, timeout_s: float = 180.0) -> JSON:
 # ------------------------------------------------------------------------------ the stage (child)
 
 
-def _wait_200(port: int, path: str, deadline: float, proc: subprocess.Popen[Any], what: str) -> None:
-    rec = _record()
+def _wait_200(port: int, path: str, deadline: float, proc: subprocess.Popen[bytes], what: str) -> None:
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}")
         try:
-            if rec.call("GET", port, path, timeout=1.0)[0] == 200:
+            if call("GET", port, path, timeout=1.0)[0] == 200:
                 return
         except OSError:
             pass
@@ -98,15 +93,13 @@ def _wait_200(port: int, path: str, deadline: float, proc: subprocess.Popen[Any]
         time.sleep(0.005)
 
 
-def _start_server(binary: Path, workdir: Path, procs: Any) -> tuple[subprocess.Popen[Any], dict[str, int], float]:
-    rec = _record()
-    ports = {"admin": rec.free_port(), "ingress": rec.free_port(), "fabric": rec.free_port()}
-    data = workdir / "restate-data"
-    data.mkdir()
-    config = workdir / "restate.toml"
-    config.write_text(rec.SERVER_CONFIG.format(**ports))
-    args = [str(binary), "--config-file", str(config), "--base-dir", str(data), "--node-name", "bench", "--no-logo"]
-    env = dict(os.environ, RUST_LOG_STYLE="never", NO_COLOR="1")
+def _start_server(
+    binary: Path, workdir: Path, procs: Processes
+) -> tuple[subprocess.Popen[bytes], dict[str, int], float]:
+    ports = free_ports("admin", "ingress", "fabric")
+    config, data = prepare_server(workdir, ports)
+    args = server_args(binary, config, data, "bench")
+    env = server_env()
     started = time.perf_counter()
     server = procs.start("restate-server", args, workdir / "server.log", env=env)
     _wait_200(ports["admin"], "/health", time.monotonic() + 60, server, "restate-server")
@@ -143,20 +136,17 @@ def _latency(latencies: list[float], unexpected: int) -> JSON:
     }
 
 
-def _restart_as_new(sdk_python: Path, workdir: Path, ports: dict[str, int], procs: Any, restarts: int) -> JSON:
-    rec = _record()
-    services_port = rec.free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-    env.pop("VIRTUAL_ENV", None)
+def _restart_as_new(sdk_python: Path, workdir: Path, ports: dict[str, int], procs: Processes, restarts: int) -> JSON:
+    services_port = free_ports("services")["services"]
     services = procs.start(
         "sdk-services",
-        [str(sdk_python), "-m", "recording.serve", "127.0.0.1", str(services_port)],
+        services_args(sdk_python, services_port),
         workdir / "services.log",
-        env=env,
+        env=services_env(),
         cwd=ROOT,
     )
     _wait_200(services_port, "/_health", time.monotonic() + 60, services, "SDK services")
-    rs = rec.Restate(ports["admin"], ports["ingress"])
+    rs = Restate(ports["admin"], ports["ingress"])
     rs.admin_json("POST", "/deployments", {"uri": f"http://127.0.0.1:{services_port}/d1"})
     inv_id = rs.send("Steps", "run")
     deadline = time.monotonic() + 60
@@ -180,18 +170,17 @@ def _restart_as_new(sdk_python: Path, workdir: Path, ports: dict[str, int], proc
 
 def stage(runs: int, restarts: int, in_netns: bool) -> JSON:
     """Inside the namespace: start-to-ready ``runs`` times, then restart-as-new on the last server."""
-    rec = _record()
     found = installed()
     if isinstance(found, str):
         return {"skipped": found}
     binary, sdk_python = found
     if in_netns:
-        rec.loopback_up()
+        loopback_up()
     version = subprocess.run([str(binary), "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
     ready: list[float] = []
     result: JSON = {"version": version}
     for run in range(runs):
-        procs = rec.Processes()
+        procs = Processes()
         with tempfile.TemporaryDirectory(prefix="bench-restate-") as tmp:
             try:
                 server, ports, ready_s = _start_server(binary, Path(tmp), procs)

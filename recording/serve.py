@@ -1,6 +1,6 @@
 """Serves ``recording.services:app`` with hypercorn in this very process (one PID to stop).
 
-Run by ``record.py`` with the recorder's private venv::
+Started by the recorder (``recording/launch.py``) with its private venv::
 
     recording/.work/venv/bin/python -m recording.serve 127.0.0.1 PORT
 

@@ -5,7 +5,7 @@ This module imports the Python ``restate`` SDK, which lives only in the recorder
 
     recording/.work/venv/bin/python -m recording.serve 127.0.0.1 PORT
 
-(``record.py`` does this). One process serves several *deployments* under different path
+(``recording/launch.py`` does this). One process serves several *deployments* under different path
 prefixes, because Restate identifies a deployment by its URI:
 
 =========  =====================================================  ===========================
@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import restate
 from restate import (
@@ -41,6 +43,13 @@ from restate import (
     WorkflowSharedContext,
 )
 
+# ASGI's shapes (the messages are dicts by the spec).
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
 LONG = timedelta(hours=2)
 # In bidi mode the SDK keeps an attempt open while it awaits an awakeable, a call or a promise; the
 # server asks it to suspend once this inactivity timeout passes. Short, so "suspended" comes fast.
@@ -51,7 +60,7 @@ async def _nothing() -> str:
     return "ok"
 
 
-def _step(label: str):
+def _step(label: str) -> Callable[[], Awaitable[str]]:
     async def action() -> str:
         return label
 
@@ -117,7 +126,8 @@ async def mix(ctx: Context, arg: str) -> str:
 async def call_park(ctx: Context, arg: str) -> str:
     """Suspends while awaiting a call that does not answer (Helper.park sleeps)."""
     await ctx.run("before", _step("x"))
-    return await ctx.service_call(park, arg=arg)
+    answer: str = await ctx.service_call(park, arg=arg)
+    return answer
 
 
 waiter = Service("Waiter", **SUSPEND_SOON)
@@ -136,7 +146,8 @@ async def wait_awakeable(ctx: Context, arg: str) -> str:
     """One step, then an awakeable nobody resolves: suspended."""
     await ctx.run("before", _step("x"))
     _name, fut = ctx.awakeable()
-    return await fut
+    value: str = await fut
+    return value
 
 
 slow = Service("Slow", inactivity_timeout=timedelta(minutes=20), abort_timeout=timedelta(minutes=20))
@@ -151,7 +162,8 @@ async def slow_run(ctx: Context, arg: str) -> str:
         return "done"
 
     await ctx.run("before", _step("x"))
-    return await ctx.run("slow", long_action)
+    done: str = await ctx.run("slow", long_action)
+    return done
 
 
 failer = Service("Failer")
@@ -207,20 +219,23 @@ async def hold(ctx: ObjectContext, arg: str) -> str:
     ctx.set("holder", arg)
     name, fut = ctx.awakeable()
     await ctx.run("publish", _step(name))
-    return await fut
+    value: str = await fut
+    return value
 
 
 @locker.handler()
 async def quick(ctx: ObjectContext, arg: str) -> str:
     """Exclusive and short: completes at once."""
     ctx.set("last", arg)
-    return await ctx.run("step1", _step("q"))
+    result: str = await ctx.run("step1", _step("q"))
+    return result
 
 
 @locker.handler(kind="shared")
 async def peek(ctx: ObjectSharedContext, arg: str) -> str:
     """Shared: runs beside an exclusive holder."""
-    return await ctx.run("step1", _step("p"))
+    result: str = await ctx.run("step1", _step("p"))
+    return result
 
 
 # ---------------------------------------------------------------- workflows
@@ -229,12 +244,14 @@ wf = Workflow("WF")
 
 @wf.main("run")
 async def wf_run(ctx: WorkflowContext, arg: str) -> str:
-    return await ctx.run("step1", _step("w"))
+    result: str = await ctx.run("step1", _step("w"))
+    return result
 
 
 @wf.handler()
 async def status(ctx: WorkflowSharedContext, arg: str) -> str:
-    return await ctx.run("step1", _step("s"))
+    result: str = await ctx.run("step1", _step("s"))
+    return result
 
 
 wf_wait = Workflow("WFWait", **SUSPEND_SOON)
@@ -243,7 +260,8 @@ wf_wait = Workflow("WFWait", **SUSPEND_SOON)
 @wf_wait.main("run")
 async def wfwait_run(ctx: WorkflowContext, arg: str) -> str:
     await ctx.run("step1", _step("w"))
-    return await ctx.promise("never").value()
+    value: str = await ctx.promise("never").value()
+    return value
 
 
 # ---------------------------------------------------------------- the other deployments
@@ -252,7 +270,8 @@ other = Service("Other")
 
 @other.handler("echo")
 async def other_echo(ctx: Context, arg: str) -> str:
-    return await ctx.run("step1", _step(arg))
+    result: str = await ctx.run("step1", _step(arg))
+    return result
 
 
 lonely = Service("Lonely")
@@ -260,8 +279,8 @@ lonely = Service("Lonely")
 
 @lonely.handler("run")
 async def lonely_run(ctx: Context, arg: str) -> str:
-    a = await ctx.run("step1", _step("l1"))
-    b = await ctx.run("step2", _step("l2"))
+    a: str = await ctx.run("step1", _step("l1"))
+    b: str = await ctx.run("step2", _step("l2"))
     return a + b
 
 
@@ -282,17 +301,17 @@ MAIN_NAMES = [
 
 
 # ---------------------------------------------------------------- ASGI plumbing
-def _cap_protocol(inner, max_version: int):
+def _cap_protocol(inner: ASGIApp, max_version: int) -> ASGIApp:
     """Wraps an SDK app so that its discovery response advertises max protocol ``max_version``."""
 
-    async def capped(scope, receive, send):
+    async def capped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].endswith("/discover"):
             await inner(scope, receive, send)
             return
-        start: dict = {}
+        start: Message = {}
         body = bytearray()
 
-        async def capture(message):
+        async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 start.update(message)
             elif message["type"] == "http.response.body":
@@ -314,7 +333,7 @@ def _cap_protocol(inner, max_version: int):
     return capped
 
 
-_APPS = {
+_APPS: dict[str, ASGIApp] = {
     "/d1": restate.app(services=MAIN),
     "/d2": restate.app(services=MAIN),
     "/d4": _cap_protocol(restate.app(services=MAIN), 5),
@@ -323,7 +342,7 @@ _APPS = {
 }
 
 
-async def _plain(send, status: int, text: str) -> None:
+async def _plain(send: Send, status: int, text: str) -> None:
     body = text.encode()
     await send(
         {
@@ -335,7 +354,7 @@ async def _plain(send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def app(scope, receive, send):
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """Dispatches on the first path segment to one deployment's SDK app."""
     if scope["type"] == "lifespan":
         while True:
