@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fsm.clock import EXPIRE, EXPIRE_JOURNAL, SLEEP, START, Clock
+from collections.abc import Iterator
+
+from fsm import Engine, dump_world
+from fsm.clock import EXPIRE, EXPIRE_JOURNAL, SLEEP, START, Clock, Due
 from fsm.lifecycle import COMPLETED
 from fsm.model import Invocation
 
@@ -74,3 +77,45 @@ def test_pending_sleeps_lists_only_sleep_timers_by_due_time() -> None:
     clock.schedule_start("b", 100)
     clock.schedule_sleep("a", 200, 1)
     assert clock.pending_sleeps() == {"a": [(200, 1), (500, 2)]}
+
+
+class CountingClock(Clock):
+    """Counts the cleaner runs that actually happen."""
+
+    runs = 0
+
+    def _cleaner(self) -> Iterator[Due]:
+        self.runs += 1
+        yield from super()._cleaner()
+
+
+def test_cleaner_runs_with_nothing_to_do_are_skipped_however_far_the_clock_moves() -> None:
+    records = {"x": completed("x", 0, journal_s=10 * 3600, status_s=20 * 3600)}
+    clock = CountingClock(0, HOUR, records.get)
+    clock.schedule_retention(records["x"], 0)
+    clock.schedule_sleep("s", 3 * HOUR + 5, 1)
+    far = 1_000 * HOUR + 17  # without the skip: a thousand runs
+    assert list(clock.until(far)) == [(SLEEP, "s", 1), (EXPIRE_JOURNAL, "x", 0), (EXPIRE, "x", 0)]
+    # one run at 10 h for the journal, one at the status's expiry; none for the empty hours between
+    assert clock.runs == 2
+    assert clock.now_ms == far and clock.next_cleanup_ms == (far // HOUR + 1) * HOUR
+
+
+def test_one_long_move_ends_where_many_short_ones_do() -> None:
+    def world() -> Engine:
+        e = Engine(seed=3)
+        e.register_service("Short", journal_retention_s=1_800, completion_retention_s=7_200)
+        e.register_service("Long", journal_retention_s=86_400)
+        e.register_deployment(["Short", "Long"])
+        for service in ("Short", "Long", "Short"):
+            inv = e.call(service, "run")
+            e.sleep(e.call(service, "run"), 5 * HOUR + 7)
+            e.advance(1_234_567)
+            e.complete(inv)
+        return e
+
+    stepped, jumped = world(), world()
+    for _ in range(30):
+        stepped.advance(HOUR)
+    jumped.advance(30 * HOUR)
+    assert dump_world(jumped) == dump_world(stepped)
