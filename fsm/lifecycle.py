@@ -174,7 +174,12 @@ RULES: tuple[Rule, ...] = (
     Rule("dequeue", (INBOXED,), RUNNING, doc="the key's holder ended; first in the inbox starts"),
     # what a deployment does while it runs the handler
     Rule("append_command", (RUNNING,), None, doc="a command journaled (its completion ids allocated)"),
-    Rule("complete_command", (RUNNING, SUSPENDED), None, doc="a completion journaled as a notification"),
+    Rule(
+        "complete_command",
+        (RUNNING, SUSPENDED, PAUSED),
+        None,
+        doc="a completion journaled as a notification (kept while paused, seen after resume)",
+    ),
     Rule("suspend", (RUNNING,), SUSPENDED, doc="awaits a completion that is not there yet"),
     Rule("wake", (SUSPENDED,), RUNNING, doc="the awaited completion or signal arrived"),
     Rule(

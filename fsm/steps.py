@@ -16,7 +16,7 @@ from .errors import FailedPrecondition, IllegalTransition, NotFound, invalid_arg
 from .ids import key_partition_key
 from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, SHARED_ENTRIES, EntryFields, awaited_by, completed_ids
 from .journal import shared_entry as _shared
-from .lifecycle import COMPLETED, RUNNING, SCHEDULED, SUSPENDED
+from .lifecycle import COMPLETED, PAUSED, RUNNING, SCHEDULED, SUSPENDED
 from .model import COMMAND, FAILURE, NOTIFICATION, SERVICE, SUCCESS, Entry, Invocation, check_int, check_name
 from .world import World
 
@@ -133,7 +133,7 @@ class Steps:
     def sleep_ended(self, invocation_id: str, completion_id: int) -> None:
         """The clock: a Sleep's time is up, its completion arrives (unless it already did)."""
         inv = self._world.invocations.get(invocation_id)
-        if inv is None or inv.journal is None or (inv.state != RUNNING and inv.state != SUSPENDED):
+        if inv is None or inv.journal is None or inv.state not in (RUNNING, SUSPENDED, PAUSED):
             return  # gone, or ended meanwhile
         command, delivered = awaited_by(inv.journal, completion_id)
         if not delivered:

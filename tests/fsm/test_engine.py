@@ -426,3 +426,23 @@ def test_an_engine_runs_the_lifecycle_it_is_given() -> None:
         "INVALID_ARGUMENT",
         "Invalid argument 'machine': must come from lifecycle.new_machine() of this engine's lifecycle",
     )
+
+
+def test_a_sleep_that_ends_while_paused_is_journaled_for_after_resume(world: World) -> None:
+    e = world.engine
+    inv = e.call("Steps", "run")
+    sleep = e.sleep(inv, 1_000)
+    e.cancel(inv)  # wakes it: running, with the cancel signal
+    e.pause(inv)
+    e.advance(1_000)  # the timer fires while paused: the completion is kept, the state is not changed
+    journal = e.invocations[inv].journal or []
+    assert e.invocations[inv].state == "paused"
+    assert (journal[-1].kind, journal[-1].type, journal[-1].completion_id) == ("notification", "Sleep", 1)
+    assert sleep.completion_ids == (1,) and e.pending_sleeps() == {}
+    assert e.resume(inv) == 200
+    err = refused(lambda: e.suspend(inv, 1), FailedPrecondition)  # nothing left to wait for
+    assert answer(err) == (
+        409,
+        "NOTHING_TO_AWAIT",
+        f"Completion 1 of the invocation '{inv}' is not pending.",
+    )
