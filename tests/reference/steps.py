@@ -43,12 +43,11 @@ class Reference(World):
         inv = self.lookup(raw)
         allowed = STEP_FROM[step]
         if inv.state not in allowed:
-            name = step
             raise Refusal(
                 409,
                 "ILLEGAL_TRANSITION",
-                f"Cannot '{name}' the invocation '{inv.id}' in state '{inv.state}': "
-                f"'{name}' is allowed from {', '.join(s for s in STATES if s in allowed)}.",
+                f"Cannot '{step}' the invocation '{inv.id}' in state '{inv.state}': "
+                f"'{step}' is allowed from {', '.join(s for s in STATES if s in allowed)}.",
             )
         return inv
 
@@ -201,7 +200,10 @@ class Reference(World):
             self.clock_log.append((self.now_ms, "sleep", invocation_id))
 
     def clean(self) -> None:
-        """Section 1: the hourly cleaner drops what expired by now (expiry is lazy: only when it runs)."""
+        """Section 1: the hourly cleaner drops what expired by now (expiry is lazy: only when it runs).
+
+        A retention ends at completion + retention; a run at that very instant finds it expired.
+        """
         for inv in list(self.invocations.values()):
             if inv.state != COMPLETED:
                 continue
