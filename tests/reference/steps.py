@@ -24,10 +24,11 @@ from .records import (
 )
 
 #: Engine API: the states each handler step is allowed from (section 1: only a running handler
-#: journals, suspends, fails or returns; a completion can also arrive while it is suspended).
+#: journals, suspends, fails or returns; a completion can also arrive while it is suspended or
+#: paused, and a paused invocation keeps it in its journal for after resume).
 STEP_FROM = {
     "append_command": (RUNNING,),
-    "complete_command": (RUNNING, SUSPENDED),
+    "complete_command": (RUNNING, SUSPENDED, PAUSED),
     "suspend": (RUNNING,),
     "fail_attempt": (RUNNING,),
     "complete": (RUNNING,),
@@ -191,8 +192,8 @@ class Reference(World):
                 self.start_or_queue(inv)
                 self.clock_log.append((self.now_ms, "start", invocation_id))
             return
-        # A Sleep's completion arrives while the handler can take it (engine API: not while paused)
-        if inv is None or inv.journal is None or inv.state not in (RUNNING, SUSPENDED):
+        # A Sleep's completion arrives while the invocation has started and not ended (kept while paused)
+        if inv is None or inv.journal is None or inv.state not in (RUNNING, SUSPENDED, PAUSED):
             return
         command, done = self.awaited(inv, completion_id)
         if command is not None and not done:

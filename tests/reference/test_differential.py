@@ -13,16 +13,16 @@ name, never an answer) and decides everything else itself.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import event, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
 
 from fsm.engine import DEFAULT_EPOCH_MS, Engine
 from fsm.errors import LifecycleError
+from tests.budget import budget
 
 from .ids import ALPHABET, decode, partition_key
 from .records import COMMAND, COMPLETED, NOTIFICATION, Entry, Invocation, Refusal, Restarted
@@ -651,11 +651,8 @@ class Differential(RuleBasedStateMachine):
             assert got[part] == want[part], f"{part} differ"
 
 
-def profile() -> settings:
-    """HYPOTHESIS_PROFILE=long selects the long search; anything else, the derandomized ci run."""
-    long = os.environ.get("HYPOTHESIS_PROFILE") == "long"
-    return settings.get_profile("reference-long" if long else "reference-ci")
-
-
-Differential.TestCase.settings = profile()
+# 300 sequences of 50 steps in make test (derandomized, a few seconds); make test-long multiplies both
+Differential.TestCase.settings = settings(
+    budget(300, steps=50), suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 TestDifferential = Differential.TestCase
