@@ -219,7 +219,11 @@ class Engine:
         journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
         completion_retention_s: int | None = None,
     ) -> Service:
-        """Add a service, or update the retention of one (its type cannot change)."""
+        """Add a service, or update the retention of one (its type cannot change).
+
+        A completed call keeps its status for ``completion_retention_s`` (Restate's idempotency
+        retention, 24 h when None) and its journal for the shorter of the two retentions.
+        """
         return self._registry.register_service(name, type, journal_retention_s, completion_retention_s)
 
     def register_deployment(

@@ -175,7 +175,7 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
         handler,
         key,
         status,
-        service.journal_retention_s if journal_retention is None else journal_retention,
+        service.effective_journal_retention_s if journal_retention is None else journal_retention,
         service.effective_completion_retention_s if completion_retention is None else completion_retention,
     )
     inv.completion = completion
@@ -226,7 +226,7 @@ def dump_invocation(
         "journal_retained": inv.journal is not None,
         "journal": [_dump_entry(e) for e in inv.journal or ()],
     }
-    if inv.journal_retention_s != service.journal_retention_s:
+    if inv.journal_retention_s != service.effective_journal_retention_s:
         out["journal_retention_s"] = inv.journal_retention_s
     if inv.completion_retention_s != service.effective_completion_retention_s:
         out["completion_retention_s"] = inv.completion_retention_s

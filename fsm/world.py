@@ -212,7 +212,13 @@ class World:
         while inv_id in self.invocations:  # astronomically unlikely; keeps ids unique anyway
             inv_id = self.ids.invocation_id(now_ms, partition_key)
         return Invocation(
-            inv_id, service, handler, key, FREE, found.journal_retention_s, found.effective_completion_retention_s
+            inv_id,
+            service,
+            handler,
+            key,
+            FREE,
+            found.effective_journal_retention_s,
+            found.effective_completion_retention_s,
         )
 
     def enter(self, inv: Invocation, trigger: str, delayed: bool = False) -> str:

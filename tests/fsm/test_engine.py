@@ -446,3 +446,36 @@ def test_a_sleep_that_ends_while_paused_is_journaled_for_after_resume(world: Wor
         "NOTHING_TO_AWAIT",
         f"Completion 1 of the invocation '{inv}' is not pending.",
     )
+
+
+@pytest.mark.parametrize(
+    ("journal_s", "completion_s", "after_s", "status"),
+    [
+        # what restate-server 1.7.12 did for calls through its ingress (cleaner every second)
+        (0, None, 3_600, 410),  # journal never kept, status kept 24 h
+        (5, None, 3_600, 410),  # journal gone after 5 s, status kept 24 h
+        (86_400, None, 86_400, 404),  # both gone after 24 h
+        (5, 3, 3_600, 404),  # an idempotency retention of 3 s ends the journal and the status at 3 s
+        (86_400, 3_600, 3_600, 404),  # a journal never outlives the status
+    ],
+)
+def test_a_calls_status_lives_for_the_completion_retention_whatever_its_journal_retention(
+    journal_s: int, completion_s: int | None, after_s: int, status: int
+) -> None:
+    e = Engine()
+    e.register_service("S", journal_retention_s=journal_s, completion_retention_s=completion_s)
+    e.register_deployment(["S"])
+    inv = e.call("S", "run")
+    e.complete(inv)
+    assert e.invocations[inv].journal_retention_s == min(journal_s, completion_s or 86_400)
+    e.advance(after_s * 1_000 + 3_600_000)  # and a cleaner run after it
+    err = refused(lambda: e.restart_as_new(inv), LifecycleError)
+    if status == 404:
+        assert answer(err) == (404, "INVOCATION_NOT_FOUND", f"The requested invocation '{inv}' does not exist")
+    else:
+        assert answer(err) == (
+            410,
+            "INPUT_NOT_AVAILABLE",
+            f"The invocation '{inv}' cannot be restarted because the input is not available. "
+            "This indicates that the journal was already purged, or not retained at all.",
+        )

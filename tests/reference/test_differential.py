@@ -29,19 +29,16 @@ from .records import COMMAND, COMPLETED, NOTIFICATION, Entry, Invocation, Refusa
 from .steps import Reference
 
 HOUR = 3_600_000
-MAIN = ("Steps", "Short", "NoRet", "Gone", "Locker", "WF")
-# (name, type, journal retention s, completion retention s). Left out on purpose: a service with a
-# journal retention strictly between 0 and 24 h and no completion retention. behaviour.md section 1
-# says a plain call keeps its status "for the completion retention (for a plain call equal to the
-# journal retention)", so the reference frees it when its journal expires; the engine keeps the
-# status 24 h (max(24 h, journal retention)). E.g. register_service("S", journal_retention_s=3600),
-# call and complete at an hour boundary, advance 1 h: the reference has freed it, the engine still
-# answers restart-as-new with 410 for another 23 h. Reported, not fixed here.
+MAIN = ("Steps", "Short", "NoRet", "Gone", "Hour", "Brief", "Locker", "WF")
+# (name, type, journal retention s, completion retention s): every order of the two retentions,
+# 0 for either, and neither set.
 SERVICES = [
     ("Steps", "service", 86_400, None),
     ("Short", "service", 3_600, 7_200),
     ("NoRet", "service", 0, None),
     ("Gone", "service", 0, 0),
+    ("Hour", "service", 3_600, None),
+    ("Brief", "service", 86_400, 3_600),
     ("Locker", "virtual_object", 3_600, 7_200),
     ("WF", "workflow", 86_400, None),
     ("Other", "service", 86_400, None),
@@ -51,6 +48,8 @@ TARGETS = [
     ("Short", "run", None),
     ("NoRet", "run", None),
     ("Gone", "run", None),
+    ("Hour", "run", None),
+    ("Brief", "run", None),
     ("Locker", "add", "k1"),
     ("Locker", "add", "k1"),
     ("Locker", "get", "k1"),
