@@ -71,6 +71,10 @@ def test_deployment_ids_round_trip(uuid: int) -> None:
         ("inv_1drCQ-YKZl9p7MIOJSFmvUm5T2w3LPR8e9", "base62 decode error"),
         ("inv_1é", "bad length"),  # a field cut inside a multi-byte character
         ("inv_é", "bad length"),
+        # lengths count UTF-8 bytes, as restate-server 1.7.12 answered (asked 2026-12-05)
+        ("inv_10000000000é0000000000000000000000", "bad length"),
+        ("inv_1000000000é00000000000000000000000", "base62 decode error"),
+        ("inv_10000000000000000000000000000000é", "base62 decode error"),
         # the version is read before the type is compared (restate-server 1.7.12 answers so, asked 2026-12-05)
         ("dp_bogus", "unrecognized codec version"),
         ("dp_2hyvaGLkmYCmSH4nzeUDZv", "unrecognized codec version"),
