@@ -440,3 +440,19 @@ def test_non_string_arguments_are_rejected_clearly(world: World) -> None:
 
 def test_failed_precondition_class_for_state_refusals(world: World) -> None:
     assert isinstance(refusal(world.engine, world.engine.call("Steps", "run")), FailedPrecondition)
+
+
+def test_explain_names_the_deployment_the_selector_chose(world: World) -> None:
+    """keep: the pinned deployment, whatever decided; latest or an id: only once check 12 has passed."""
+    e = world.engine
+    inv = world.completed()
+    e.invocations[inv].pinned_deployment = world.d1  # so that keep and latest (D2) differ
+    assert e.explain_restart_as_new(inv, 1, "keep").resolved_deployment == world.d1
+    assert e.explain_restart_as_new(inv, 1).resolved_deployment == world.d2
+    assert e.explain_restart_as_new(inv, 1, world.other).resolved_deployment == world.other
+    assert e.explain_restart_as_new(inv, 99, "keep").resolved_deployment == world.d1  # refused by check 14
+    assert e.explain_restart_as_new(inv, 99).resolved_deployment == world.d2  # check 14: 12 had passed
+    decided_by_13 = e.explain_restart_as_new(inv, 1, world.proto5)
+    assert (decided_by_13.check.number, decided_by_13.resolved_deployment) == (13, world.proto5)
+    unknown = e.explain_restart_as_new(inv, 1, "dp_16hyvaGLkmYCmSH4nzeUDAv")
+    assert (unknown.check.number, unknown.resolved_deployment) == (12, None)

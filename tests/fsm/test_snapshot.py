@@ -172,3 +172,26 @@ def test_only_a_virtual_object_invocation_can_be_inboxed() -> None:
     )
     with pytest.raises(SnapshotError, match="only an invocation of a virtual object can be inboxed"):
         load_world(world)
+
+
+@pytest.mark.parametrize(
+    ("world", "where", "problem"),
+    [
+        (
+            {"now_ms": "soon", "services": [], "deployments": [], "invocations": []},
+            "world.now_ms",
+            "an integer, got str",
+        ),
+        (broken(["services", 0, "name"], 5), "world.services[0].name", "a string, got int"),
+        (broken(["invocations", 0, "target"], ["Steps"]), "world.invocations[0].target", "an object, got list"),
+        (
+            broken(["services", 0, "journal_retention_s"], True),
+            "world.services[0].journal_retention_s",
+            "an integer, got a boolean",
+        ),
+    ],
+)
+def test_a_field_of_the_wrong_kind_names_the_kind_it_needs(world: Any, where: str, problem: str) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(world)
+    assert caught.value.message == f"Invalid world at '{where}': must be {problem}"
