@@ -309,3 +309,7 @@ def test_outcome_of_a_trigger_that_is_not_an_admin_operation() -> None:
     with pytest.raises(ValueError) as caught:
         LIFECYCLE.outcome("invoke", "running")
     assert str(caught.value) == "'invoke' is not an admin operation defined from 'running'"
+
+
+def test_a_machine_built_now_starts_free() -> None:
+    assert Lifecycle().new_machine().initial == "free"  # behaviour.md: every invocation starts absent
