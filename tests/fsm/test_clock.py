@@ -113,3 +113,19 @@ def test_expiries_of_a_loaded_world_out_of_order_fall_due_at_the_first_run_at_or
     at_6 = [(EXPIRE_JOURNAL, "a", 0), (EXPIRE_JOURNAL, "b", 0), (EXPIRE, "a", 0), (EXPIRE_JOURNAL, "late", 0)]
     assert list(clock.until(6 * HOUR)) == at_6  # a's status is due at 6 h exactly
     assert list(clock.until(7 * HOUR)) == [(EXPIRE, "b", 0), (EXPIRE, "late", 0)]  # b's at 6.5 h, late's at 7 h
+
+
+def test_the_cleaner_runs_on_the_hour() -> None:
+    assert Clock(90 * 60_000, HOUR, NOBODY.get).next_cleanup_ms == 2 * HOUR
+
+
+def test_a_journal_already_gone_or_kept_as_long_as_the_status_expires_only_with_it() -> None:
+    gone = completed("gone", 0)  # journal 60 s, status 2 h
+    gone.journal = None  # purged, or never retained: nothing left to expire but the status
+    same = completed("same", 0, journal_s=3_600, status_s=3_600)  # a plain call: both retentions equal
+    records = {"gone": gone, "same": same}
+    clock = Clock(0, HOUR, records.get)
+    for inv in records.values():
+        clock.schedule_retention(inv, 0)
+    assert list(clock.until(HOUR)) == [(EXPIRE, "same", 0)]
+    assert list(clock.until(2 * HOUR)) == [(EXPIRE, "gone", 0)]

@@ -163,3 +163,20 @@ def test_encoding_names_the_range_it_needs() -> None:
     with pytest.raises(ValueError) as caught:
         encode_invocation_id(U64_MAX + 1, 0)
     assert str(caught.value) == "partition key must be a u64 and uuid a u128"
+
+
+def test_an_id_is_split_at_its_first_underscore() -> None:
+    with pytest.raises(IdError) as caught:
+        parse_deployment_id("dp_1" + "_" * 22)  # prefix dp, version 1, then a field of 22 '_'
+    assert caught.value.reason == str(caught.value) == "base62 decode error"
+
+
+def test_a_lone_surrogate_is_read_as_its_utf8_bytes() -> None:
+    # Each '\ud800' is 3 bytes: the 11-byte partition key field ends inside the fourth one.
+    with pytest.raises(IdError) as caught:
+        parse_invocation_id("inv_1" + "\ud800" * 11)
+    assert caught.value.reason == "bad length"
+
+
+def test_the_default_seed_is_0() -> None:
+    assert IdGenerator().invocation_id(0) == IdGenerator(0).invocation_id(0)

@@ -456,3 +456,22 @@ def test_explain_names_the_deployment_the_selector_chose(world: World) -> None:
     assert (decided_by_13.check.number, decided_by_13.resolved_deployment) == (13, world.proto5)
     unknown = e.explain_restart_as_new(inv, 1, "dp_16hyvaGLkmYCmSH4nzeUDAv")
     assert (unknown.check.number, unknown.resolved_deployment) == (12, None)
+
+
+def test_check_10_old_protocol_latest_skips_check_13(old_protocol: tuple[Engine, str]) -> None:
+    e, inv = old_protocol
+    e.register_deployment(["Old"], (5, 7))  # now the latest, and it cannot speak protocol 3
+    result = e.restart_as_new(inv, 0, "latest")
+    assert (result.copied_indexes, result.pinned_deployment_id, result.pinned_protocol) == ([0], None, None)
+
+
+def test_check_13_latest_that_cannot_speak_the_pinned_protocol(world: World) -> None:
+    e = world.engine
+    inv = world.completed()
+    newest = e.register_deployment(["Steps"], (5, 5), name="P5")
+    err = refusal(e, inv, 0, "latest")
+    assert (err.http_status, err.reason, err.check) == (400, "INCOMPATIBLE_DEPLOYMENT", 13)
+    assert err.message == (
+        f"The invocation '{inv}' is running on protocol version '6', while the chosen "
+        f"deployment '{newest}' supports the range 5..=5."
+    )
