@@ -87,7 +87,7 @@ class Tally:
 class Report:
     modules: dict[str, Tally]
     total: Tally
-    stale: list[str]  # reasons given for mutants that do not (or no longer) survive
+    stale: list[str]  # reasons given for mutants that no longer exist or no longer survive
 
 
 def read_verdicts(mutants: Path) -> dict[str, dict[str, int | None]]:
@@ -110,16 +110,15 @@ def read_equivalents(path: Path) -> dict[str, str]:
 def tally(verdicts: Mapping[str, Mapping[str, int | None]], equivalents: Mapping[str, str]) -> Report:
     modules: dict[str, Tally] = {}
     total = Tally()
-    seen_undetected: set[str] = set()
+    verdict_of: dict[str, str] = {}
     for module, by_name in verdicts.items():
         tally_ = modules[module] = Tally()
         for name, code in sorted(by_name.items()):
-            verdict = status(code)
-            if verdict in UNDETECTED:
-                seen_undetected.add(name)
+            verdict = verdict_of[name] = status(code)
             for target in (tally_, total):
                 target.add(name, verdict, name in equivalents)
-    stale = sorted(name for name in equivalents if name not in seen_undetected)
+    # Stale: the mutant is gone, or a test now kills it (one not checked yet is not judged).
+    stale = sorted(name for name in equivalents if verdict_of.get(name, "gone") not in (*UNDETECTED, "not checked"))
     return Report(modules, total, stale)
 
 

@@ -13,12 +13,18 @@ from bench import mutation
 def _write_run(tmp_path: Path) -> tuple[Path, Path]:
     mutants = tmp_path / "mutants"
     (mutants / "fsm").mkdir(parents=True)
-    verdicts = {"fsm.clock.x_a__mutmut_1": 1, "fsm.clock.x_a__mutmut_2": 0, "fsm.clock.x_a__mutmut_3": 0}
+    verdicts: dict[str, int | None] = {
+        "fsm.clock.x_a__mutmut_1": 1,
+        "fsm.clock.x_a__mutmut_2": 0,
+        "fsm.clock.x_a__mutmut_3": 0,
+    }
     verdicts |= {"fsm.clock.x_a__mutmut_4": -24, "fsm.clock.x_a__mutmut_5": 33, "fsm.clock.x_a__mutmut_6": 1}
+    verdicts |= {"fsm.clock.x_a__mutmut_7": None}
     (mutants / "fsm" / "clock.py.meta").write_text(json.dumps({"exit_code_by_key": verdicts}))
     equivalents = tmp_path / "equivalent.toml"
     equivalents.write_text(
         '[equivalent]\n"fsm.clock.x_a__mutmut_2" = "cannot matter"\n"fsm.clock.x_a__mutmut_6" = "was killed"\n'
+        '"fsm.clock.x_a__mutmut_7" = "not run yet"\n"fsm.clock.x_gone__mutmut_1" = "no such mutant"\n'
     )
     return mutants, equivalents
 
@@ -28,10 +34,10 @@ def test_the_score_leaves_the_equivalents_out(tmp_path: Path) -> None:
     report = mutation.tally(mutation.read_verdicts(mutants), mutation.read_equivalents(equivalents))
     counts = report.modules["fsm/clock.py"].counts
     assert (counts["killed"], counts["survived"], counts["equivalent"], counts["timeout"]) == (2, 1, 1, 1)
-    assert (counts["no tests"], counts["total"]) == (1, 6)
-    assert report.total.score == 3 / 5  # (killed + timeout) / (total - equivalent)
+    assert (counts["no tests"], counts["not checked"], counts["total"]) == (1, 1, 7)
+    assert report.total.score == 3 / 6  # (killed + timeout) / (total - equivalent)
     assert report.total.untriaged == ["fsm.clock.x_a__mutmut_3", "fsm.clock.x_a__mutmut_5"]
-    assert report.stale == ["fsm.clock.x_a__mutmut_6"]
+    assert report.stale == ["fsm.clock.x_a__mutmut_6", "fsm.clock.x_gone__mutmut_1"]
 
 
 def test_strict_fails_while_a_survivor_is_untriaged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

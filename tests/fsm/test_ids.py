@@ -180,3 +180,14 @@ def test_a_lone_surrogate_is_read_as_its_utf8_bytes() -> None:
 
 def test_the_default_seed_is_0() -> None:
     assert IdGenerator().invocation_id(0) == IdGenerator(0).invocation_id(0)
+
+
+def test_well_formed_invocation_ids_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One regex match for a well-formed id, the largest fields included: the cursor is for the rest."""
+
+    def no_cursor(raw: str) -> ids.InvocationId:
+        raise AssertionError(f"{raw} walked the cursor")
+
+    monkeypatch.setattr(ids, "_parse_invocation_id_by_cursor", no_cursor)
+    for partition_key, uuid in ((0, 0), (U64_MAX, 1), (1, U128_MAX), (12_345, 678_910)):
+        assert parse_invocation_id(encode_invocation_id(partition_key, uuid)) == (partition_key, uuid)
