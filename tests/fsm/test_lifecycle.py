@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from transitions import Machine, MachineError
 
-from fsm import lifecycle
+from fsm import lifecycle, restart
 from fsm.errors import FailedPrecondition, IllegalTransition
 from fsm.lifecycle import (
     GUARDS,
@@ -313,3 +313,27 @@ def test_outcome_of_a_trigger_that_is_not_an_admin_operation() -> None:
 
 def test_a_machine_built_now_starts_free() -> None:
     assert Lifecycle().new_machine().initial == "free"  # behaviour.md: every invocation starts absent
+
+
+def test_a_lifecycle_built_now_keeps_the_checks_of_its_rows() -> None:
+    fresh = Lifecycle()
+    assert fresh.table[("completed", "restart_as_new")] == (((), (), restart.CONDITIONS, None),)
+    assert fresh.table[("running", "purge")] == (((), (), (lifecycle.NOT_COMPLETED,), None),)
+
+
+def test_fire_takes_the_quick_map_when_no_fact_is_true(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path: one dict lookup, no condition run, for a step whose facts are all false."""
+    fresh = Lifecycle()
+
+    def no_resolve(*args: object) -> str:
+        raise AssertionError(f"resolved {args}")
+
+    monkeypatch.setattr(fresh, "resolve", no_resolve)
+    record = Record("running")
+    assert fresh.fire(record, "append_command") == "running"
+    assert fresh.fire(record, "suspend", {"key_locked": False}) == record.state == "suspended"
+
+
+def test_fire_without_facts_runs_a_rows_checks_with_none() -> None:
+    record = Record("paused")
+    assert LIFECYCLE.fire(record, "resume") == record.state == "running"  # resume keeps the deployment by default

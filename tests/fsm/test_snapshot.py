@@ -195,3 +195,147 @@ def test_a_field_of_the_wrong_kind_names_the_kind_it_needs(world: Any, where: st
     with pytest.raises(SnapshotError) as caught:
         load_world(world)
     assert caught.value.message == f"Invalid world at '{where}': must be {problem}"
+
+
+def with_invocation(**fields: Any) -> dict[str, Any]:
+    """BASE with its one invocation's fields replaced (KeyError: removed)."""
+    world = copy.deepcopy(BASE)
+    inv = world["invocations"][0]
+    for name, value in fields.items():
+        if value is KeyError:
+            del inv[name]
+        else:
+            inv[name] = value
+    return world
+
+
+def listed_twice() -> dict[str, Any]:
+    world = copy.deepcopy(BASE)
+    world["invocations"].append(copy.deepcopy(world["invocations"][0]))
+    return world
+
+
+INV = "world.invocations[0]"
+RUNNING = {"status": "running", "completion": None}
+
+
+@pytest.mark.parametrize(
+    ("world", "where", "problem"),
+    [
+        (with_invocation(id=5), f"{INV}.id", "must be a string, got int"),
+        (listed_twice(), "world.invocations[1].id", f"the invocation '{BASE['invocations'][0]['id']}' is listed twice"),
+        (broken(["invocations", 0, "target", "service"], 5), f"{INV}.target.service", "must be a string, got int"),
+        (broken(["invocations", 0, "target", "handler"], 5), f"{INV}.target.handler", "must be a string, got int"),
+        (broken(["invocations", 0, "target", "key"], 5), f"{INV}.target.key", "must be a string, got int"),
+        (
+            broken(["invocations", 0, "target", "service"], "Locker"),
+            f"{INV}.target.key",
+            "a virtual_object needs a key",
+        ),
+        (with_invocation(status=5), f"{INV}.status", "must be a string, got int"),
+        (with_invocation(completion=5), f"{INV}.completion", "must be a string, got int"),
+        (with_invocation(journal="x"), f"{INV}.journal", "must be a list, got str"),
+        (with_invocation(journal_retained=False), f"{INV}.journal", "must be empty when journal_retained is false"),
+        (
+            with_invocation(**RUNNING, journal_retained=False, journal=[]),
+            f"{INV}.journal_retained",
+            "only a completed invocation can lose its journal, not a running one",
+        ),
+        (with_invocation(journal=[]), f"{INV}.journal", "a retained journal starts with the Input command"),
+        (with_invocation(journal_retention_s="x"), f"{INV}.journal_retention_s", "must be an integer, got str"),
+        (with_invocation(completion_retention_s="x"), f"{INV}.completion_retention_s", "must be an integer, got str"),
+        (with_invocation(pinned="x"), f"{INV}.pinned", "must be an object, got str"),
+        (
+            broken(["invocations", 0, "pinned", "protocol"], "x"),
+            f"{INV}.pinned.protocol",
+            "must be an integer, got str",
+        ),
+        (with_invocation(due_ms="x"), f"{INV}.due_ms", "must be an integer, got str"),
+        (with_invocation(completed_ms="x"), f"{INV}.completed_ms", "must be an integer, got str"),
+        (with_invocation(retry_count="x"), f"{INV}.retry_count", "must be an integer, got str"),
+        (with_invocation(idempotency_key=5), f"{INV}.idempotency_key", "must be a string, got int"),
+        (with_invocation(restarted_from=5), f"{INV}.restarted_from", "must be a string, got int"),
+        (
+            with_invocation(status="suspended", completion=None, awaiting="x"),
+            f"{INV}.awaiting",
+            "must be an integer, got str",
+        ),
+        (
+            with_invocation(timers=[{"due_ms": "x", "completion_id": 1}]),
+            f"{INV}.timers[0].due_ms",
+            "must be an integer, got str",
+        ),
+        (
+            with_invocation(timers=[{"due_ms": 1, "completion_id": "x"}]),
+            f"{INV}.timers[0].completion_id",
+            "must be an integer, got str",
+        ),
+        (
+            broken(["invocations", 0, "journal", 1, "index"], "x"),
+            f"{INV}.journal[1].index",
+            "must be an integer, got str",
+        ),
+        (broken(["invocations", 0, "journal", 1, "kind"], 5), f"{INV}.journal[1].kind", "must be a string, got int"),
+        (broken(["invocations", 0, "journal", 1, "type"], 5), f"{INV}.journal[1].type", "must be a string, got int"),
+        (broken(["invocations", 0, "journal", 1, "name"], 5), f"{INV}.journal[1].name", "must be a string, got int"),
+        (
+            broken(["invocations", 0, "journal", 1, "completion_ids"], "x"),
+            f"{INV}.journal[1].completion_ids",
+            "must be a list, got str",
+        ),
+        *(
+            (
+                broken(["invocations", 0, "journal", 1, "completion_ids"], [bad]),
+                f"{INV}.journal[1].completion_ids",
+                "must be non-negative integers",
+            )
+            for bad in (-1, "x", True)
+        ),
+        (
+            broken(["invocations", 0, "journal", 2, "completion_ids"], [5]),
+            f"{INV}.journal[2].completion_ids",
+            "only commands await completions",
+        ),
+        (
+            broken(["invocations", 0, "journal", 1, "completion_id"], 1),
+            f"{INV}.journal[1].completion_id",
+            "only notifications carry a completion",
+        ),
+        (
+            broken(["invocations", 0, "journal", 2, "completion_id"], "x"),
+            f"{INV}.journal[2].completion_id",
+            "must be an integer, got str",
+        ),
+    ],
+)
+def test_every_field_of_an_invocation_is_named_when_it_is_wrong(world: Any, where: str, problem: str) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(world)
+    assert caught.value.message == f"Invalid world at '{where}': {problem}"
+
+
+def test_an_invocation_keeps_its_own_retention_and_defaults_to_a_retained_journal() -> None:
+    own = with_invocation(journal_retention_s=60, completion_retention_s=120)
+    assert dump_world(load_world(own)) == own  # not the service's 24 h
+    assert dump_world(load_world(with_invocation(journal_retained=KeyError))) == BASE  # absent: retained
+    gone = with_invocation(journal_retained=False, journal=KeyError)  # no journal field at all
+    assert dump_world(load_world(gone))["invocations"][0]["journal"] == []
+
+
+def test_awaiting_is_read_for_a_suspended_invocation_only() -> None:
+    assert dump_world(load_world(with_invocation(awaiting=2))) == BASE  # completed: not awaiting anything
+
+
+def test_completion_ids_are_non_negative_and_the_next_one_follows_the_journal() -> None:
+    journal = [
+        {"index": 0, "kind": "command", "type": "Input"},
+        {"index": 1, "kind": "command", "type": "Run", "completion_ids": [0]},
+        {"index": 2, "kind": "notification", "type": "Run", "completion_id": 0},
+    ]
+    zero = with_invocation(**RUNNING, journal=journal)
+    assert dump_world(load_world(zero)) == zero  # 0 is a non-negative completion id
+    engine = load_world(with_invocation(**RUNNING, journal=journal[:1]))
+    inv = BASE["invocations"][0]["id"]
+    assert engine.append_command(inv, "Run").completion_ids == (1,)  # nothing awaited yet: the first id is 1
+    three = with_invocation(**RUNNING, journal=BASE["invocations"][0]["journal"][:-1])  # ids 1-3 used
+    assert load_world(three).append_command(inv, "Run").completion_ids == (4,)
