@@ -337,3 +337,13 @@ def test_fire_takes_the_quick_map_when_no_fact_is_true(monkeypatch: pytest.Monke
 def test_fire_without_facts_runs_a_rows_checks_with_none() -> None:
     record = Record("paused")
     assert LIFECYCLE.fire(record, "resume") == record.state == "running"  # resume keeps the deployment by default
+
+
+def test_a_check_that_answers_false_passes_to_the_next_row() -> None:
+    """As in `transitions`: a condition that is False (rather than raising) tries the next row."""
+
+    def never(event: Any) -> bool:
+        return False
+
+    fresh = Lifecycle((Rule("wake", ("suspended",), "paused", checks=(never,)), *RULES))
+    assert fresh.resolve(Record("suspended"), "wake") == "running"

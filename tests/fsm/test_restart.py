@@ -475,3 +475,27 @@ def test_check_13_latest_that_cannot_speak_the_pinned_protocol(world: World) -> 
         f"The invocation '{inv}' is running on protocol version '6', while the chosen "
         f"deployment '{newest}' supports the range 5..=5."
     )
+
+
+def test_check_10_old_protocol_success_copies_the_input_entry(old_protocol: tuple[Engine, str]) -> None:
+    e, inv = old_protocol
+    old = e.invocations[inv]
+    assert old.journal is not None
+    plan = e.explain_restart_as_new(inv, 0, "latest").plan
+    assert plan is not None
+    assert (plan.restarted_from, plan.partition_key, plan.journal) == (
+        inv,
+        parse_invocation_id(inv).partition_key,
+        [old.journal[0]],
+    )
+    new = e.invocations[e.restart_as_new(inv, 0, "latest").new_invocation_id]
+    assert new.journal == [old.journal[0]] and new.journal[0].type == "Input"
+
+
+def test_explain_names_what_it_would_restart(world: World) -> None:
+    inv = world.completed()
+    plan = world.engine.explain_restart_as_new(inv, 2).plan
+    assert plan is not None and (plan.restarted_from, plan.partition_key) == (
+        inv,
+        parse_invocation_id(inv).partition_key,
+    )

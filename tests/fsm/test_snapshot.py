@@ -339,3 +339,67 @@ def test_completion_ids_are_non_negative_and_the_next_one_follows_the_journal() 
     assert engine.append_command(inv, "Run").completion_ids == (1,)  # nothing awaited yet: the first id is 1
     three = with_invocation(**RUNNING, journal=BASE["invocations"][0]["journal"][:-1])  # ids 1-3 used
     assert load_world(three).append_command(inv, "Run").completion_ids == (4,)
+
+
+def world_with(**fields: Any) -> dict[str, Any]:
+    """BASE with top-level fields replaced."""
+    world = copy.deepcopy(BASE)
+    world.update(fields)
+    return world
+
+
+def service_listed_twice() -> dict[str, Any]:
+    world = copy.deepcopy(BASE)
+    world["services"].append(copy.deepcopy(world["services"][0]))
+    return world
+
+
+@pytest.mark.parametrize(
+    ("world", "where", "problem"),
+    [
+        (world_with(now_ms=-1), "world.now_ms", "must be >= 0, got -1"),
+        (broken(["services", 0, "type"], 5), "world.services[0].type", "must be a string, got int"),
+        (service_listed_twice(), "world.services[11].name", "the service 'Steps' is listed twice"),
+        (
+            broken(["services", 0, "completion_retention_s"], -1),
+            "world.services[0].completion_retention_s",
+            "must be >= 0, got -1",
+        ),
+        (
+            broken(["services", 0, "completion_retention_s"], "x"),
+            "world.services[0].completion_retention_s",
+            "must be an integer, got str",
+        ),
+        (world_with(deployments=5), "world.deployments", "must be a list, got int"),
+        (broken(["deployments", 0, "id"], 5), "world.deployments[0].id", "must be a string, got int"),
+        (broken(["deployments", 0, "services"], 5), "world.deployments[0].services", "must be a list, got int"),
+        (broken(["deployments", 0, "protocol"], "x"), "world.deployments[0].protocol", "must be a list, got str"),
+        (
+            broken(["deployments", 0, "protocol"], [True, 7]),
+            "world.deployments[0].protocol",
+            "must be [min, max] integers",
+        ),
+        (world_with(unavailable_partitions="x"), "world.unavailable_partitions", "must be a list, got str"),
+        (world_with(unavailable_partitions=["x"]), "world.unavailable_partitions[0]", "must be a partition below 24"),
+        (world_with(unavailable_partitions=[24]), "world.unavailable_partitions[0]", "must be a partition below 24"),
+        (world_with(invocations=[5]), "world.invocations[0]", "must be an object"),
+        (broken(["invocations", 0, "journal", 1], 5), f"{INV}.journal[1]", "must be an object"),
+        (with_invocation(timers="x"), f"{INV}.timers", "must be a list, got str"),
+    ],
+)
+def test_every_field_of_the_world_is_named_when_it_is_wrong(world: Any, where: str, problem: str) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(world)
+    assert caught.value.message == f"Invalid world at '{where}': {problem}"
+
+
+def test_a_deployment_name_of_the_wrong_kind_is_named() -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(broken(["deployments", 0, "name"], 5))
+    assert caught.value.message.endswith("'world.deployments[0].name': must be a string, got int")
+
+
+def test_a_loaded_world_draws_its_ids_from_the_seed() -> None:
+    assert load_world(BASE).call("Steps", "run") == load_world(BASE, seed=0).call("Steps", "run")  # 0 by default
+    assert load_world(BASE, seed=5).call("Steps", "run") == load_world(BASE, seed=5).call("Steps", "run")
+    assert load_world(BASE, seed=5).call("Steps", "run") != load_world(BASE, seed=6).call("Steps", "run")
