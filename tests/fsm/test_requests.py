@@ -124,3 +124,19 @@ def test_a_query_that_is_not_a_string_names_its_type() -> None:
 
 def test_the_selectors_name_themselves() -> None:
     assert (repr(KEEP), repr(LATEST)) == ("KEEP", "LATEST")
+
+
+@pytest.mark.parametrize("raw", ["1:", "\ud800"])  # ':' follows '9'; a lone surrogate is 3 bytes, none a digit
+def test_from_refuses_what_is_not_an_ascii_digit(raw: str) -> None:
+    err = refused(lambda: parse_from(raw), InvalidArgument)
+    assert (*answer(err), err.check) == (400, "INVALID_QUERY_STRING", PREFIX + "from: invalid digit found in string", 1)
+
+
+def test_a_deployment_that_is_not_a_string_is_check_3() -> None:
+    err = refused(lambda: parse_deployment(5), InvalidArgument)  # type: ignore[arg-type]
+    assert (*answer(err), err.check) == (
+        400,
+        "INVALID_DEPLOYMENT_ID",
+        "The query parameter 'deployment' is invalid. Reason: expected a string, got int",
+        3,
+    )
