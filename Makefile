@@ -51,7 +51,7 @@ lint: setup  ## ruff check, ruff format --check, mypy --strict over every packag
 # mutmut (configured in pyproject.toml) runs in mutants/, a copy of fsm/ and tests/, from scratch each
 # time: its cache would keep a survivor's verdict after a new test kills it. The copy finds the shared
 # examples through INVOCATION_LIFECYCLE_EXAMPLES.
-mutate: setup  ## mutation testing of the core (~30 min): killed, survived, the score, untriaged survivors
+mutate: setup  ## mutation testing of the core (~6 min): killed, survived, the score, untriaged survivors
 	rm -rf mutants
 	INVOCATION_LIFECYCLE_EXAMPLES=$(abspath $(EXAMPLES)) HYPOTHESIS_PROFILE=ci $(VENV)/bin/mutmut run
 	$(PY) -m bench.mutation
