@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 50051
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
-.PHONY: setup run test test-long bench lint explore simulate diagram conformance conformance-grpc \
+.PHONY: setup run test test-long bench lint mutate explore simulate diagram conformance conformance-grpc \
         conformance-record codegen clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
@@ -48,6 +48,14 @@ lint: setup  ## ruff check, ruff format --check, mypy --strict over every packag
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# mutmut (configured in pyproject.toml) runs in mutants/, a copy of fsm/ and tests/, from scratch each
+# time: its cache would keep a survivor's verdict after a new test kills it. The copy finds the shared
+# examples through INVOCATION_LIFECYCLE_EXAMPLES.
+mutate: setup  ## mutation testing of the core (~6 min): killed, survived, the score, untriaged survivors
+	rm -rf mutants
+	INVOCATION_LIFECYCLE_EXAMPLES=$(abspath $(EXAMPLES)) HYPOTHESIS_PROFILE=ci $(VENV)/bin/mutmut run
+	$(PY) -m bench.mutation
+
 # The tools of fsm/tools take their flags from ARGS, e.g. make explore ARGS='--depth 5 --format json'.
 explore: setup  ## search the state space: a witness of every restart-as-new answer, invariants checked
 	$(PY) -m fsm.tools.explore $(ARGS)
@@ -74,4 +82,4 @@ conformance-record:  ## record cases from a real restate-server (installs it und
 	bash recording/record.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants

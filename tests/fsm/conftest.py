@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,9 @@ import pytest
 from fsm import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The recorded cases, in ../shared beside the checkout (as CI lays it out).
-EXAMPLES = str(ROOT.parent / "shared" / "spec" / "examples.jsonl")
+#: The recorded cases, in ../shared beside the checkout (as CI lays it out), unless
+#: INVOCATION_LIFECYCLE_EXAMPLES names them: make mutate does, since its tests run from a copy in mutants/.
+EXAMPLES = os.environ.get("INVOCATION_LIFECYCLE_EXAMPLES") or str(ROOT.parent / "shared" / "spec" / "examples.jsonl")
 
 
 class World:

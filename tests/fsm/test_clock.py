@@ -119,3 +119,58 @@ def test_one_long_move_ends_where_many_short_ones_do() -> None:
         stepped.advance(HOUR)
     jumped.advance(30 * HOUR)
     assert dump_world(jumped) == dump_world(stepped)
+
+
+NOBODY: dict[str, Invocation] = {}
+
+
+def test_timers_due_at_one_instant_come_in_the_order_they_were_scheduled() -> None:
+    clock = Clock(0, HOUR, NOBODY.get)
+    clock.schedule_start("b", 10)
+    clock.schedule_sleep("b", 10, 1)
+    clock.schedule_start("a", 10)
+    assert list(clock.until(10)) == [(START, "b", 0), (SLEEP, "b", 1), (START, "a", 0)]
+
+
+def test_moving_ends_at_the_target_whatever_fell_due_before_it() -> None:
+    clock = Clock(0, HOUR, NOBODY.get)
+    clock.schedule_sleep("s", 10, 1)
+    assert list(clock.until(20)) == [(SLEEP, "s", 1)] and clock.now_ms == 20  # nothing left: the cleaner is later
+    clock.schedule_sleep("t", 2 * HOUR, 1)
+    assert list(clock.until(HOUR + 5)) == [] and clock.now_ms == HOUR + 5  # a cleaner run, then a later timer
+    assert clock.next_cleanup_ms == 2 * HOUR
+
+
+def test_idle_until_the_first_timer_or_cleaner_run() -> None:
+    clock = Clock(0, HOUR, NOBODY.get)
+    clock.schedule_sleep("s", 100, 1)
+    assert clock.idle_until(99) and not clock.idle_until(100)
+
+
+def test_expiries_of_a_loaded_world_out_of_order_fall_due_at_the_first_run_at_or_after_them() -> None:
+    # behaviour.md section 1: the cleaner runs every hour; an expiry due at a run is done by that run.
+    records = {"late": completed("late", 5 * HOUR), "a": completed("a", 4 * HOUR), "b": completed("b", 9 * HOUR // 2)}
+    for inv in records.values():
+        inv.completion_retention_s = 2 * 3_600
+    clock = Clock(5 * HOUR, HOUR, records.get)
+    for name in ("late", "a", "b"):  # a and b are older than the queue's tail: they go to the heap
+        clock.schedule_retention(records[name], records[name].completed_ms or 0)
+    at_6 = [(EXPIRE_JOURNAL, "a", 0), (EXPIRE_JOURNAL, "b", 0), (EXPIRE, "a", 0), (EXPIRE_JOURNAL, "late", 0)]
+    assert list(clock.until(6 * HOUR)) == at_6  # a's status is due at 6 h exactly
+    assert list(clock.until(7 * HOUR)) == [(EXPIRE, "b", 0), (EXPIRE, "late", 0)]  # b's at 6.5 h, late's at 7 h
+
+
+def test_the_cleaner_runs_on_the_hour() -> None:
+    assert Clock(90 * 60_000, HOUR, NOBODY.get).next_cleanup_ms == 2 * HOUR
+
+
+def test_a_journal_already_gone_or_kept_as_long_as_the_status_expires_only_with_it() -> None:
+    gone = completed("gone", 0)  # journal 60 s, status 2 h
+    gone.journal = None  # purged, or never retained: nothing left to expire but the status
+    same = completed("same", 0, journal_s=3_600, status_s=3_600)  # a plain call: both retentions equal
+    records = {"gone": gone, "same": same}
+    clock = Clock(0, HOUR, records.get)
+    for inv in records.values():
+        clock.schedule_retention(inv, 0)
+    assert list(clock.until(HOUR)) == [(EXPIRE, "same", 0)]
+    assert list(clock.until(2 * HOUR)) == [(EXPIRE, "gone", 0)]

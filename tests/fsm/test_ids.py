@@ -136,3 +136,63 @@ def test_the_well_formed_fast_path_agrees_with_the_cursor(digits: str) -> None:
     except IdError as exc:
         got = exc.reason
     assert got == expected
+
+
+def test_deployment_ulids_carry_the_clock_in_their_top_48_bits() -> None:
+    generator = IdGenerator(7)
+    for now_ms in (1_795_811_744_091, 1_795_811_744_090):  # an odd and an even millisecond
+        for _ in range(16):
+            ulid = generator.ulid(now_ms)
+            assert ulid >> 80 == now_ms and ulid <= U128_MAX
+        assert parse_deployment_id(generator.deployment_id(now_ms)) >> 80 == now_ms
+    assert generator.ulid((1 << 48) + 5) >> 80 == 5  # a ULID's time is 48 bits: it wraps, never overflows
+
+
+def test_generated_partition_keys_are_u64() -> None:
+    generator = IdGenerator(5)
+    keys = [generator.partition_key() for _ in range(32)]
+    assert all(0 <= key <= U64_MAX for key in keys) and max(keys) > U64_MAX // 2
+
+
+def test_the_partition_key_of_an_id_and_of_a_key() -> None:
+    assert ids.partition_key_of(encode_invocation_id(5, 7)) == 5
+    assert ids.partition_key_of(RECORDED) == parse_invocation_id(RECORDED).partition_key
+    assert ids.key_partition_key("a") == ids.key_partition_key("a") != ids.key_partition_key("b")
+    assert 0 <= ids.key_partition_key("a") <= U64_MAX
+
+
+def test_encoding_names_the_range_it_needs() -> None:
+    with pytest.raises(ValueError) as caught:
+        encode_deployment_id(-1)
+    assert str(caught.value) == "uuid must be a u128"
+    with pytest.raises(ValueError) as caught:
+        encode_invocation_id(U64_MAX + 1, 0)
+    assert str(caught.value) == "partition key must be a u64 and uuid a u128"
+
+
+def test_an_id_is_split_at_its_first_underscore() -> None:
+    with pytest.raises(IdError) as caught:
+        parse_deployment_id("dp_1" + "_" * 22)  # prefix dp, version 1, then a field of 22 '_'
+    assert caught.value.reason == str(caught.value) == "base62 decode error"
+
+
+def test_a_lone_surrogate_is_read_as_its_utf8_bytes() -> None:
+    # Each '\ud800' is 3 bytes: the 11-byte partition key field ends inside the fourth one.
+    with pytest.raises(IdError) as caught:
+        parse_invocation_id("inv_1" + "\ud800" * 11)
+    assert caught.value.reason == "bad length"
+
+
+def test_the_default_seed_is_0() -> None:
+    assert IdGenerator().invocation_id(0) == IdGenerator(0).invocation_id(0)
+
+
+def test_well_formed_invocation_ids_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One regex match for a well-formed id, the largest fields included: the cursor is for the rest."""
+
+    def no_cursor(raw: str) -> ids.InvocationId:
+        raise AssertionError(f"{raw} walked the cursor")
+
+    monkeypatch.setattr(ids, "_parse_invocation_id_by_cursor", no_cursor)
+    for partition_key, uuid in ((0, 0), (U64_MAX, 1), (1, U128_MAX), (12_345, 678_910)):
+        assert parse_invocation_id(encode_invocation_id(partition_key, uuid)) == (partition_key, uuid)

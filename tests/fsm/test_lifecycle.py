@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from transitions import Machine, MachineError
 
-from fsm import lifecycle
+from fsm import lifecycle, restart
 from fsm.errors import FailedPrecondition, IllegalTransition
 from fsm.lifecycle import (
     GUARDS,
@@ -231,3 +231,119 @@ def test_the_table_is_compiled_from_the_machine() -> None:
         transitions = machine.events[trigger].transitions[state]
         assert [b[3] for b in branches] == [t.dest for t in transitions]
     assert LIFECYCLE.built(MACHINE) and not LIFECYCLE.built(Lifecycle().machine)
+
+
+# --- the definition built at run time, not the module's import-time LIFECYCLE ---------------------
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            (*RULES, Rule("wake", ("paused",), "asleep")),
+            "Rule wake names unknown state 'asleep': add it to STATES.",
+        ),
+        (
+            (*RULES, Rule("pause", ("paused",), "paused", answer=200)),
+            "Rule pause leads 'paused' to itself: use dest=None (an internal transition), "
+            "so that a step which keeps the state fires no exit or enter callbacks.",
+        ),
+        (
+            (Rule("invoke", ("free",), "running"), Rule("wake", ("suspended",), "paused")),
+            "States unreachable from 'free': ['scheduled', 'inboxed', 'suspended', 'paused', 'completed']; "
+            "add a rule that enters them.",
+        ),
+        (
+            tuple(replace(r, answer=None) if r.trigger == "kill" and r.dest == "completed" else r for r in RULES),
+            "'kill' from 'running' needs one answer (HTTP status) on every row.",
+        ),
+    ],
+)
+def test_a_broken_definition_is_refused_with_the_whole_fix(rules: tuple[Rule, ...], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        Lifecycle(rules)
+    assert str(caught.value) == message
+
+
+def test_an_unless_row_applies_only_while_its_fact_is_false() -> None:
+    first = Rule("wake", ("suspended",), "paused", unless=("key_locked",), doc="wakes paused unless locked")
+    fresh = Lifecycle((first, *RULES))
+    assert fresh.table[("suspended", "wake")][0] == ((), ("key_locked",), (), "paused")
+    assert fresh.next_state("suspended", "wake") == "paused"
+    assert fresh.next_state("suspended", "wake", {"key_locked": True}) == "running"
+    assert fresh.resolve(Record("suspended"), "wake") == "paused"
+    assert fresh.resolve(Record("suspended"), "wake", {"key_locked": True}) == "running"
+
+
+def test_a_machine_with_a_foreign_negative_condition_does_not_compile() -> None:
+    def cloudy(event: Any) -> bool:
+        return False
+
+    machine = Machine(
+        model=None,
+        states=["a", "b"],
+        transitions=[{"trigger": "go", "source": "a", "dest": "b", "unless": [cloudy]}],
+        initial="a",
+        auto_transitions=False,
+        send_event=True,
+    )
+    with pytest.raises(TypeError) as caught:
+        lifecycle.compile_table(machine)
+    assert str(caught.value) == f"'go' from 'a': unsupported condition {cloudy!r}"
+
+
+def test_a_lifecycle_built_now_has_the_quick_map_and_the_allowed_states() -> None:
+    fresh = Lifecycle()
+    assert fresh.quick[("running", "append_command")] == "running"  # an internal transition keeps the state
+    assert fresh.quick[("free", "invoke")] == "running"
+    assert fresh.allowed["suspend"] == ("running",)
+    assert fresh.allowed["purge"] == LIVE_STATES  # refusal rows count: purge answers in every live state
+
+
+def test_a_refusal_row_says_what_it_answers() -> None:
+    row = lifecycle.refuse("kill", ("completed",), lifecycle.ALREADY_COMPLETED)
+    assert (row.dest, row.checks, row.doc) == (None, (lifecycle.ALREADY_COMPLETED,), "refused: 409 ALREADY_COMPLETED")
+
+
+def test_outcome_of_a_trigger_that_is_not_an_admin_operation() -> None:
+    with pytest.raises(ValueError) as caught:
+        LIFECYCLE.outcome("invoke", "running")
+    assert str(caught.value) == "'invoke' is not an admin operation defined from 'running'"
+
+
+def test_a_machine_built_now_starts_free() -> None:
+    assert Lifecycle().new_machine().initial == "free"  # behaviour.md: every invocation starts absent
+
+
+def test_a_lifecycle_built_now_keeps_the_checks_of_its_rows() -> None:
+    fresh = Lifecycle()
+    assert fresh.table[("completed", "restart_as_new")] == (((), (), restart.CONDITIONS, None),)
+    assert fresh.table[("running", "purge")] == (((), (), (lifecycle.NOT_COMPLETED,), None),)
+
+
+def test_fire_takes_the_quick_map_when_no_fact_is_true(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path: one dict lookup, no condition run, for a step whose facts are all false."""
+    fresh = Lifecycle()
+
+    def no_resolve(*args: object) -> str:
+        raise AssertionError(f"resolved {args}")
+
+    monkeypatch.setattr(fresh, "resolve", no_resolve)
+    record = Record("running")
+    assert fresh.fire(record, "append_command") == "running"
+    assert fresh.fire(record, "suspend", {"key_locked": False}) == record.state == "suspended"
+
+
+def test_fire_without_facts_runs_a_rows_checks_with_none() -> None:
+    record = Record("paused")
+    assert LIFECYCLE.fire(record, "resume") == record.state == "running"  # resume keeps the deployment by default
+
+
+def test_a_check_that_answers_false_passes_to_the_next_row() -> None:
+    """As in `transitions`: a condition that is False (rather than raising) tries the next row."""
+
+    def never(event: Any) -> bool:
+        return False
+
+    fresh = Lifecycle((Rule("wake", ("suspended",), "paused", checks=(never,)), *RULES))
+    assert fresh.resolve(Record("suspended"), "wake") == "running"

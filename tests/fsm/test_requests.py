@@ -103,3 +103,40 @@ def test_query_string_failures(query: str, detail: str) -> None:
         parse_query_string(query)
     assert caught.value.message == PREFIX + detail
     assert (caught.value.http_status, caught.value.reason, caught.value.check) == (400, "INVALID_QUERY_STRING", 1)
+
+
+def test_a_plus_in_the_query_string_is_one_space() -> None:
+    # 21 base62 characters and a '+': the 22-character field ends with a space.
+    query = "deployment=dp_1" + "1" * 21 + "+"
+    assert parse_query_string(query).deployment == "dp_1" + "1" * 21 + " "
+
+
+def test_invalid_utf8_in_the_query_string_is_replaced_not_fatal() -> None:
+    assert parse_query_string("deployment=%FF").deployment == "\ufffd"
+    err = refused(lambda: parse_query_string("from=%FF"), InvalidArgument)
+    assert answer(err) == (400, "INVALID_QUERY_STRING", PREFIX + "from: invalid digit found in string")
+
+
+def test_a_query_that_is_not_a_string_names_its_type() -> None:
+    err = refused(lambda: parse_query_string(5), InvalidArgument)  # type: ignore[arg-type]
+    assert answer(err) == (400, "INVALID_QUERY_STRING", PREFIX + "expected a string, got int")
+
+
+def test_the_selectors_name_themselves() -> None:
+    assert (repr(KEEP), repr(LATEST)) == ("KEEP", "LATEST")
+
+
+@pytest.mark.parametrize("raw", ["1:", "\ud800"])  # ':' follows '9'; a lone surrogate is 3 bytes, none a digit
+def test_from_refuses_what_is_not_an_ascii_digit(raw: str) -> None:
+    err = refused(lambda: parse_from(raw), InvalidArgument)
+    assert (*answer(err), err.check) == (400, "INVALID_QUERY_STRING", PREFIX + "from: invalid digit found in string", 1)
+
+
+def test_a_deployment_that_is_not_a_string_is_check_3() -> None:
+    err = refused(lambda: parse_deployment(5), InvalidArgument)  # type: ignore[arg-type]
+    assert (*answer(err), err.check) == (
+        400,
+        "INVALID_DEPLOYMENT_ID",
+        "The query parameter 'deployment' is invalid. Reason: expected a string, got int",
+        3,
+    )

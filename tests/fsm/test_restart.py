@@ -440,3 +440,62 @@ def test_non_string_arguments_are_rejected_clearly(world: World) -> None:
 
 def test_failed_precondition_class_for_state_refusals(world: World) -> None:
     assert isinstance(refusal(world.engine, world.engine.call("Steps", "run")), FailedPrecondition)
+
+
+def test_explain_names_the_deployment_the_selector_chose(world: World) -> None:
+    """keep: the pinned deployment, whatever decided; latest or an id: only once check 12 has passed."""
+    e = world.engine
+    inv = world.completed()
+    e.invocations[inv].pinned_deployment = world.d1  # so that keep and latest (D2) differ
+    assert e.explain_restart_as_new(inv, 1, "keep").resolved_deployment == world.d1
+    assert e.explain_restart_as_new(inv, 1).resolved_deployment == world.d2
+    assert e.explain_restart_as_new(inv, 1, world.other).resolved_deployment == world.other
+    assert e.explain_restart_as_new(inv, 99, "keep").resolved_deployment == world.d1  # refused by check 14
+    assert e.explain_restart_as_new(inv, 99).resolved_deployment == world.d2  # check 14: 12 had passed
+    decided_by_13 = e.explain_restart_as_new(inv, 1, world.proto5)
+    assert (decided_by_13.check.number, decided_by_13.resolved_deployment) == (13, world.proto5)
+    unknown = e.explain_restart_as_new(inv, 1, "dp_16hyvaGLkmYCmSH4nzeUDAv")
+    assert (unknown.check.number, unknown.resolved_deployment) == (12, None)
+
+
+def test_check_10_old_protocol_latest_skips_check_13(old_protocol: tuple[Engine, str]) -> None:
+    e, inv = old_protocol
+    e.register_deployment(["Old"], (5, 7))  # now the latest, and it cannot speak protocol 3
+    result = e.restart_as_new(inv, 0, "latest")
+    assert (result.copied_indexes, result.pinned_deployment_id, result.pinned_protocol) == ([0], None, None)
+
+
+def test_check_13_latest_that_cannot_speak_the_pinned_protocol(world: World) -> None:
+    e = world.engine
+    inv = world.completed()
+    newest = e.register_deployment(["Steps"], (5, 5), name="P5")
+    err = refusal(e, inv, 0, "latest")
+    assert (err.http_status, err.reason, err.check) == (400, "INCOMPATIBLE_DEPLOYMENT", 13)
+    assert err.message == (
+        f"The invocation '{inv}' is running on protocol version '6', while the chosen "
+        f"deployment '{newest}' supports the range 5..=5."
+    )
+
+
+def test_check_10_old_protocol_success_copies_the_input_entry(old_protocol: tuple[Engine, str]) -> None:
+    e, inv = old_protocol
+    old = e.invocations[inv]
+    assert old.journal is not None
+    plan = e.explain_restart_as_new(inv, 0, "latest").plan
+    assert plan is not None
+    assert (plan.restarted_from, plan.partition_key, plan.journal) == (
+        inv,
+        parse_invocation_id(inv).partition_key,
+        [old.journal[0]],
+    )
+    new = e.invocations[e.restart_as_new(inv, 0, "latest").new_invocation_id]
+    assert new.journal == [old.journal[0]] and new.journal[0].type == "Input"
+
+
+def test_explain_names_what_it_would_restart(world: World) -> None:
+    inv = world.completed()
+    plan = world.engine.explain_restart_as_new(inv, 2).plan
+    assert plan is not None and (plan.restarted_from, plan.partition_key) == (
+        inv,
+        parse_invocation_id(inv).partition_key,
+    )

@@ -172,3 +172,234 @@ def test_only_a_virtual_object_invocation_can_be_inboxed() -> None:
     )
     with pytest.raises(SnapshotError, match="only an invocation of a virtual object can be inboxed"):
         load_world(world)
+
+
+@pytest.mark.parametrize(
+    ("world", "where", "problem"),
+    [
+        (
+            {"now_ms": "soon", "services": [], "deployments": [], "invocations": []},
+            "world.now_ms",
+            "an integer, got str",
+        ),
+        (broken(["services", 0, "name"], 5), "world.services[0].name", "a string, got int"),
+        (broken(["invocations", 0, "target"], ["Steps"]), "world.invocations[0].target", "an object, got list"),
+        (
+            broken(["services", 0, "journal_retention_s"], True),
+            "world.services[0].journal_retention_s",
+            "an integer, got a boolean",
+        ),
+    ],
+)
+def test_a_field_of_the_wrong_kind_names_the_kind_it_needs(world: Any, where: str, problem: str) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(world)
+    assert caught.value.message == f"Invalid world at '{where}': must be {problem}"
+
+
+def with_invocation(**fields: Any) -> dict[str, Any]:
+    """BASE with its one invocation's fields replaced (KeyError: removed)."""
+    world = copy.deepcopy(BASE)
+    inv = world["invocations"][0]
+    for name, value in fields.items():
+        if value is KeyError:
+            del inv[name]
+        else:
+            inv[name] = value
+    return world
+
+
+def listed_twice() -> dict[str, Any]:
+    world = copy.deepcopy(BASE)
+    world["invocations"].append(copy.deepcopy(world["invocations"][0]))
+    return world
+
+
+INV = "world.invocations[0]"
+RUNNING = {"status": "running", "completion": None}
+
+
+@pytest.mark.parametrize(
+    ("world", "where", "problem"),
+    [
+        (with_invocation(id=5), f"{INV}.id", "must be a string, got int"),
+        (listed_twice(), "world.invocations[1].id", f"the invocation '{BASE['invocations'][0]['id']}' is listed twice"),
+        (broken(["invocations", 0, "target", "service"], 5), f"{INV}.target.service", "must be a string, got int"),
+        (broken(["invocations", 0, "target", "handler"], 5), f"{INV}.target.handler", "must be a string, got int"),
+        (broken(["invocations", 0, "target", "key"], 5), f"{INV}.target.key", "must be a string, got int"),
+        (
+            broken(["invocations", 0, "target", "service"], "Locker"),
+            f"{INV}.target.key",
+            "a virtual_object needs a key",
+        ),
+        (with_invocation(status=5), f"{INV}.status", "must be a string, got int"),
+        (with_invocation(completion=5), f"{INV}.completion", "must be a string, got int"),
+        (with_invocation(journal="x"), f"{INV}.journal", "must be a list, got str"),
+        (with_invocation(journal_retained=False), f"{INV}.journal", "must be empty when journal_retained is false"),
+        (
+            with_invocation(**RUNNING, journal_retained=False, journal=[]),
+            f"{INV}.journal_retained",
+            "only a completed invocation can lose its journal, not a running one",
+        ),
+        (with_invocation(journal=[]), f"{INV}.journal", "a retained journal starts with the Input command"),
+        (with_invocation(journal_retention_s="x"), f"{INV}.journal_retention_s", "must be an integer, got str"),
+        (with_invocation(completion_retention_s="x"), f"{INV}.completion_retention_s", "must be an integer, got str"),
+        (with_invocation(pinned="x"), f"{INV}.pinned", "must be an object, got str"),
+        (
+            broken(["invocations", 0, "pinned", "protocol"], "x"),
+            f"{INV}.pinned.protocol",
+            "must be an integer, got str",
+        ),
+        (with_invocation(due_ms="x"), f"{INV}.due_ms", "must be an integer, got str"),
+        (with_invocation(completed_ms="x"), f"{INV}.completed_ms", "must be an integer, got str"),
+        (with_invocation(retry_count="x"), f"{INV}.retry_count", "must be an integer, got str"),
+        (with_invocation(idempotency_key=5), f"{INV}.idempotency_key", "must be a string, got int"),
+        (with_invocation(restarted_from=5), f"{INV}.restarted_from", "must be a string, got int"),
+        (
+            with_invocation(status="suspended", completion=None, awaiting="x"),
+            f"{INV}.awaiting",
+            "must be an integer, got str",
+        ),
+        (
+            with_invocation(timers=[{"due_ms": "x", "completion_id": 1}]),
+            f"{INV}.timers[0].due_ms",
+            "must be an integer, got str",
+        ),
+        (
+            with_invocation(timers=[{"due_ms": 1, "completion_id": "x"}]),
+            f"{INV}.timers[0].completion_id",
+            "must be an integer, got str",
+        ),
+        (
+            broken(["invocations", 0, "journal", 1, "index"], "x"),
+            f"{INV}.journal[1].index",
+            "must be an integer, got str",
+        ),
+        (broken(["invocations", 0, "journal", 1, "kind"], 5), f"{INV}.journal[1].kind", "must be a string, got int"),
+        (broken(["invocations", 0, "journal", 1, "type"], 5), f"{INV}.journal[1].type", "must be a string, got int"),
+        (broken(["invocations", 0, "journal", 1, "name"], 5), f"{INV}.journal[1].name", "must be a string, got int"),
+        (
+            broken(["invocations", 0, "journal", 1, "completion_ids"], "x"),
+            f"{INV}.journal[1].completion_ids",
+            "must be a list, got str",
+        ),
+        *(
+            (
+                broken(["invocations", 0, "journal", 1, "completion_ids"], [bad]),
+                f"{INV}.journal[1].completion_ids",
+                "must be non-negative integers",
+            )
+            for bad in (-1, "x", True)
+        ),
+        (
+            broken(["invocations", 0, "journal", 2, "completion_ids"], [5]),
+            f"{INV}.journal[2].completion_ids",
+            "only commands await completions",
+        ),
+        (
+            broken(["invocations", 0, "journal", 1, "completion_id"], 1),
+            f"{INV}.journal[1].completion_id",
+            "only notifications carry a completion",
+        ),
+        (
+            broken(["invocations", 0, "journal", 2, "completion_id"], "x"),
+            f"{INV}.journal[2].completion_id",
+            "must be an integer, got str",
+        ),
+    ],
+)
+def test_every_field_of_an_invocation_is_named_when_it_is_wrong(world: Any, where: str, problem: str) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(world)
+    assert caught.value.message == f"Invalid world at '{where}': {problem}"
+
+
+def test_an_invocation_keeps_its_own_retention_and_defaults_to_a_retained_journal() -> None:
+    own = with_invocation(journal_retention_s=60, completion_retention_s=120)
+    assert dump_world(load_world(own)) == own  # not the service's 24 h
+    assert dump_world(load_world(with_invocation(journal_retained=KeyError))) == BASE  # absent: retained
+    gone = with_invocation(journal_retained=False, journal=KeyError)  # no journal field at all
+    assert dump_world(load_world(gone))["invocations"][0]["journal"] == []
+
+
+def test_awaiting_is_read_for_a_suspended_invocation_only() -> None:
+    assert dump_world(load_world(with_invocation(awaiting=2))) == BASE  # completed: not awaiting anything
+
+
+def test_completion_ids_are_non_negative_and_the_next_one_follows_the_journal() -> None:
+    journal = [
+        {"index": 0, "kind": "command", "type": "Input"},
+        {"index": 1, "kind": "command", "type": "Run", "completion_ids": [0]},
+        {"index": 2, "kind": "notification", "type": "Run", "completion_id": 0},
+    ]
+    zero = with_invocation(**RUNNING, journal=journal)
+    assert dump_world(load_world(zero)) == zero  # 0 is a non-negative completion id
+    engine = load_world(with_invocation(**RUNNING, journal=journal[:1]))
+    inv = BASE["invocations"][0]["id"]
+    assert engine.append_command(inv, "Run").completion_ids == (1,)  # nothing awaited yet: the first id is 1
+    three = with_invocation(**RUNNING, journal=BASE["invocations"][0]["journal"][:-1])  # ids 1-3 used
+    assert load_world(three).append_command(inv, "Run").completion_ids == (4,)
+
+
+def world_with(**fields: Any) -> dict[str, Any]:
+    """BASE with top-level fields replaced."""
+    world = copy.deepcopy(BASE)
+    world.update(fields)
+    return world
+
+
+def service_listed_twice() -> dict[str, Any]:
+    world = copy.deepcopy(BASE)
+    world["services"].append(copy.deepcopy(world["services"][0]))
+    return world
+
+
+@pytest.mark.parametrize(
+    ("world", "where", "problem"),
+    [
+        (world_with(now_ms=-1), "world.now_ms", "must be >= 0, got -1"),
+        (broken(["services", 0, "type"], 5), "world.services[0].type", "must be a string, got int"),
+        (service_listed_twice(), "world.services[11].name", "the service 'Steps' is listed twice"),
+        (
+            broken(["services", 0, "completion_retention_s"], -1),
+            "world.services[0].completion_retention_s",
+            "must be >= 0, got -1",
+        ),
+        (
+            broken(["services", 0, "completion_retention_s"], "x"),
+            "world.services[0].completion_retention_s",
+            "must be an integer, got str",
+        ),
+        (world_with(deployments=5), "world.deployments", "must be a list, got int"),
+        (broken(["deployments", 0, "id"], 5), "world.deployments[0].id", "must be a string, got int"),
+        (broken(["deployments", 0, "services"], 5), "world.deployments[0].services", "must be a list, got int"),
+        (broken(["deployments", 0, "protocol"], "x"), "world.deployments[0].protocol", "must be a list, got str"),
+        (
+            broken(["deployments", 0, "protocol"], [True, 7]),
+            "world.deployments[0].protocol",
+            "must be [min, max] integers",
+        ),
+        (world_with(unavailable_partitions="x"), "world.unavailable_partitions", "must be a list, got str"),
+        (world_with(unavailable_partitions=["x"]), "world.unavailable_partitions[0]", "must be a partition below 24"),
+        (world_with(unavailable_partitions=[24]), "world.unavailable_partitions[0]", "must be a partition below 24"),
+        (world_with(invocations=[5]), "world.invocations[0]", "must be an object"),
+        (broken(["invocations", 0, "journal", 1], 5), f"{INV}.journal[1]", "must be an object"),
+        (with_invocation(timers="x"), f"{INV}.timers", "must be a list, got str"),
+    ],
+)
+def test_every_field_of_the_world_is_named_when_it_is_wrong(world: Any, where: str, problem: str) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(world)
+    assert caught.value.message == f"Invalid world at '{where}': {problem}"
+
+
+def test_a_deployment_name_of_the_wrong_kind_is_named() -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(broken(["deployments", 0, "name"], 5))
+    assert caught.value.message.endswith("'world.deployments[0].name': must be a string, got int")
+
+
+def test_a_loaded_world_draws_its_ids_from_the_seed() -> None:
+    assert load_world(BASE).call("Steps", "run") == load_world(BASE, seed=0).call("Steps", "run")  # 0 by default
+    assert load_world(BASE, seed=5).call("Steps", "run") == load_world(BASE, seed=5).call("Steps", "run")
+    assert load_world(BASE, seed=5).call("Steps", "run") != load_world(BASE, seed=6).call("Steps", "run")
