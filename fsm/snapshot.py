@@ -12,7 +12,7 @@ from typing import Any
 
 from .engine import DEFAULT_EPOCH_MS, Engine
 from .errors import LifecycleError, SnapshotError
-from .ids import IdError, parse_invocation_id
+from .ids import IdError, parse_deployment_id, parse_invocation_id
 from .lifecycle import COMPLETED, LIVE_STATES, SUSPENDED
 from .model import COMMAND, FAILURE, NOTIFICATION, SERVICE, SERVICE_TYPES, SUCCESS, Entry, Invocation
 
@@ -75,11 +75,14 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
                 raise SnapshotError(f"{where}.services[{j}]", f"{service!r} is not a listed service")
         if len(protocol) != 2 or not all(isinstance(p, int) and not isinstance(p, bool) for p in protocol):
             raise SnapshotError(f"{where}.protocol", "must be [min, max] integers")
+        name = _need(raw, "name", where, str, optional=True)
         try:
-            engine.register_deployment(
-                services, (protocol[0], protocol[1]), dep_id, _need(raw, "name", where, str, optional=True)
-            )
-        except LifecycleError as exc:
+            parse_deployment_id(dep_id)
+        except IdError as exc:
+            raise SnapshotError(f"{where}.id", f"{dep_id!r} is not a deployment id ({exc.reason})") from None
+        try:
+            engine.register_deployment(services, (protocol[0], protocol[1]), dep_id, name)
+        except LifecycleError as exc:  # what only the registry knows: a deployment listed twice
             raise SnapshotError(where, exc.message) from None
     invocations: list[Invocation] = []
     sleeps: dict[str, list[tuple[int, int]]] = {}

@@ -90,8 +90,8 @@ def broken(path: list[Any], value: Any) -> dict[str, Any]:
         ),
         (
             broken(["deployments", 0, "id"], "dp_bogus"),
-            "world.deployments[0]",
-            "Invalid argument 'deployment_id': unrecognized codec version",
+            "world.deployments[0].id",
+            "'dp_bogus' is not a deployment id (unrecognized codec version)",
         ),
         (
             broken(["invocations", 0, "id"], "inv_bogus"),
@@ -396,7 +396,11 @@ def test_every_field_of_the_world_is_named_when_it_is_wrong(world: Any, where: s
 def test_a_deployment_name_of_the_wrong_kind_is_named() -> None:
     with pytest.raises(SnapshotError) as caught:
         load_world(broken(["deployments", 0, "name"], 5))
-    assert caught.value.message.endswith("'world.deployments[0].name': must be a string, got int")
+    err = caught.value
+    assert (err.where, err.message) == (
+        "world.deployments[0].name",
+        "Invalid world at 'world.deployments[0].name': must be a string, got int",
+    )
 
 
 def test_a_loaded_world_draws_its_ids_from_the_seed() -> None:
