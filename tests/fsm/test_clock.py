@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
+
 from fsm import Engine, dump_world
 from fsm.clock import EXPIRE, EXPIRE_JOURNAL, SLEEP, START, Clock, Due
 from fsm.lifecycle import COMPLETED
@@ -174,3 +176,30 @@ def test_a_journal_already_gone_or_kept_as_long_as_the_status_expires_only_with_
         clock.schedule_retention(inv, 0)
     assert list(clock.until(HOUR)) == [(EXPIRE, "same", 0)]
     assert list(clock.until(2 * HOUR)) == [(EXPIRE, "gone", 0)]
+
+
+def test_an_expiry_in_the_heap_bounds_the_skip() -> None:
+    records = {"late": completed("late", 2 * HOUR), "early": completed("early", 0)}
+    clock = CountingClock(0, HOUR, records.get)
+    clock.schedule_retention(records["late"], 2 * HOUR)  # the queue: due at 2 h + 60 s
+    clock.schedule_retention(records["early"], 0)  # older than the queue's tail: the heap, due at 60 s
+    assert list(clock.until(HOUR)) == [(EXPIRE_JOURNAL, "early", 0)]  # the 1 h run is not skipped
+    assert clock.runs == 1
+
+
+def test_heap_expiries_alone_bound_the_skip_by_their_due_times() -> None:
+    x = completed("x", 0, journal_s=10 * 3600, status_s=20 * 3600)
+    x.completed_ms = None  # a loaded world without completion times: its expiries go to the heap
+    clock = CountingClock(0, HOUR, {"x": x}.get)
+    clock.schedule_retention(x, 0)
+    assert list(clock.until(1_000 * HOUR)) == [(EXPIRE_JOURNAL, "x", 0), (EXPIRE, "x", 0)]
+    assert clock.runs == 2  # at 10 h and 20 h, none of the empty ones
+
+
+@pytest.mark.parametrize("target_ms", [2 * HOUR - 1, 2 * HOUR, 2 * HOUR + 1])
+def test_a_timer_beyond_the_target_leaves_the_next_run_just_after_the_target(target_ms: int) -> None:
+    nobody: dict[str, Invocation] = {}
+    clock = Clock(0, HOUR, nobody.get)
+    clock.schedule_sleep("s", 5 * HOUR, 1)
+    assert list(clock.until(target_ms)) == []
+    assert clock.next_cleanup_ms == (target_ms // HOUR + 1) * HOUR
