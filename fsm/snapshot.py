@@ -75,6 +75,8 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
                 raise SnapshotError(f"{where}.services[{j}]", f"{service!r} is not a listed service")
         if len(protocol) != 2 or not all(isinstance(p, int) and not isinstance(p, bool) for p in protocol):
             raise SnapshotError(f"{where}.protocol", "must be [min, max] integers")
+        if not 1 <= protocol[0] <= protocol[1]:
+            raise SnapshotError(f"{where}.protocol", f"must have 1 <= min <= max, got {protocol}")
         name = _need(raw, "name", where, str, optional=True)
         try:
             parse_deployment_id(dep_id)
@@ -82,7 +84,7 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
             raise SnapshotError(f"{where}.id", f"{dep_id!r} is not a deployment id ({exc.reason})") from None
         try:
             engine.register_deployment(services, (protocol[0], protocol[1]), dep_id, name)
-        except LifecycleError as exc:  # what only the registry knows: a deployment listed twice
+        except LifecycleError as exc:  # what only the registry knows: an id listed twice
             raise SnapshotError(where, exc.message) from None
     invocations: list[Invocation] = []
     sleeps: dict[str, list[tuple[int, int]]] = {}

@@ -393,6 +393,37 @@ def test_every_field_of_the_world_is_named_when_it_is_wrong(world: Any, where: s
     assert caught.value.message == f"Invalid world at '{where}': {problem}"
 
 
+@pytest.mark.parametrize("protocol", [[7, 5], [0, 5]])
+def test_a_deployment_protocol_out_of_order_is_named(protocol: list[int]) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        load_world(broken(["deployments", 0, "protocol"], protocol))
+    assert (caught.value.where, caught.value.message) == (
+        "world.deployments[0].protocol",
+        f"Invalid world at 'world.deployments[0].protocol': must have 1 <= min <= max, got {protocol}",
+    )
+
+
+@pytest.mark.parametrize("protocol", [[1, 1], [1, 3], [5, 5]])
+def test_a_deployment_protocol_from_1_and_of_one_version_loads(protocol: list[int]) -> None:
+    engine = load_world(broken(["deployments", 0, "protocol"], protocol))
+    deployment = engine.deployments[BASE["deployments"][0]["id"]]
+    assert [deployment.protocol_min, deployment.protocol_max] == protocol
+
+
+def test_a_deployment_listed_twice_is_named() -> None:
+    world = copy.deepcopy(BASE)
+    twin = copy.deepcopy(world["deployments"][0])
+    world["deployments"].append(twin)
+    where = f"world.deployments[{len(world['deployments']) - 1}]"
+    with pytest.raises(SnapshotError) as caught:
+        load_world(world)
+    assert (caught.value.http_status, caught.value.where, caught.value.message) == (
+        400,
+        where,
+        f"Invalid world at '{where}': The deployment '{twin['id']}' is already registered.",
+    )
+
+
 def test_a_deployment_name_of_the_wrong_kind_is_named() -> None:
     with pytest.raises(SnapshotError) as caught:
         load_world(broken(["deployments", 0, "name"], 5))
