@@ -285,19 +285,6 @@ async def lonely_run(ctx: Context, arg: str) -> str:
 
 
 MAIN = [steps, steps_noret, helper, mixed, waiter, slow, locker, failer, retrier, wf, wf_wait]
-MAIN_NAMES = [
-    "Steps",
-    "StepsNoRet",
-    "Helper",
-    "Mixed",
-    "Waiter",
-    "Slow",
-    "Locker",
-    "Failer",
-    "Retrier",
-    "WF",
-    "WFWait",
-]
 
 
 # ---------------------------------------------------------------- ASGI plumbing
