@@ -19,14 +19,15 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
-from fsm.errors import LifecycleError
+from fsm.errors import InvalidArgument, LifecycleError
+from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2
 
 from . import errors
 
@@ -36,6 +37,52 @@ S = TypeVar("S")
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
 Method = Callable[[S, Req, Any], Resp]
+
+
+#: The services :func:`rpc` wraps, by the name its decorator is given.
+SERVICES = {
+    "admin": admin_pb2.DESCRIPTOR.services_by_name["AdminService"],
+    "simulation": simulation_pb2.DESCRIPTOR.services_by_name["SimulationService"],
+}
+#: Each method's request type: :func:`register` hands a method the raw body, the wrapper decodes it.
+_REQUEST_TYPES: dict[tuple[str, str], type[Message]] = {
+    (service, method.name): message_factory.GetMessageClass(method.input_type)
+    for service, descriptor in SERVICES.items()
+    for method in descriptor.methods
+}
+
+
+def register(server: grpc.Server, service: str, servicer: object) -> None:
+    """Serve ``servicer``'s methods of ``service``, each handed its request body undecoded.
+
+    gRPC would otherwise decode the body before any of our code runs and answer INTERNAL for bytes
+    that do not decode; :func:`rpc` decodes it instead, and such bytes are the client's mistake.
+    """
+    descriptor = SERVICES[service]
+    handlers = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name), request_deserializer=None, response_serializer=_serialize
+        )
+        for method in descriptor.methods
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(descriptor.full_name, handlers),))
+
+
+def _serialize(response: Message) -> bytes:
+    return response.SerializeToString()
+
+
+def _decode(raw: bytes, request_type: type[Message]) -> Message:
+    """The request in ``raw``, or a 400 naming the message type and what is wrong with the bytes."""
+    try:
+        return request_type.FromString(raw)
+    except DecodeError as exc:  # "Error parsing message with type '…': <what>": keep <what>
+        what = str(exc).rsplit("': ", 1)[-1]
+        raise InvalidArgument(
+            400,
+            "INVALID_REQUEST_BODY",
+            f"The request body is not a valid {request_type.DESCRIPTOR.full_name}: {what}",
+        ) from None
 
 
 def _http_status(response: Message) -> int:
@@ -54,6 +101,8 @@ def rpc(service: str, level: int = logging.INFO) -> Callable[[Method[S, Req, Res
             started = time.perf_counter()
             record: dict[str, Any] = {"event": "rpc", "service": service, "rpc": name}
             try:
+                if isinstance(request, bytes):  # served through register(): decode it here
+                    request = cast(Req, _decode(request, _REQUEST_TYPES[service, name]))
                 response = method(self, request, context)
             except LifecycleError as exc:
                 status = errors.to_status(exc)
@@ -151,10 +200,11 @@ def request_fields(request: Message) -> dict[str, Any]:
     return _plain_fields(request, shape)
 
 
-def _log(level: int, record: dict[str, Any], request: Message, started: float) -> None:
+def _log(level: int, record: dict[str, Any], request: Message | bytes, started: float) -> None:
     if not log.isEnabledFor(level):
         return
-    record["request"] = request_fields(request)
+    # a body that did not decode is logged by its size only: nothing of it is kept
+    record["request"] = {"undecoded_bytes": len(request)} if isinstance(request, bytes) else request_fields(request)
     record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
     log.log(
         level,

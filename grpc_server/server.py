@@ -19,8 +19,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from fsm.engine import Engine
-from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, admin_pb2_grpc, simulation_pb2, simulation_pb2_grpc
+from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2
 
+from . import rpc
 from .admin import AdminServicer
 from .simulation import SimulationServicer
 from .world import GuardedEngine
@@ -85,8 +86,8 @@ def start(
             ("grpc.so_reuseport", 0),  # a second server on the same port fails instead of sharing it
         ],
     )
-    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(world), server)
-    simulation_pb2_grpc.add_SimulationServiceServicer_to_server(SimulationServicer(world), server)
+    rpc.register(server, "admin", AdminServicer(world))
+    rpc.register(server, "simulation", SimulationServicer(world))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 import pytest
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, common_pb2, simulation_pb2
-from grpc_server.rpc import request_fields
+from grpc_server.rpc import SERVICES, request_fields
+
+from .conftest import expect_error
+
+WAIT_S = 30
 
 REQUESTS = [
     getattr(module, name)
@@ -69,3 +74,28 @@ def test_request_fields_on_the_restart_shapes() -> None:
         deployment=common_pb2.DeploymentSelector(mode=common_pb2.DeploymentSelector.Mode.ValueType(99))
     )  # open enums
     assert request_fields(unknown) == json_format.MessageToDict(unknown, preserving_proto_field_name=True)
+
+
+BAD_BODIES = [
+    (b"\xff\xff\xff", "Wire format was corrupt"),
+    (b"\x0a\x05ab", "Wire format was corrupt"),  # a field longer than the body
+    (b"\x0a\x02\xff\xfe", "String field had bad UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("service", "method"), [(s, m.name) for s, d in SERVICES.items() for m in d.methods])
+def test_a_body_that_does_not_decode_is_the_clients_mistake(channel: grpc.Channel, service: str, method: str) -> None:
+    descriptor = SERVICES[service].methods_by_name[method]
+    call = channel.unary_unary(f"/{SERVICES[service].full_name}/{method}")
+    for body, what in BAD_BODIES:
+        field = descriptor.input_type.fields_by_number.get(1)
+        if what.startswith("String") and (field is None or field.type != FieldDescriptor.TYPE_STRING):
+            continue  # field 1 is no string here: two bytes of it decode
+        error = expect_error(
+            lambda body=body: call(body, timeout=WAIT_S),  # type: ignore[misc]
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_REQUEST_BODY",
+            400,
+            f"The request body is not a valid {descriptor.input_type.full_name}: {what}",
+        )
+        assert error.domain == "invocation-lifecycle.dev"
