@@ -45,7 +45,9 @@ from .model import (
     Entry,
     Invocation,
     Service,
+    check_duration,
     check_int,
+    check_time,
 )
 from .registry import Registry
 from .restart import Decision
@@ -85,7 +87,7 @@ class Engine:
         given it (their callbacks too): for many short-lived engines observed alike, one Machine
         instead of one each. Without it, an engine builds its own on first access to ``machine``.
         """
-        check_int("now_ms", now_ms)
+        check_time("now_ms", now_ms)
         check_int("partitions", partitions, 1)
         check_int("max_protocol", max_protocol, 1)
         check_int("cleanup_interval_ms", cleanup_interval_ms, 1)
@@ -271,11 +273,11 @@ class Engine:
 
     def advance(self, ms: int) -> None:
         """Move the virtual clock forward, firing due calls, sleep timers and cleaner runs in order."""
-        check_int("ms", ms)
+        check_duration("ms", ms, self._clock.now_ms)
         self.advance_to(self._clock.now_ms + ms)
 
     def advance_to(self, target_ms: int) -> None:
-        check_int("target_ms", target_ms)
+        check_time("target_ms", target_ms)
         if target_ms < self._clock.now_ms:
             raise invalid_argument("target_ms", f"the clock only moves forward (now {self._clock.now_ms})")
         clock = self._clock

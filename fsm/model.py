@@ -29,6 +29,9 @@ DEFAULT_JOURNAL_RETENTION_S = 86_400
 #: ingress gives every call an idempotency key of its own, so its status lives for the idempotency
 #: retention (``default-idempotency-retention``), whatever the journal retention.
 DEFAULT_COMPLETION_RETENTION_S = 86_400
+#: The latest instant the virtual clock keeps, in ms since the epoch: the largest signed 64-bit
+#: integer, so that every time the model answers fits an int64 in any client (~292 million years).
+MAX_TIME_MS = 2**63 - 1
 #: The protocol a deployment and this engine agree on is the highest both speak, up to this.
 DEFAULT_MAX_PROTOCOL = 6
 #: Protocols below this use the old journal (restart-as-new check 10).
@@ -66,6 +69,24 @@ def check_int(what: str, value: Any, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise invalid_argument(what, f"must be an integer >= {low}, got {value!r}")
     return value
+
+
+def check_time(what: str, value: Any) -> int:
+    """An instant in ms since the epoch: an integer from 0 to :data:`MAX_TIME_MS`, or a 400 naming it."""
+    check_int(what, value)
+    if value > MAX_TIME_MS:
+        raise invalid_argument(what, f"must be at most {MAX_TIME_MS} (the latest time the model keeps), got {value}")
+    return int(value)
+
+
+def check_duration(what: str, value: Any, now_ms: int) -> int:
+    """A duration in ms from ``now_ms`` that keeps the clock at or below :data:`MAX_TIME_MS`, or a 400."""
+    check_int(what, value)
+    if value > MAX_TIME_MS - now_ms:
+        raise invalid_argument(
+            what, f"must be at most {MAX_TIME_MS - now_ms}: the clock keeps no time after {MAX_TIME_MS}, got {value}"
+        )
+    return int(value)
 
 
 class Service:

@@ -14,7 +14,17 @@ from .engine import DEFAULT_EPOCH_MS, Engine
 from .errors import LifecycleError, SnapshotError
 from .ids import IdError, parse_deployment_id, parse_invocation_id
 from .lifecycle import COMPLETED, LIVE_STATES, SUSPENDED
-from .model import COMMAND, FAILURE, NOTIFICATION, SERVICE, SERVICE_TYPES, SUCCESS, Entry, Invocation
+from .model import (
+    COMMAND,
+    FAILURE,
+    MAX_TIME_MS,
+    NOTIFICATION,
+    SERVICE,
+    SERVICE_TYPES,
+    SUCCESS,
+    Entry,
+    Invocation,
+)
 
 World = dict[str, Any]
 
@@ -45,11 +55,18 @@ def _non_negative(value: int | None, where: str) -> int | None:
     return value
 
 
+def _time(value: int | None, where: str) -> int | None:
+    """An instant: from 0 to the latest time the model keeps."""
+    if value is not None and not 0 <= value <= MAX_TIME_MS:
+        raise SnapshotError(where, f"must be from 0 to {MAX_TIME_MS}, got {value}")
+    return value
+
+
 def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
     """A new engine holding exactly this world."""
     if not isinstance(world, dict):
         raise SnapshotError("world", "must be an object")
-    now_ms = _non_negative(_need(world, "now_ms", "world", int, optional=True), "world.now_ms")
+    now_ms = _time(_need(world, "now_ms", "world", int, optional=True), "world.now_ms")
     engine = Engine(seed=seed, now_ms=DEFAULT_EPOCH_MS if now_ms is None else now_ms)
     for i, raw in enumerate(_need(world, "services", "world", list)):
         where = f"world.services[{i}]"
@@ -190,15 +207,16 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
     if pinned is not None:
         inv.pinned_deployment = _need(pinned, "deployment_id", f"{where}.pinned", str)
         inv.pinned_protocol = _need(pinned, "protocol", f"{where}.pinned", int)
-    inv.due_ms = _need(raw, "due_ms", where, int, optional=True)
-    inv.completed_ms = _need(raw, "completed_ms", where, int, optional=True)
+    inv.due_ms = _time(_need(raw, "due_ms", where, int, optional=True), f"{where}.due_ms")
+    inv.completed_ms = _time(_need(raw, "completed_ms", where, int, optional=True), f"{where}.completed_ms")
     inv.retry_count = _need(raw, "retry_count", where, int, optional=True) or 0
     inv.idempotency_key = _need(raw, "idempotency_key", where, str, optional=True)
     inv.restarted_from = _need(raw, "restarted_from", where, str, optional=True)
     inv.awaiting = _need(raw, "awaiting", where, int, optional=True) if status == SUSPENDED else None
     timers = []
     for j, timer in enumerate(_need(raw, "timers", where, list, optional=True) or []):
-        due = _need(timer, "due_ms", f"{where}.timers[{j}]", int)
+        due = _time(_need(timer, "due_ms", f"{where}.timers[{j}]", int), f"{where}.timers[{j}].due_ms")
+        assert due is not None
         cid = _need(timer, "completion_id", f"{where}.timers[{j}]", int)
         timers.append((due, cid))
     return inv, timers

@@ -17,7 +17,18 @@ from .ids import key_partition_key
 from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, SHARED_ENTRIES, EntryFields, awaited_by, completed_ids
 from .journal import shared_entry as _shared
 from .lifecycle import COMPLETED, PAUSED, RUNNING, SCHEDULED, SUSPENDED
-from .model import COMMAND, FAILURE, NOTIFICATION, SERVICE, SUCCESS, Entry, Invocation, check_int, check_name
+from .model import (
+    COMMAND,
+    FAILURE,
+    NOTIFICATION,
+    SERVICE,
+    SUCCESS,
+    Entry,
+    Invocation,
+    check_duration,
+    check_int,
+    check_name,
+)
 from .world import World
 
 #: Restate's default retry policy pauses after this many attempts.
@@ -68,7 +79,7 @@ class Steps:
                 raise invalid_argument("key", f"the service '{service}' is not keyed; pass no key")
         elif not isinstance(key, str):
             raise invalid_argument("key", f"the {found.type} '{service}' needs a string key")
-        check_int("delay_ms", delay_ms)
+        check_duration("delay_ms", delay_ms, self._world.clock.now_ms)
         if idempotency_key is not None:
             check_name("idempotency_key", idempotency_key)
             existing = world.idempotency.get((service, handler, key, idempotency_key))
@@ -196,7 +207,7 @@ class Steps:
 
     def sleep(self, invocation_id: Any, duration_ms: Any) -> Entry:
         """Journal a Sleep, suspend on it, and complete it when the clock reaches its end."""
-        check_int("duration_ms", duration_ms)
+        check_duration("duration_ms", duration_ms, self._world.clock.now_ms)
         inv = self._running(invocation_id, "append_command")  # running: so it can append, then suspend
         entry = self._append(inv, "Sleep", None)
         completion_id = entry.completion_ids[0]

@@ -77,6 +77,34 @@ def test_operations_on_an_id_that_is_not_a_string_or_malformed(operation: str) -
         ),
         (lambda e: e.advance(-1), 400, "INVALID_ARGUMENT", "Invalid argument 'ms': must be an integer >= 0, got -1"),
         (
+            lambda e: e.advance(2**63),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'ms': must be at most 9223370241117175807: the clock keeps no time after "
+            f"9223372036854775807, got {2**63}",
+        ),
+        (
+            lambda e: e.advance_to(2**63),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'target_ms': must be at most 9223372036854775807 (the latest time the model keeps), "
+            f"got {2**63}",
+        ),
+        (
+            lambda e: e.call("Steps", "run", delay_ms=2**64 - 1),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'delay_ms': must be at most 9223370241117175807: the clock keeps no time after "
+            f"9223372036854775807, got {2**64 - 1}",
+        ),
+        (
+            lambda e: e.sleep(e.call("Steps", "run"), 2**64 - 1),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'duration_ms': must be at most 9223370241117175807: the clock keeps no time after "
+            f"9223372036854775807, got {2**64 - 1}",
+        ),
+        (
             lambda e: e.advance_to(5),
             400,
             "INVALID_ARGUMENT",

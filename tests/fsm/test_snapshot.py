@@ -357,7 +357,15 @@ def service_listed_twice() -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("world", "where", "problem"),
     [
-        (world_with(now_ms=-1), "world.now_ms", "must be >= 0, got -1"),
+        (world_with(now_ms=-1), "world.now_ms", "must be from 0 to 9223372036854775807, got -1"),
+        (world_with(now_ms=2**63), "world.now_ms", f"must be from 0 to 9223372036854775807, got {2**63}"),
+        (with_invocation(due_ms=2**63), f"{INV}.due_ms", f"must be from 0 to 9223372036854775807, got {2**63}"),
+        (with_invocation(completed_ms=-5), f"{INV}.completed_ms", "must be from 0 to 9223372036854775807, got -5"),
+        (
+            with_invocation(timers=[{"due_ms": 2**64, "completion_id": 1}]),
+            f"{INV}.timers[0].due_ms",
+            f"must be from 0 to 9223372036854775807, got {2**64}",
+        ),
         (broken(["services", 0, "type"], 5), "world.services[0].type", "must be a string, got int"),
         (service_listed_twice(), "world.services[11].name", "the service 'Steps' is listed twice"),
         (

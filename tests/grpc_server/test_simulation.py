@@ -262,3 +262,45 @@ def test_echo_answers_the_payload_and_touches_nothing(world: World) -> None:
     assert world.sim.Echo(sim.EchoRequest(payload=b"ping")).payload == b"ping"
     assert world.sim.Echo(sim.EchoRequest()).payload == b""
     assert world.export() == before
+
+
+MAX_TIME_MS = 2**63 - 1
+
+
+def test_times_past_the_latest_instant_are_refused_and_change_nothing(world: World) -> None:
+    inv = world.running()
+    now = world.sim.AdvanceClock(sim.AdvanceClockRequest(by_ms=0)).now_ms  # reads the clock
+    before = world.export()
+    huge = 2**64 - 1
+    for call, what in [
+        (lambda: world.sim.Call(sim.CallRequest(service="Steps", handler="run", delay_ms=huge)), "delay_ms"),
+        (lambda: world.sim.Sleep(sim.SleepRequest(invocation_id=inv, duration_ms=huge)), "duration_ms"),
+        (lambda: world.sim.AdvanceClock(sim.AdvanceClockRequest(by_ms=huge)), "ms"),
+    ]:
+        expect_error(
+            call,
+            C.INVALID_ARGUMENT,
+            "INVALID_ARGUMENT",
+            400,
+            f"Invalid argument '{what}': must be at most {MAX_TIME_MS - now}: the clock keeps no time after "
+            f"{MAX_TIME_MS}, got {huge}",
+        )
+        assert world.export() == before
+    too_late = {**BASE_WORLD, "now_ms": 2**70}
+    expect_error(
+        lambda: world.sim.ImportWorld(sim.ImportWorldRequest(world_json=json.dumps(too_late))),
+        C.INVALID_ARGUMENT,
+        "INVALID_SNAPSHOT",
+        400,
+        f"Invalid world at 'world.now_ms': must be from 0 to {MAX_TIME_MS}, got {2**70}",
+    )
+    assert world.export() == before
+    world.admin.ListInvocations(adm.ListInvocationsRequest())  # every read still answers
+
+
+def test_a_far_clock_move_answers_at_once_and_as_stepping_would(world: World) -> None:
+    world.completed()
+    now = world.sim.AdvanceClock(sim.AdvanceClockRequest(by_ms=0)).now_ms
+    moved = world.sim.AdvanceClock(sim.AdvanceClockRequest(by_ms=10**15))
+    assert moved.now_ms == now + 10**15
+    assert world.export()["invocations"] == []  # retention ended on the way, as stepping hour by hour would
