@@ -124,6 +124,8 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
 
 def _load_journal(raw: list[Any], where: str) -> list[Entry]:
     entries = []
+    issued: set[int] = set()
+    answered: set[int] = set()
     for i, item in enumerate(raw):
         at = f"{where}[{i}]"
         index = _need(item, "index", at, int)
@@ -144,6 +146,16 @@ def _load_journal(raw: list[Any], where: str) -> list[Entry]:
             raise SnapshotError(f"{at}.completion_ids", "only commands await completions")
         if kind == COMMAND and completion_id is not None:
             raise SnapshotError(f"{at}.completion_id", "only notifications carry a completion")
+        for cid in ids:  # each completion id is issued by one command ...
+            if cid in issued:
+                raise SnapshotError(f"{at}.completion_ids", f"completion id {cid} is already issued by another command")
+            issued.add(cid)
+        if completion_id is not None:  # ... and answered at most once, after its command
+            if completion_id not in issued:
+                raise SnapshotError(f"{at}.completion_id", f"no command before it issued completion id {completion_id}")
+            if completion_id in answered:
+                raise SnapshotError(f"{at}.completion_id", f"completion id {completion_id} is already answered")
+            answered.add(completion_id)
         entries.append(Entry(index, kind, entry_type, name, tuple(ids), completion_id))
     if entries and (entries[0].kind != COMMAND or entries[0].type != "Input"):
         raise SnapshotError(f"{where}[0]", "entry 0 must be the Input command")

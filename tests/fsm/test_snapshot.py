@@ -276,6 +276,26 @@ RUNNING = {"status": "running", "completion": None}
             "must be an integer, got str",
         ),
         (broken(["invocations", 0, "journal", 1, "kind"], 5), f"{INV}.journal[1].kind", "must be a string, got int"),
+        (
+            broken(["invocations", 0, "journal", 2, "completion_id"], 7),
+            f"{INV}.journal[2].completion_id",
+            "no command before it issued completion id 7",
+        ),
+        (
+            broken(["invocations", 0, "journal", 4, "completion_id"], 1),
+            f"{INV}.journal[4].completion_id",
+            "completion id 1 is already answered",
+        ),
+        (
+            broken(["invocations", 0, "journal", 3, "completion_ids"], [1]),
+            f"{INV}.journal[3].completion_ids",
+            "completion id 1 is already issued by another command",
+        ),
+        (
+            broken(["invocations", 0, "journal", 2, "completion_id"], 2),  # answered before its command
+            f"{INV}.journal[2].completion_id",
+            "no command before it issued completion id 2",
+        ),
         (broken(["invocations", 0, "journal", 1, "type"], 5), f"{INV}.journal[1].type", "must be a string, got int"),
         (broken(["invocations", 0, "journal", 1, "name"], 5), f"{INV}.journal[1].name", "must be a string, got int"),
         (
