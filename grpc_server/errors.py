@@ -56,9 +56,24 @@ def code_for(error: LifecycleError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+#: The longest status message sent, in characters. The message travels twice in headers (grpc-message
+#: and the details trailer), and clients refuse more than 16 KiB of headers (gRPC's default): a
+#: message quoting a huge argument back would reach the client as RESOURCE_EXHAUSTED instead.
+MAX_MESSAGE_CHARS = 2_000
+
+
+def fit_message(message: str) -> str:
+    """``message``, or its beginning and end around a note of how much was left out."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    keep = MAX_MESSAGE_CHARS // 2
+    return f"{message[:keep]}… ({len(message) - 2 * keep} characters left out) …{message[-keep:]}"
+
+
 def _status(
     code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str], retry_delay_s: int | None = None
 ) -> grpc.Status:
+    message = fit_message(message)
     info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata)
     detail = status_pb2.Status(code=code.value[0], message=message)
     detail.details.add().Pack(info)

@@ -97,3 +97,13 @@ def test_every_class_of_the_hierarchy_is_in_the_table() -> None:
     for cls in subclasses(LifecycleError) - {LifecycleError}:
         if cls.__module__ == "fsm.errors":
             assert any(issubclass(cls, listed) for listed in errors.CODES), cls
+
+
+def test_a_long_message_keeps_its_ends_and_says_how_much_was_left_out() -> None:
+    short = "m" * errors.MAX_MESSAGE_CHARS
+    assert errors.fit_message(short) == short
+    long = "The requested service '" + "x" * 10_000 + "' does not exist"
+    fitted = errors.fit_message(long)
+    keep = errors.MAX_MESSAGE_CHARS // 2
+    assert fitted == f"{long[:keep]}… ({len(long) - 2 * keep} characters left out) …{long[-keep:]}"
+    assert fitted.endswith("' does not exist") and len(fitted) < errors.MAX_MESSAGE_CHARS + 50
