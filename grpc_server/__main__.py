@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from fsm.errors import LifecycleError
 from fsm.snapshot import load_world
 
 from .logs import configure_logging
+from .security import TOKEN_ENV, Security
 from .server import DEFAULT_GRACE_S, DEFAULT_HOST, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT, DEFAULT_WORKERS, serve
 
 
@@ -50,6 +52,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_GRACE_S,
         help=f"seconds calls in flight may take after SIGTERM/SIGINT (default {DEFAULT_GRACE_S})",
     )
+    parser.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate: serve TLS (with --tls-key)")
+    parser.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="accept plaintext on an address other than loopback (a warning is logged)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV),
+        help=f"require 'authorization: Bearer TOKEN' on every call but health (default: ${TOKEN_ENV})",
+    )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--log-format", default="json", choices=("json", "text"))
     args = parser.parse_args(argv)
@@ -59,7 +73,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--max-message-bytes must be at least 1024")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.token == "":
+        parser.error("--token must not be empty")
     return args
+
+
+def security_of(args: argparse.Namespace) -> Security:
+    """What the flags ask of TLS and tokens (reads the PEM files: OSError if one cannot be read)."""
+    cert = args.tls_cert.read_bytes() if args.tls_cert is not None else None
+    key = args.tls_key.read_bytes() if args.tls_key is not None else None
+    return Security(tls_cert=cert, tls_key=key, token=args.token, insecure=args.insecure)
 
 
 def load_snapshot(path: Path, seed: int) -> Engine:
@@ -89,6 +114,11 @@ def _run(args: argparse.Namespace) -> int:
     else:
         engine = Engine(seed=args.seed)
     try:
+        security = security_of(args)
+    except OSError as exc:
+        print(f"cannot read the TLS files: {exc}", file=sys.stderr)
+        return 2
+    try:
         serve(
             engine,
             host=args.host,
@@ -96,6 +126,7 @@ def _run(args: argparse.Namespace) -> int:
             max_message_bytes=args.max_message_bytes,
             workers=args.workers,
             grace_s=args.grace,
+            security=security,
         )
     except OSError as exc:
         print(str(exc), file=sys.stderr)

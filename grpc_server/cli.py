@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc, simulation_p
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
 
 from . import convert, errors
+from .security import TOKEN_ENV
 from .server import DEFAULT_HOST, DEFAULT_PORT
 
 _SCALAR_LIST = re.compile(r"\[\n\s+([^\[\]{}]*?)\n\s*\]")
@@ -321,6 +323,12 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m grpc_server.cli", description=__doc__.splitlines()[0])
     top.add_argument("--target", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}", help="HOST:PORT of the server")
     top.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
+    top.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV),
+        help=f"bearer token of a server started with one (default: ${TOKEN_ENV})",
+    )
+    top.add_argument("--ca", type=Path, metavar="FILE", help="PEM certificate to trust: talk TLS to the server")
     verbs = top.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb, (_, _, help_text, arguments, _) in VERBS.items():
         sub = verbs.add_parser(verb, help=help_text, description=help_text)
@@ -344,22 +352,37 @@ def render(value: Any) -> str:
     return _SCALAR_LIST.sub(lambda m: "[" + ", ".join(item.strip() for item in m.group(1).split(",\n")) + "]", text)
 
 
-def call(channel: grpc.Channel, verb: str, args: argparse.Namespace, timeout: float) -> Message:
+def open_channel(target: str, ca: Path | None) -> grpc.Channel:
+    """A plaintext channel, or a TLS one trusting the certificate in ``ca``."""
+    if ca is None:
+        return grpc.insecure_channel(target)
+    return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=ca.read_bytes()))
+
+
+def call(
+    channel: grpc.Channel, verb: str, args: argparse.Namespace, timeout: float, token: str | None = None
+) -> Message:
     service, method, _, _, build = VERBS[verb]
     stub: Any = (
         admin_pb2_grpc.AdminServiceStub(channel)
         if service == "admin"
         else simulation_pb2_grpc.SimulationServiceStub(channel)
     )
-    response: Message = getattr(stub, method)(build(args), timeout=timeout)
+    metadata = (("authorization", f"Bearer {token}"),) if token else None
+    response: Message = getattr(stub, method)(build(args), timeout=timeout, metadata=metadata)
     return response
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    with grpc.insecure_channel(args.target) as channel:
+    try:
+        channel = open_channel(args.target, args.ca)
+    except OSError as exc:
+        print(json.dumps({"error": {"code": "CLIENT", "message": f"--ca {args.ca}: {exc}"}}), file=sys.stderr)
+        return 2
+    with channel:
         try:
-            response = call(channel, args.verb, args, args.timeout)
+            response = call(channel, args.verb, args, args.timeout, args.token)
         except grpc.RpcError as exc:
             error = errors.read_error(exc)
             if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and error.reason is None:

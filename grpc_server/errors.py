@@ -92,6 +92,11 @@ def to_status(error: LifecycleError) -> grpc.Status:
     return _status(code, error.message, error.reason, metadata, retry)
 
 
+def unauthenticated_status(message: str) -> grpc.Status:
+    """UNAUTHENTICATED (http_status 401) for a call without the server's bearer token."""
+    return _status(grpc.StatusCode.UNAUTHENTICATED, message, "UNAUTHENTICATED", {"http_status": "401"})
+
+
 def internal_status(error: BaseException) -> grpc.Status:
     """INTERNAL for an unexpected exception: a bug, reported without crashing the server."""
     message = f"Internal error: {type(error).__name__}: {error}"

@@ -23,6 +23,7 @@ from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2
 
 from . import rpc
 from .admin import AdminServicer
+from .security import PLAIN, Security, TokenCheck, check_listen, credentials, is_loopback
 from .simulation import SimulationServicer
 from .world import GuardedEngine
 
@@ -75,11 +76,17 @@ def start(
     port: int = DEFAULT_PORT,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     workers: int = DEFAULT_WORKERS,
+    security: Security = PLAIN,
 ) -> Server:
-    """Start serving ``engine`` (a new empty world if None) on ``host:port`` (0: any free port)."""
+    """Start serving ``engine`` (a new empty world if None) on ``host:port`` (0: any free port).
+
+    Off loopback, ``security`` must bring TLS or say ``insecure`` (see :mod:`grpc_server.security`).
+    """
+    check_listen(host, security)
     world = GuardedEngine(engine if engine is not None else Engine())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker"),
+        interceptors=[TokenCheck(security.token)] if security.token is not None else None,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -94,8 +101,11 @@ def start(
         (ADMIN_SERVICE, SIMULATION_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     address = f"{_host_for_address(host)}:{port}"
+    tls = credentials(security)
+    if tls is None and not is_loopback(host):
+        log.warning("listening on %s in plaintext (--insecure): anyone who can reach it can drive the engine", address)
     try:
-        bound = server.add_insecure_port(address)
+        bound = server.add_insecure_port(address) if tls is None else server.add_secure_port(address, tls)
     except RuntimeError as exc:
         raise OSError(f"cannot listen on {address}: {exc}") from None
     if bound == 0:
@@ -114,9 +124,12 @@ def serve(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     workers: int = DEFAULT_WORKERS,
     grace_s: float = DEFAULT_GRACE_S,
+    security: Security = PLAIN,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully. Call from the main thread."""
-    server = start(engine, host=host, port=port, max_message_bytes=max_message_bytes, workers=workers)
+    server = start(
+        engine, host=host, port=port, max_message_bytes=max_message_bytes, workers=workers, security=security
+    )
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
