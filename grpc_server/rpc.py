@@ -110,8 +110,8 @@ def rpc(service: str, level: int = logging.INFO) -> Callable[[Method[S, Req, Res
                     code=status.code.name, reason=exc.reason, http_status=exc.http_status, message=exc.message
                 )
                 _log(level, record, request, started)
-                context.abort_with_status(status)
-                raise  # abort_with_status raises; this line is never reached
+                context.abort(status.code, status.details, status.trailing_metadata)
+                raise  # abort raises; this line is never reached
             except Exception as exc:  # a bug: answer INTERNAL, keep serving
                 status = errors.internal_status(exc)
                 record.update(
@@ -119,7 +119,7 @@ def rpc(service: str, level: int = logging.INFO) -> Callable[[Method[S, Req, Res
                 )
                 log.exception("internal error in %s", name)
                 _log(logging.ERROR, record, request, started)
-                context.abort_with_status(status)
+                context.abort(status.code, status.details, status.trailing_metadata)
                 raise
             record.update(code=grpc.StatusCode.OK.name, http_status=_http_status(response))
             _log(level, record, request, started)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,13 +80,13 @@ def credentials(security: Security) -> grpc.ServerCredentials | None:
 def _refuse(message: str) -> grpc.RpcMethodHandler:
     status = errors.unauthenticated_status(message)
 
-    def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort_with_status(status)
+    async def behaviour(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await context.abort(status.code, status.details, status.trailing_metadata)
 
     return grpc.unary_unary_rpc_method_handler(behaviour)
 
 
-class TokenCheck(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc's interceptor base is untyped
+class TokenCheck(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc's interceptor base is untyped
     """Lets a call through only with ``authorization: Bearer <token>`` (health checks always)."""
 
     def __init__(self, token: str) -> None:
@@ -94,17 +94,17 @@ class TokenCheck(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc's interc
         self._missing = _refuse("missing bearer token: send the metadata 'authorization: Bearer <token>'")
         self._wrong = _refuse("wrong bearer token")
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         if details.method.startswith(OPEN_PREFIX):
-            return continuation(details)
+            return await continuation(details)
         sent = [value for key, value in details.invocation_metadata or () if key == "authorization"]
         if not sent:
             return self._missing
         given = sent[0].encode() if isinstance(sent[0], str) else sent[0]
         if not hmac.compare_digest(given, self._expected):
             return self._wrong
-        return continuation(details)
+        return await continuation(details)

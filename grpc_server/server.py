@@ -1,4 +1,8 @@
-"""Build, start and stop the gRPC server: both servicers, health, reflection, limits.
+"""Build, start and stop the gRPC server: both servicers, health, reflection, limits, TLS and token.
+
+The server is ``grpc.aio`` on an event loop thread of its own; the servicers are plain functions
+run on a small thread pool once a request has fully arrived, so a client that stalls mid-request
+holds no thread and cannot starve the others.
 
 :func:`start` returns a running :class:`Server` (tests use it with port 0); :func:`serve` runs one
 until SIGTERM or SIGINT and then shuts down gracefully: health turns NOT_SERVING, new calls are
@@ -7,6 +11,7 @@ refused, calls in flight get ``grace_s`` seconds to finish.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
@@ -31,9 +36,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50051
 #: Largest message received or sent (a world snapshot is the biggest), in bytes.
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-#: Worker threads. The engine lock serialises engine work and the GIL most of the rest, so more
-#: threads only add hand-overs: on 2 cores, RestartAsNew at 8 clients served ~2,000 req/s with 1-2
-#: workers against ~1,550 with 8 (h2load, same run). Two keep one slow call (a big ImportWorld) from
+#: Threads that run the servicers once a request is whole (the event loop receives and sends; a
+#: stalled client holds none of them). The engine lock serialises engine work and the GIL most of
+#: the rest, so more threads only add hand-overs; two keep one slow call (a big ImportWorld) from
 #: stalling every other.
 DEFAULT_WORKERS = 2
 #: Seconds calls in flight may take to finish after a shutdown signal.
@@ -47,13 +52,20 @@ log = logging.getLogger("grpc_server.server")
 
 @dataclass
 class Server:
-    """A started server and what tests and the CLI need from it."""
+    """A started server and what tests and the CLI need from it.
 
-    grpc_server: grpc.Server
+    The server is ``grpc.aio`` on an event loop of its own thread: a call holds no thread while its
+    body is still arriving, so clients that stall cannot starve the others. The servicers stay
+    plain functions, run on ``workers`` threads once their request is whole.
+    """
+
+    grpc_server: grpc.aio.Server
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
     host: str
     port: int
     world: GuardedEngine
-    health: health.HealthServicer
+    health: health.aio.HealthServicer
 
     @property
     def target(self) -> str:
@@ -61,8 +73,17 @@ class Server:
 
     def stop(self, grace_s: float | None = DEFAULT_GRACE_S) -> None:
         """Refuse new calls, let calls in flight finish (at most ``grace_s``), then stop."""
-        self.health.enter_graceful_shutdown()
-        self.grpc_server.stop(grace_s).wait()
+        if not self.loop.is_running():
+            return
+
+        async def stopping() -> None:
+            await self.health.enter_graceful_shutdown()
+            await self.grpc_server.stop(grace_s)
+
+        asyncio.run_coroutine_threadsafe(stopping(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
 
 
 def _host_for_address(host: str) -> str:
@@ -84,8 +105,26 @@ def start(
     """
     check_listen(host, security)
     world = GuardedEngine(engine if engine is not None else Engine())
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker"),
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="grpc-loop", daemon=True)
+    thread.start()
+    try:
+        server, bound, health_servicer = asyncio.run_coroutine_threadsafe(
+            _start(world, host, port, max_message_bytes, workers, security), loop
+        ).result()
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+        raise
+    return Server(server, loop, thread, host, bound, world, health_servicer)
+
+
+async def _start(
+    world: GuardedEngine, host: str, port: int, max_message_bytes: int, workers: int, security: Security
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    server = grpc.aio.server(
+        migration_thread_pool=futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker"),
         interceptors=[TokenCheck(security.token)] if security.token is not None else None,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -95,7 +134,7 @@ def start(
     )
     rpc.register(server, "admin", AdminServicer(world))
     rpc.register(server, "simulation", SimulationServicer(world))
-    health_servicer = health.HealthServicer()
+    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (ADMIN_SERVICE, SIMULATION_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -110,10 +149,10 @@ def start(
         raise OSError(f"cannot listen on {address}: {exc}") from None
     if bound == 0:
         raise OSError(f"cannot listen on {address}")
-    server.start()
+    await server.start()
     for name in ("", ADMIN_SERVICE, SIMULATION_SERVICE):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Server(server, host, bound, world, health_servicer)
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, bound, health_servicer
 
 
 def serve(
