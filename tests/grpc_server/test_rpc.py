@@ -9,9 +9,13 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+from hypothesis import given
+from hypothesis import strategies as st
 
+from grpc_server import errors
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, common_pb2, simulation_pb2
 from grpc_server.rpc import SERVICES, request_fields
+from tests.budget import budget
 
 from .conftest import expect_error
 
@@ -99,3 +103,21 @@ def test_a_body_that_does_not_decode_is_the_clients_mistake(channel: grpc.Channe
             f"The request body is not a valid {descriptor.input_type.full_name}: {what}",
         )
         assert error.domain == "invocation-lifecycle.dev"
+
+
+@budget(60)
+@given(data=st.data())
+def test_random_bodies_never_get_an_internal_error(channel: grpc.Channel, data: st.DataObject) -> None:
+    service, method = data.draw(st.sampled_from([(s, m.name) for s, d in SERVICES.items() for m in d.methods]))
+    body = data.draw(st.binary(max_size=64))
+    call = channel.unary_unary(f"/{SERVICES[service].full_name}/{method}")
+    try:
+        call(body, timeout=WAIT_S)
+    except grpc.RpcError as exc:
+        error = errors.read_error(exc)
+        assert error.code not in (
+            grpc.StatusCode.INTERNAL,
+            grpc.StatusCode.UNKNOWN,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+        ), (method, body, error)
+        assert error.http_status is not None, (method, body, error)
