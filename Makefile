@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 50051
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
-.PHONY: setup run test test-long bench lint mutate explore simulate diagram conformance conformance-grpc \
+.PHONY: setup run test test-long bench fuzz lint mutate explore simulate diagram conformance conformance-grpc \
         conformance-record codegen clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
@@ -42,6 +42,9 @@ bench: setup  ## benchmarks: prints a table, writes bench/results.json
 	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nghttp2-client >/dev/null 2>&1; }; }; } || \
 	  echo "h2load not installed: the gRPC figures will come from Python clients"
 	$(PY) -m bench
+
+fuzz: setup  ## 100,000 random and extreme calls to a live server: answers by code, INTERNAL count, RSS
+	$(PY) -m bench.fuzz $(ARGS)
 
 lint: setup  ## ruff check, ruff format --check, mypy --strict over every package and the tests
 	$(PY) -m ruff check .

@@ -45,7 +45,7 @@ SERVICES = {
     "simulation": simulation_pb2.DESCRIPTOR.services_by_name["SimulationService"],
 }
 #: Each method's request type: :func:`register` hands a method the raw body, the wrapper decodes it.
-_REQUEST_TYPES: dict[tuple[str, str], type[Message]] = {
+REQUEST_TYPES: dict[tuple[str, str], type[Message]] = {
     (service, method.name): message_factory.GetMessageClass(method.input_type)
     for service, descriptor in SERVICES.items()
     for method in descriptor.methods
@@ -102,7 +102,7 @@ def rpc(service: str, level: int = logging.INFO) -> Callable[[Method[S, Req, Res
             record: dict[str, Any] = {"event": "rpc", "service": service, "rpc": name}
             try:
                 if isinstance(request, bytes):  # served through register(): decode it here
-                    request = cast(Req, _decode(request, _REQUEST_TYPES[service, name]))
+                    request = cast(Req, _decode(request, REQUEST_TYPES[service, name]))
                 response = method(self, request, context)
             except LifecycleError as exc:
                 status = errors.to_status(exc)

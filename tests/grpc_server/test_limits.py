@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from grpc_server import errors
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
-from grpc_server.rpc import _REQUEST_TYPES, SERVICES
+from grpc_server.rpc import REQUEST_TYPES, SERVICES
 
 from .conftest import World
 
@@ -84,7 +84,7 @@ def test_values_at_and_past_every_limit_are_refused_before_anything_changes(
     world: World, channel: grpc.Channel, service: str, method: str
 ) -> None:
     ids = {"running": world.running(), "completed": world.completed(), "suspended": world.suspended()}
-    request_type = _REQUEST_TYPES[service, method]
+    request_type = REQUEST_TYPES[service, method]
     descriptor = SERVICES[service].methods_by_name[method]
     response_type = descriptor.output_type
     call: Callable[..., Any] = channel.unary_unary(
