@@ -219,12 +219,19 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
     if pinned is not None:
         inv.pinned_deployment = _need(pinned, "deployment_id", f"{where}.pinned", str)
         inv.pinned_protocol = _need(pinned, "protocol", f"{where}.pinned", int)
+        if inv.pinned_protocol < 1:
+            raise SnapshotError(f"{where}.pinned.protocol", f"must be >= 1, got {inv.pinned_protocol}")
     inv.due_ms = _time(_need(raw, "due_ms", where, int, optional=True), f"{where}.due_ms")
     inv.completed_ms = _time(_need(raw, "completed_ms", where, int, optional=True), f"{where}.completed_ms")
     inv.retry_count = _need(raw, "retry_count", where, int, optional=True) or 0
     inv.idempotency_key = _need(raw, "idempotency_key", where, str, optional=True)
     inv.restarted_from = _need(raw, "restarted_from", where, str, optional=True)
     inv.awaiting = _need(raw, "awaiting", where, int, optional=True) if status == SUSPENDED else None
+    if inv.awaiting is not None:  # a completion a command issued and nothing has answered yet
+        issued = {cid for entry in journal if entry.kind == COMMAND for cid in entry.completion_ids}
+        answered = {entry.completion_id for entry in journal if entry.completion_id is not None}
+        if inv.awaiting not in issued - answered:
+            raise SnapshotError(f"{where}.awaiting", f"no command awaits completion id {inv.awaiting}")
     timers = []
     for j, timer in enumerate(_need(raw, "timers", where, list, optional=True) or []):
         due = _time(_need(timer, "due_ms", f"{where}.timers[{j}]", int), f"{where}.timers[{j}].due_ms")

@@ -277,6 +277,21 @@ RUNNING = {"status": "running", "completion": None}
         ),
         (broken(["invocations", 0, "journal", 1, "kind"], 5), f"{INV}.journal[1].kind", "must be a string, got int"),
         (
+            with_invocation(status="suspended", completion=None, awaiting=99),
+            f"{INV}.awaiting",
+            "no command awaits completion id 99",
+        ),
+        (
+            with_invocation(status="suspended", completion=None, awaiting=1),  # issued, but already answered
+            f"{INV}.awaiting",
+            "no command awaits completion id 1",
+        ),
+        (
+            with_invocation(pinned={"deployment_id": "dp_16hyvaGLkmYCmSH4nzeUDZv", "protocol": 0}),
+            f"{INV}.pinned.protocol",
+            "must be >= 1, got 0",
+        ),
+        (
             broken(["invocations", 0, "journal", 2, "completion_id"], 7),
             f"{INV}.journal[2].completion_id",
             "no command before it issued completion id 7",
