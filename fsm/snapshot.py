@@ -13,6 +13,7 @@ from typing import Any
 from .engine import DEFAULT_EPOCH_MS, Engine
 from .errors import LifecycleError, SnapshotError
 from .ids import IdError, parse_deployment_id, parse_invocation_id
+from .journal import awaited_by
 from .lifecycle import COMPLETED, LIVE_STATES, SUSPENDED
 from .model import (
     COMMAND,
@@ -227,10 +228,9 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
     inv.idempotency_key = _need(raw, "idempotency_key", where, str, optional=True)
     inv.restarted_from = _need(raw, "restarted_from", where, str, optional=True)
     inv.awaiting = _need(raw, "awaiting", where, int, optional=True) if status == SUSPENDED else None
-    if inv.awaiting is not None:  # a completion a command issued and nothing has answered yet
-        issued = {cid for entry in journal if entry.kind == COMMAND for cid in entry.completion_ids}
-        answered = {entry.completion_id for entry in journal if entry.completion_id is not None}
-        if inv.awaiting not in issued - answered:
+    if inv.awaiting is not None:  # what suspend() accepts: a completion a command awaits, not yet delivered
+        command, delivered = awaited_by(journal, inv.awaiting)
+        if command is None or delivered:
             raise SnapshotError(f"{where}.awaiting", f"no command awaits completion id {inv.awaiting}")
     timers = []
     for j, timer in enumerate(_need(raw, "timers", where, list, optional=True) or []):
