@@ -50,6 +50,8 @@ REQUEST_TYPES: dict[tuple[str, str], type[Message]] = {
     for service, descriptor in SERVICES.items()
     for method in descriptor.methods
 }
+#: Every (service, method) served, in the services' order.
+METHODS: list[tuple[str, str]] = list(REQUEST_TYPES)
 
 
 def register(server: grpc.Server, service: str, servicer: object) -> None:

@@ -1,7 +1,8 @@
 """Every method, every field, values at and past their limits: a refusal is the client's, and changes nothing.
 
 For each method of both services, each field is set in turn to the values that break servers
-(empty, huge, malformed, the largest of its type, an unknown enum) on top of a request that is
+(``bench.fuzz.EXTREMES``, which ``make fuzz`` draws from: empty, huge, malformed, the largest of its
+type, an unknown enum) on top of a request that is
 otherwise valid and aimed at a live invocation. Whatever the answer, it is never INTERNAL or
 UNKNOWN, and an error answer leaves the exported world byte-identical (validate, then commit).
 """
@@ -16,24 +17,15 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from bench.fuzz import EXTREMES
 from grpc_server import errors
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
-from grpc_server.rpc import REQUEST_TYPES, SERVICES
+from grpc_server.rpc import METHODS, REQUEST_TYPES, SERVICES
 
 from .conftest import World
 
 WAIT_S = 30
 HUGE_TEXT = "x" * 100_000
-#: The values tried for each field type (strings get the world's live ids as well).
-EXTREMES: dict[int, list[Any]] = {
-    FieldDescriptor.TYPE_STRING: ["", HUGE_TEXT, "\x00", "inv_bogus", "dp_bogus", "é" * 40],
-    FieldDescriptor.TYPE_UINT32: [0, 1, 2**31, 2**32 - 1],
-    FieldDescriptor.TYPE_UINT64: [0, 1, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1],
-    FieldDescriptor.TYPE_BOOL: [True, False],
-    FieldDescriptor.TYPE_ENUM: [0, 1, 2, 99, 2**31 - 1],
-    FieldDescriptor.TYPE_BYTES: [b"", b"\xff" * 1000],
-}
-METHODS = [(service, method.name) for service, descriptor in SERVICES.items() for method in descriptor.methods]
 
 
 def base_request(request_type: type[Message], ids: dict[str, str]) -> Message:
