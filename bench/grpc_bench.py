@@ -65,7 +65,7 @@ class ServerProcess:
         self.log.close()
 
 
-def _read_line(stream: IO[str], deadline: float) -> str:
+def read_line(stream: IO[str], deadline: float) -> str:
     """One line from a child's stdout, or '' when nothing came before the deadline."""
     remaining = deadline - time.monotonic()
     if remaining <= 0 or not select.select([stream], [], [], remaining)[0]:
@@ -83,7 +83,7 @@ def start_server(snapshot: Path | None, log_path: Path, extra: Sequence[str] = (
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
-        line = _read_line(proc.stdout, time.monotonic() + READY_TIMEOUT_S)
+        line = read_line(proc.stdout, time.monotonic() + READY_TIMEOUT_S)
         if "listening on" not in line:
             raise RuntimeError(f"the server did not start: {line!r}; see {log_path}")
         listening = time.perf_counter() - started
@@ -171,7 +171,7 @@ def run_python_clients(
         deadline = time.monotonic() + READY_TIMEOUT_S
         for child in children:
             assert child.stdout is not None
-            line = _read_line(child.stdout, deadline)
+            line = read_line(child.stdout, deadline)
             if line.strip() != "ready":
                 raise RuntimeError(f"a {rpc} client did not get ready: {line!r}")
         cpu_before = server.cpu_s()

@@ -9,16 +9,17 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import IO
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
+from bench.grpc_bench import read_line
 from fsm.engine import Engine
 from fsm.snapshot import dump_world, load_world
 from grpc_server import errors
@@ -154,16 +155,6 @@ def test_console_script_is_declared() -> None:
 # --- the process: python -m grpc_server --------------------------------------------------------
 
 
-def read_line(stream: IO[str], timeout_s: float) -> str:
-    """One line from ``stream``, or a failure after ``timeout_s``: a silent server must not hang the suite."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    assert lines, f"no line within {timeout_s} s"
-    return lines[0]
-
-
 @pytest.fixture
 def launch() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
@@ -184,7 +175,7 @@ def _launch(started: list[subprocess.Popen[str]], *args: str) -> tuple[subproces
     )
     started.append(proc)
     assert proc.stdout is not None
-    line = read_line(proc.stdout, WAIT_S)  # the server prints its address once it listens
+    line = read_line(proc.stdout, time.monotonic() + WAIT_S)  # its address, once it listens ('' if silent)
     assert "listening on" in line, f"server did not start: {line!r} {proc.communicate(timeout=WAIT_S)}"
     return proc, line.rsplit(" ", 1)[1].strip()
 
