@@ -32,6 +32,12 @@ DEFAULT_COMPLETION_RETENTION_S = 86_400
 #: The latest instant the virtual clock keeps, in ms since the epoch: the largest signed 64-bit
 #: integer, so that every time the model answers fits an int64 in any client (~292 million years).
 MAX_TIME_MS = 2**63 - 1
+#: The longest name the model keeps, in characters: service, handler and deployment names, keys,
+#: idempotency keys, entry types and entry names (a bound on what one request can make the world hold).
+MAX_NAME_CHARS = 1_024
+#: The longest journal a handler step may grow: appending a command, delivering a completion or the
+#: Output past it is refused. The engine's own entries (a timer's notification, a cancel signal) always land.
+MAX_JOURNAL_ENTRIES = 10_000
 #: The protocol a deployment and this engine agree on is the highest both speak, up to this.
 DEFAULT_MAX_PROTOCOL = 6
 #: Protocols below this use the old journal (restart-as-new check 10).
@@ -58,9 +64,16 @@ INPUT = Entry(0, COMMAND, "Input")
 
 
 def check_name(what: str, value: Any) -> str:
-    """A non-empty string argument of the model's own API, or a 400 naming it."""
+    """A non-empty string of at most :data:`MAX_NAME_CHARS` characters, or a 400 naming it."""
     if not isinstance(value, str) or not value:
         raise invalid_argument(what, "must be a non-empty string")
+    return check_length(what, value)
+
+
+def check_length(what: str, value: str) -> str:
+    """A string of at most :data:`MAX_NAME_CHARS` characters (it may be empty), or a 400 naming it."""
+    if len(value) > MAX_NAME_CHARS:
+        raise invalid_argument(what, f"must be at most {MAX_NAME_CHARS} characters, got {len(value)}")
     return value
 
 

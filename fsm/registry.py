@@ -20,6 +20,7 @@ from .model import (
     Deployment,
     Service,
     check_int,
+    check_length,
     check_name,
 )
 
@@ -117,8 +118,10 @@ class Registry:
             raise FailedPrecondition(
                 409, "DEPLOYMENT_EXISTS", f"The deployment '{deployment_id}' is already registered."
             )
-        if name is not None and not isinstance(name, str):
-            raise invalid_argument("name", "must be a string")
+        if name is not None:
+            if not isinstance(name, str):
+                raise invalid_argument("name", "must be a string")
+            check_length("name", name)
         if deployment_id is None:
             deployment_id = new_id()
             if deployment_id in self.deployments:

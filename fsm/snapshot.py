@@ -18,6 +18,7 @@ from .lifecycle import COMPLETED, LIVE_STATES, SUSPENDED
 from .model import (
     COMMAND,
     FAILURE,
+    MAX_NAME_CHARS,
     MAX_TIME_MS,
     NOTIFICATION,
     SERVICE,
@@ -42,6 +43,8 @@ def _need(obj: Any, key: str, where: str, kinds: type | tuple[type, ...], *, opt
         raise SnapshotError(f"{where}.{key}", f"must be {_kind_names(kinds)}, got a boolean")
     if not isinstance(value, kinds):
         raise SnapshotError(f"{where}.{key}", f"must be {_kind_names(kinds)}, got {type(value).__name__}")
+    if isinstance(value, str) and len(value) > MAX_NAME_CHARS:
+        raise SnapshotError(f"{where}.{key}", f"must be at most {MAX_NAME_CHARS} characters, got {len(value)}")
     return value
 
 

@@ -20,6 +20,7 @@ from .lifecycle import COMPLETED, PAUSED, RUNNING, SCHEDULED, SUSPENDED
 from .model import (
     COMMAND,
     FAILURE,
+    MAX_JOURNAL_ENTRIES,
     NOTIFICATION,
     SERVICE,
     SUCCESS,
@@ -27,6 +28,7 @@ from .model import (
     Invocation,
     check_duration,
     check_int,
+    check_length,
     check_name,
 )
 from .world import World
@@ -79,6 +81,8 @@ class Steps:
                 raise invalid_argument("key", f"the service '{service}' is not keyed; pass no key")
         elif not isinstance(key, str):
             raise invalid_argument("key", f"the {found.type} '{service}' needs a string key")
+        else:
+            check_length("key", key)
         check_duration("delay_ms", delay_ms, self._world.clock.now_ms)
         if idempotency_key is not None:
             check_name("idempotency_key", idempotency_key)
@@ -109,9 +113,13 @@ class Steps:
     def append_command(self, invocation_id: Any, type: Any, name: Any = None) -> Entry:
         """Journal a command; it awaits as many new completion ids as its type does (section 4)."""
         check_name("type", type)
-        if name is not None and not isinstance(name, str):
-            raise invalid_argument("name", "must be a string")
-        return self._append(self._running(invocation_id, "append_command"), type, name)
+        if name is not None:
+            if not isinstance(name, str):
+                raise invalid_argument("name", "must be a string")
+            check_length("name", name)
+        inv = self._running(invocation_id, "append_command")
+        _check_room(inv, "append_command")
+        return self._append(inv, type, name)
 
     def _append(self, inv: Invocation, type: str, name: str | None) -> Entry:
         if inv.pinned_deployment is None:
@@ -137,6 +145,7 @@ class Steps:
         command, delivered = awaited_by(journal, completion_id)
         _check_deliverable(inv, completion_id, command, delivered)
         assert command is not None
+        _check_room(inv, "complete_command")
         if inv.pinned_deployment is None:
             self._world.pin(inv)
         return self._deliver(inv, completion_id, command)
@@ -247,6 +256,7 @@ class Steps:
             raise invalid_argument("success", "must be a boolean")
         world = self._world
         inv = self._running(invocation_id, "complete")
+        _check_room(inv, "complete")
         if inv.pinned_deployment is None:
             world.pin(inv)
         journal = inv.journal
@@ -256,6 +266,17 @@ class Steps:
         world.stage_completion(inv, SUCCESS if success else FAILURE)
         world.step(inv, "complete")
         world.completed(inv)
+
+
+def _check_room(inv: Invocation, step: str) -> None:
+    """409 when a handler step would grow the journal past :data:`MAX_JOURNAL_ENTRIES`."""
+    if inv.journal is not None and len(inv.journal) >= MAX_JOURNAL_ENTRIES:
+        raise FailedPrecondition(
+            409,
+            "JOURNAL_FULL",
+            f"The journal of the invocation '{inv.id}' holds {len(inv.journal)} entries, the most a step may "
+            f"grow it to ({MAX_JOURNAL_ENTRIES}); {step} would add one more.",
+        )
 
 
 def _check_deliverable(inv: Invocation, completion_id: int, command: Entry | None, delivered: bool) -> None:

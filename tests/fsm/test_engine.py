@@ -8,7 +8,8 @@ import pytest
 
 from fsm import Engine, IllegalTransition, InvalidArgument, LifecycleError, NotFound
 from fsm.errors import FailedPrecondition, Unavailable
-from fsm.snapshot import dump_world
+from fsm.model import MAX_JOURNAL_ENTRIES, MAX_NAME_CHARS
+from fsm.snapshot import dump_world, load_world
 from tests.refusals import answer, refused
 
 from .conftest import World
@@ -362,6 +363,48 @@ def test_completion_ids_follow_behaviour_md(world: World) -> None:
             "The service 'Steps' is still served by {d1}, {proto5}, {d2}; remove those first.",
         ),
         (
+            lambda e, i: e.register_service("S" * 1025),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'name': must be at most 1024 characters, got 1025",
+        ),
+        (
+            lambda e, i: e.call("Steps", "h" * 1025),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'handler': must be at most 1024 characters, got 1025",
+        ),
+        (
+            lambda e, i: e.call("Locker", "h", "k" * 1025),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'key': must be at most 1024 characters, got 1025",
+        ),
+        (
+            lambda e, i: e.call("Steps", "h", idempotency_key="k" * 1025),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'idempotency_key': must be at most 1024 characters, got 1025",
+        ),
+        (
+            lambda e, i: e.append_command(i, "R" * 1025),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'type': must be at most 1024 characters, got 1025",
+        ),
+        (
+            lambda e, i: e.append_command(i, "Run", "n" * 1025),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'name': must be at most 1024 characters, got 1025",
+        ),
+        (
+            lambda e, i: e.register_deployment(["Steps"], name="n" * 1025),
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid argument 'name': must be at most 1024 characters, got 1025",
+        ),
+        (
             lambda e, i: e.set_partition_available(99, False),
             400,
             "INVALID_ARGUMENT",
@@ -379,6 +422,60 @@ def test_misuse_gets_a_clear_error(
     assert answer(err) == (status, reason, expected)
     assert dump_world(world.engine) == before
     world.engine.check_invariants()
+
+
+def test_names_of_exactly_the_longest_length_are_kept(world: World) -> None:
+    e = world.engine
+    longest = "x" * MAX_NAME_CHARS
+    e.register_service(longest, "virtual_object")
+    e.register_deployment([longest], name=longest)
+    inv = e.call(longest, longest, longest, idempotency_key=longest)
+    e.append_command(inv, longest, longest)
+    assert load_world(dump_world(e)).invocations[inv].key == longest
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        lambda e, i, c: e.append_command(i, "Run"),
+        lambda e, i, c: e.complete_command(i, c),
+        lambda e, i, c: e.complete(i),
+    ],
+    ids=["append_command", "complete_command", "complete"],
+)
+def test_a_step_cannot_grow_a_journal_past_the_limit(world: World, step: Callable[[Engine, str, int], object]) -> None:
+    e = world.engine
+    inv = running(world)
+    awaited = e.append_command(inv, "Run").completion_ids[0]
+    while len(e.invocations[inv].journal or []) < MAX_JOURNAL_ENTRIES - 1:
+        e.append_command(inv, "SetState")
+    step(e, inv, awaited)  # the last entry a step may add
+    assert len(e.invocations[inv].journal or []) == MAX_JOURNAL_ENTRIES
+
+
+@pytest.mark.parametrize("step", ["append_command", "complete_command", "complete"])
+def test_a_full_journal_refuses_handler_steps_and_keeps_the_engines_own_entries(world: World, step: str) -> None:
+    e = world.engine
+    inv = running(world)
+    awaited = e.append_command(inv, "Run").completion_ids[0]
+    while len(e.invocations[inv].journal or []) < MAX_JOURNAL_ENTRIES:
+        e.append_command(inv, "SetState")
+    before = dump_world(e)
+    calls: dict[str, Callable[[], object]] = {
+        "append_command": lambda: e.append_command(inv, "Run"),
+        "complete_command": lambda: e.complete_command(inv, awaited),
+        "complete": lambda: e.complete(inv),
+    }
+    err = refused(calls[step], FailedPrecondition)
+    assert answer(err) == (
+        409,
+        "JOURNAL_FULL",
+        f"The journal of the invocation '{inv}' holds {MAX_JOURNAL_ENTRIES} entries, the most a step may "
+        f"grow it to ({MAX_JOURNAL_ENTRIES}); {step} would add one more.",
+    )
+    assert dump_world(e) == before
+    assert e.cancel(inv) == 202  # a cancel signal is the engine's own: it always lands
+    assert len(e.invocations[inv].journal or []) == MAX_JOURNAL_ENTRIES + 1
 
 
 def test_driving_a_completed_invocation_names_the_allowed_states(world: World) -> None:

@@ -413,6 +413,16 @@ def service_listed_twice() -> dict[str, Any]:
             "world.services[0].completion_retention_s",
             "must be an integer, got str",
         ),
+        (
+            broken(["services", 0, "name"], "S" * 1025),
+            "world.services[0].name",
+            "must be at most 1024 characters, got 1025",
+        ),
+        (
+            broken(["invocations", 0, "journal", 1, "name"], "n" * 1025),
+            f"{INV}.journal[1].name",
+            "must be at most 1024 characters, got 1025",
+        ),
         (world_with(deployments=5), "world.deployments", "must be a list, got int"),
         (broken(["deployments", 0, "id"], 5), "world.deployments[0].id", "must be a string, got int"),
         (broken(["deployments", 0, "services"], 5), "world.deployments[0].services", "must be a list, got int"),

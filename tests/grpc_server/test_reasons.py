@@ -6,6 +6,7 @@ so a reason added to the model without a scenario here fails the suite.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pytest
 
 from fsm.engine import Engine
 from fsm.ids import IdError, parse_deployment_id, parse_invocation_id
+from fsm.model import MAX_JOURNAL_ENTRIES
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import common_pb2 as common
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
@@ -231,6 +233,23 @@ def nothing_to_await(w: World) -> Expected:
     )
 
 
+def journal_full(w: World) -> Expected:
+    inv = w.running()
+    world = json.loads(w.sim.ExportWorld(sim.ExportWorldRequest()).world_json)
+    (record,) = [i for i in world["invocations"] if i["id"] == inv]
+    record["journal"] += [
+        {"index": n, "kind": "command", "type": "SetState"} for n in range(len(record["journal"]), MAX_JOURNAL_ENTRIES)
+    ]
+    w.sim.ImportWorld(sim.ImportWorldRequest(world_json=json.dumps(world), seed=7))
+    return Expected(
+        lambda: w.sim.AppendCommand(sim.AppendCommandRequest(invocation_id=inv, type="Run")),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The journal of the invocation '{inv}' holds {MAX_JOURNAL_ENTRIES} entries, the most a step may "
+        f"grow it to ({MAX_JOURNAL_ENTRIES}); append_command would add one more.",
+    )
+
+
 def not_completed(w: World) -> Expected:
     inv = w.running()
     return Expected(
@@ -371,6 +390,7 @@ SCENARIOS: dict[str, Callable[[World], Expected]] = {
     "CANNOT_CHANGE_DEPLOYMENT": cannot_change_deployment,
     "COMPLETED": completed,
     "DEPLOYMENT_EXISTS": deployment_exists,
+    "JOURNAL_FULL": journal_full,
     "NOTHING_TO_AWAIT": nothing_to_await,
     "NOT_COMPLETED": not_completed,
     "NOT_RUNNING": not_running,
