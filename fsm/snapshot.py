@@ -14,7 +14,7 @@ from .engine import DEFAULT_EPOCH_MS, Engine
 from .errors import LifecycleError, SnapshotError
 from .ids import IdError, parse_deployment_id, parse_invocation_id
 from .journal import awaited_by
-from .lifecycle import COMPLETED, LIVE_STATES, SUSPENDED
+from .lifecycle import COMPLETED, LIVE_STATES, SCHEDULED, SUSPENDED
 from .model import (
     COMMAND,
     FAILURE,
@@ -221,15 +221,40 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
     inv.next_completion_id = 1 + max((c for e in journal for c in (*e.completion_ids, e.completion_id or 0)), default=0)
     pinned = _need(raw, "pinned", where, dict, optional=True)
     if pinned is not None:
+        if status == SCHEDULED:
+            raise SnapshotError(f"{where}.pinned", "a scheduled invocation has not started: it is pinned to nothing")
         inv.pinned_deployment = _need(pinned, "deployment_id", f"{where}.pinned", str)
+        try:
+            parse_deployment_id(inv.pinned_deployment)
+        except IdError as exc:
+            raise SnapshotError(
+                f"{where}.pinned.deployment_id", f"{inv.pinned_deployment!r} is not a deployment id ({exc.reason})"
+            ) from None
         inv.pinned_protocol = _need(pinned, "protocol", f"{where}.pinned", int)
         if inv.pinned_protocol < 1:
             raise SnapshotError(f"{where}.pinned.protocol", f"must be >= 1, got {inv.pinned_protocol}")
+    if status == SCHEDULED and len(journal) != 1:
+        raise SnapshotError(f"{where}.journal", "a scheduled invocation has not started: its journal is the Input only")
     inv.due_ms = _time(_need(raw, "due_ms", where, int, optional=True), f"{where}.due_ms")
+    if inv.due_ms is not None and status != SCHEDULED:
+        raise SnapshotError(f"{where}.due_ms", f"only a scheduled invocation is due to start, not a {status} one")
     inv.completed_ms = _time(_need(raw, "completed_ms", where, int, optional=True), f"{where}.completed_ms")
-    inv.retry_count = _need(raw, "retry_count", where, int, optional=True) or 0
+    if inv.completed_ms is not None and status != COMPLETED:
+        raise SnapshotError(f"{where}.completed_ms", f"only a completed invocation has completed, not a {status} one")
+    if inv.completed_ms is not None and inv.completed_ms > engine.now_ms:
+        raise SnapshotError(
+            f"{where}.completed_ms", f"{inv.completed_ms} is after the world's now_ms ({engine.now_ms})"
+        )
+    inv.retry_count = _non_negative(_need(raw, "retry_count", where, int, optional=True), f"{where}.retry_count") or 0
     inv.idempotency_key = _need(raw, "idempotency_key", where, str, optional=True)
     inv.restarted_from = _need(raw, "restarted_from", where, str, optional=True)
+    if inv.restarted_from is not None:
+        try:
+            parse_invocation_id(inv.restarted_from)
+        except IdError as exc:
+            raise SnapshotError(
+                f"{where}.restarted_from", f"{inv.restarted_from!r} is not an invocation id ({exc.reason})"
+            ) from None
     inv.awaiting = _need(raw, "awaiting", where, int, optional=True) if status == SUSPENDED else None
     if inv.awaiting is not None:  # what suspend() accepts: a completion a command awaits, not yet delivered
         command, delivered = awaited_by(journal, inv.awaiting)
@@ -240,6 +265,11 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
         due = _time(_need(timer, "due_ms", f"{where}.timers[{j}]", int), f"{where}.timers[{j}].due_ms")
         assert due is not None
         cid = _need(timer, "completion_id", f"{where}.timers[{j}]", int)
+        command, _ = awaited_by(journal, cid)
+        if retained and (command is None or command.type != "Sleep"):
+            raise SnapshotError(f"{where}.timers[{j}].completion_id", f"no Sleep command issued completion id {cid}")
+        if not retained and status != COMPLETED:
+            raise SnapshotError(f"{where}.timers[{j}]", "only a Sleep of the journal sets a timer")
         timers.append((due, cid))
     return inv, timers
 

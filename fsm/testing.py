@@ -195,6 +195,9 @@ def worlds(
             kinds[target["service"]] != VIRTUAL_OBJECT or (target["service"], target["key"]) not in holders
         ):
             inv["status"] = SCHEDULED
+        if inv["status"] == SCHEDULED:  # it has not started: nothing journaled past its Input, no pin
+            inv["journal"] = inv["journal"][:1]
+            inv["pinned"] = None
 
     world: dict[str, Any] = {"deployments": deployments, "services": services, "invocations": invocations}
     if draw(st.booleans()):

@@ -61,13 +61,19 @@ def is_loopback(host: str) -> bool:
         return False  # a name: it may resolve to anything
 
 
-def check_listen(host: str, security: Security) -> None:
-    """Refuse plaintext off loopback unless it was chosen explicitly (OSError naming the fix)."""
-    if not is_loopback(host) and not security.tls and not security.insecure:
+def check_listen(host: str, security: Security) -> str | None:
+    """Refuse plaintext off loopback unless it was chosen explicitly (OSError naming the fix).
+
+    Returns the warning to log when plaintext off loopback *was* chosen, else None.
+    """
+    if is_loopback(host) or security.tls:
+        return None
+    if not security.insecure:
         raise OSError(
             f"refusing to listen on {host} in plaintext: pass --tls-cert and --tls-key, or --insecure "
             "to accept that anyone who can reach the port may drive the engine"
         )
+    return f"listening on {host} in plaintext (--insecure): anyone who can reach it can drive the engine"
 
 
 def credentials(security: Security) -> grpc.ServerCredentials | None:

@@ -28,7 +28,7 @@ from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2
 
 from . import rpc
 from .admin import AdminServicer
-from .security import PLAIN, Security, TokenCheck, check_listen, credentials, is_loopback
+from .security import PLAIN, Security, TokenCheck, check_listen, credentials
 from .simulation import SimulationServicer
 from .world import GuardedEngine
 
@@ -103,7 +103,9 @@ def start(
 
     Off loopback, ``security`` must bring TLS or say ``insecure`` (see :mod:`grpc_server.security`).
     """
-    check_listen(host, security)
+    warning = check_listen(host, security)
+    if warning is not None:
+        log.warning("%s", warning)
     world = GuardedEngine(engine if engine is not None else Engine())
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="grpc-loop", daemon=True)
@@ -141,8 +143,6 @@ async def _start(
     )
     address = f"{_host_for_address(host)}:{port}"
     tls = credentials(security)
-    if tls is None and not is_loopback(host):
-        log.warning("listening on %s in plaintext (--insecure): anyone who can reach it can drive the engine", address)
     try:
         bound = server.add_insecure_port(address) if tls is None else server.add_secure_port(address, tls)
     except RuntimeError as exc:

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from fsm import SnapshotError, dump_world, load_world
+from fsm.engine import DEFAULT_EPOCH_MS
+from fsm.ids import IdError, parse_deployment_id, parse_invocation_id
 
 from .conftest import EXAMPLES, World
 
@@ -197,6 +200,15 @@ def test_a_field_of_the_wrong_kind_names_the_kind_it_needs(world: Any, where: st
     assert caught.value.message == f"Invalid world at '{where}': must be {problem}"
 
 
+def id_reason(parse: Callable[[str], object], raw: str) -> str:
+    """The reason the id parser gives for ``raw``."""
+    try:
+        parse(raw)
+    except IdError as exc:
+        return exc.reason
+    raise AssertionError(f"{raw!r} parses")
+
+
 def with_invocation(**fields: Any) -> dict[str, Any]:
     """BASE with its one invocation's fields replaced (KeyError: removed)."""
     world = copy.deepcopy(BASE)
@@ -290,6 +302,52 @@ RUNNING = {"status": "running", "completion": None}
             with_invocation(pinned={"deployment_id": "dp_16hyvaGLkmYCmSH4nzeUDZv", "protocol": 0}),
             f"{INV}.pinned.protocol",
             "must be >= 1, got 0",
+        ),
+        (
+            with_invocation(status="scheduled", completion=None),
+            f"{INV}.pinned",
+            "a scheduled invocation has not started: it is pinned to nothing",
+        ),
+        (
+            with_invocation(status="scheduled", completion=None, pinned=None),
+            f"{INV}.journal",
+            "a scheduled invocation has not started: its journal is the Input only",
+        ),
+        (
+            with_invocation(pinned={"deployment_id": "dp_bogus", "protocol": 6}),
+            f"{INV}.pinned.deployment_id",
+            f"'dp_bogus' is not a deployment id ({id_reason(parse_deployment_id, 'dp_bogus')})",
+        ),
+        (
+            with_invocation(due_ms=1),
+            f"{INV}.due_ms",
+            "only a scheduled invocation is due to start, not a completed one",
+        ),
+        (
+            with_invocation(**RUNNING, completed_ms=1),
+            f"{INV}.completed_ms",
+            "only a completed invocation has completed, not a running one",
+        ),
+        (
+            with_invocation(completed_ms=DEFAULT_EPOCH_MS + 1),
+            f"{INV}.completed_ms",
+            f"{DEFAULT_EPOCH_MS + 1} is after the world's now_ms ({DEFAULT_EPOCH_MS})",
+        ),
+        (with_invocation(retry_count=-1), f"{INV}.retry_count", "must be >= 0, got -1"),
+        (
+            with_invocation(restarted_from="inv_bogus"),
+            f"{INV}.restarted_from",
+            f"'inv_bogus' is not an invocation id ({id_reason(parse_invocation_id, 'inv_bogus')})",
+        ),
+        (
+            with_invocation(timers=[{"due_ms": 1, "completion_id": 99}]),
+            f"{INV}.timers[0].completion_id",
+            "no Sleep command issued completion id 99",
+        ),
+        (
+            with_invocation(timers=[{"due_ms": 1, "completion_id": 1}]),  # issued by a Run, not a Sleep
+            f"{INV}.timers[0].completion_id",
+            "no Sleep command issued completion id 1",
         ),
         (
             broken(["invocations", 0, "journal", 2, "completion_id"], 7),
@@ -491,3 +549,16 @@ def test_a_loaded_world_draws_its_ids_from_the_seed() -> None:
     assert load_world(BASE).call("Steps", "run") == load_world(BASE, seed=0).call("Steps", "run")  # 0 by default
     assert load_world(BASE, seed=5).call("Steps", "run") == load_world(BASE, seed=5).call("Steps", "run")
     assert load_world(BASE, seed=5).call("Steps", "run") != load_world(BASE, seed=6).call("Steps", "run")
+
+
+@pytest.mark.parametrize("service", ["Steps", "NoRet"])
+def test_a_killed_sleeper_keeps_its_timer_through_a_round_trip(service: str) -> None:
+    world = World()
+    e = world.engine
+    inv = e.call(service, "run")
+    e.sleep(inv, 60_000)
+    e.kill(inv)
+    dumped = dump_world(e)
+    (record,) = [i for i in dumped["invocations"] if i["id"] == inv]
+    assert record["timers"] and record["journal_retained"] is (service == "Steps")
+    assert dump_world(load_world(dumped)) == dumped

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from grpc_server import cli
+from grpc_server import security as security_module
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc
 from grpc_server.security import Security, check_listen, is_loopback
@@ -54,9 +56,28 @@ def test_plaintext_off_loopback_needs_an_explicit_choice() -> None:
         "refusing to listen on 0.0.0.0 in plaintext: pass --tls-cert and --tls-key, or --insecure to accept "
         "that anyone who can reach the port may drive the engine"
     )
-    check_listen("0.0.0.0", Security(insecure=True))
-    check_listen("0.0.0.0", Security(tls_cert=b"cert", tls_key=b"key"))
-    check_listen("127.0.0.1", Security())
+    assert check_listen("0.0.0.0", Security(insecure=True)) == (
+        "listening on 0.0.0.0 in plaintext (--insecure): anyone who can reach it can drive the engine"
+    )
+    assert check_listen("0.0.0.0", Security(tls_cert=b"cert", tls_key=b"key")) is None
+    assert check_listen("127.0.0.1", Security()) is None
+    assert check_listen("127.0.0.1", Security(insecure=True)) is None
+
+
+def test_the_server_logs_the_insecure_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Stand-in for an address off loopback: the tests bind to 127.0.0.1 only, so this one is
+    # treated as public, which is what the server sees on any other interface.
+    monkeypatch.setattr(security_module, "is_loopback", lambda host: False)
+    with pytest.raises(OSError, match="^refusing to listen on 127.0.0.1 in plaintext"):
+        start(port=0, host="127.0.0.1")
+    with caplog.at_level(logging.WARNING, logger="grpc_server.server"):
+        server = start(port=0, host="127.0.0.1", security=Security(insecure=True))
+    server.stop(0)
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "listening on 127.0.0.1 in plaintext (--insecure): anyone who can reach it can drive the engine"
+    ]
 
 
 def test_half_a_tls_pair_or_an_empty_token_is_refused() -> None:
