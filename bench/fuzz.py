@@ -1,11 +1,12 @@
 """``make fuzz``: a live server against random bytes and well-typed extreme values, every method.
 
-    python -m bench.fuzz [--requests 100000] [--seed 1]
+    python -m bench.fuzz [--requests 100000] [--seed 1] [--random-only]
 
 Starts ``python -m grpc_server`` on 127.0.0.1 (a port of its own), then sends ``--requests`` calls
 spread over every method of both services: half random bodies (0-64 random bytes), half well-typed
 requests whose fields take extreme values (empty, huge, malformed, the largest of their type,
 unknown enums; :mod:`tests.grpc_server.test_limits` uses the same values on one field at a time).
+``--random-only`` sends random bodies only (nothing is accepted, so memory must stay flat).
 It prints requests, answers by gRPC code, the INTERNAL/UNKNOWN count, the server's RSS before and
 after, and the slowest call; the exit code is 1 when anything answered INTERNAL or UNKNOWN.
 """
@@ -75,7 +76,7 @@ def extreme_request(rng: random.Random, request_type: type[Message]) -> bytes:
     return request.SerializeToString()
 
 
-def fuzz(target: str, requests: int, seed: int) -> tuple[dict[str, int], tuple[float, str]]:
+def fuzz(target: str, requests: int, seed: int, random_only: bool = False) -> tuple[dict[str, int], tuple[float, str]]:
     """Send the calls; answers by code, and the slowest call (seconds, method)."""
     rng = random.Random(seed)
     codes: dict[str, int] = {}
@@ -87,7 +88,7 @@ def fuzz(target: str, requests: int, seed: int) -> tuple[dict[str, int], tuple[f
         }
         for i in range(requests):
             service, method = rng.choice(METHODS)
-            if i % 2:
+            if i % 2 or random_only:
                 body = rng.randbytes(rng.randrange(65))
             else:
                 body = extreme_request(rng, REQUEST_TYPES[service, method])
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fuzz", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000, help="calls to send (default 100000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random calls (default 1)")
+    parser.add_argument("--random-only", action="store_true", help="random bodies only, no well-typed requests")
     args = parser.parse_args(argv)
     if args.requests < 1:
         parser.error("--requests must be at least 1")
@@ -119,16 +121,19 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             warm = min(1_000, args.requests)
-            fuzz(server.target, warm, args.seed + 1)  # warm up: the first calls grow caches, not leaks
+            fuzz(
+                server.target, warm, args.seed + 1, args.random_only
+            )  # warm up: the first calls grow caches, not leaks
             before = rss_mib(server.proc.pid)
             started = time.perf_counter()
-            codes, slowest = fuzz(server.target, args.requests, args.seed)
+            codes, slowest = fuzz(server.target, args.requests, args.seed, args.random_only)
             elapsed = time.perf_counter() - started
             after = rss_mib(server.proc.pid)
         finally:
             server.stop()
     broken = codes.get("INTERNAL", 0) + codes.get("UNKNOWN", 0)
-    print(f"requests        {args.requests:,} in {elapsed:.1f} s (seed {args.seed}, after {warm:,} warm-up calls)")
+    kind = "random bodies" if args.random_only else "calls, half random bodies, half extreme values"
+    print(f"requests        {args.requests:,} {kind} in {elapsed:.1f} s (seed {args.seed}, after {warm:,} warm-up)")
     print("answers         " + ", ".join(f"{code} {count:,}" for code, count in sorted(codes.items())))
     print(f"INTERNAL/UNKNOWN {broken}")
     print(f"server RSS      {before:.1f} -> {after:.1f} MiB ({after - before:+.1f} MiB)")

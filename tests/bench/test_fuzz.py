@@ -13,7 +13,16 @@ def test_a_short_fuzz_run_reports_and_finds_no_internal_error(capsys: pytest.Cap
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["requests", "answers", "INTERNAL/UNKNOWN", "server", "slowest"]
     assert lines[2] == "INTERNAL/UNKNOWN 0"
-    assert lines[0].startswith("requests        300 in ")
+    assert lines[0].startswith("requests        300 calls, half random bodies, half extreme values in ")
+
+
+def test_random_bodies_alone_are_all_refused_as_the_clients_mistake(capsys: pytest.CaptureFixture[str]) -> None:
+    assert fuzz.main(["--requests", "200", "--random-only"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("requests        200 random bodies in ")
+    answered = dict(part.rsplit(" ", 1) for part in lines[1].removeprefix("answers").strip().split(", "))
+    # A few random bodies decode (an empty one is a valid request); the rest are the client's mistake.
+    assert int(answered["INVALID_ARGUMENT"].replace(",", "")) >= 150, answered
 
 
 def test_every_method_gets_well_typed_extreme_requests() -> None:
