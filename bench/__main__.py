@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import grpc_bench, hotpath, report, restate
+from . import grpc_bench, holding, hotpath, report, restate
 from .common import JSON, RESULTS, ROOT, machine, run_child, stop
 
-SECTIONS = ("hotpath", "simulator", "memory", "fsm-simulate", "grpc", "restate")
+SECTIONS = ("hotpath", "simulator", "memory", "fsm-simulate", "grpc", "holding", "restate")
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,12 @@ class Sizes:
     ready_runs: int
     restate_runs: int
     restate_restarts: int
+    health_checks: int
+    sleepers: int
 
 
-FULL = Sizes(1_000_000, 1_000_000, 2, 7, 0.25, 3, 2.5, 50, 1_000, 5, 3, 200)
-QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10)
+FULL = Sizes(1_000_000, 1_000_000, 2, 7, 0.25, 3, 2.5, 50, 1_000, 5, 3, 200, 200, 10_000)
+QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10, 20, 100)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -79,6 +81,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         ready_runs=base.ready_runs,
         restate_runs=base.restate_runs,
         restate_restarts=base.restate_restarts,
+        health_checks=base.health_checks,
+        sleepers=base.sleepers,
     )
 
 
@@ -171,6 +175,8 @@ def run(args: argparse.Namespace) -> JSON:
             completed=sizes.grpc_completed,
             ready_runs=sizes.ready_runs,
         )
+    if section("holding", "the server holds: health under 8 and 100 stalled streams, AdvanceClock(10^15)"):
+        results["holding"] = holding.measure(sizes.health_checks, sizes.sleepers)
     if section("restate", "real restate-server: start-to-ready and restart-as-new"):
         results["restate_server"] = restate.measure(sizes.restate_runs, sizes.restate_restarts)
     results["targets"] = report.targets(results)

@@ -113,6 +113,27 @@ def targets(results: JSON) -> list[JSON]:
             ("RestartAsNew p99 at 8 clients", "<= 10 ms"),
         ):
             out.append(_target(name, goal, None, None))
+    stalled = _get(results, "holding", "health", "8 stalled streams", "max_ms")
+    calm = _get(results, "holding", "health", "no stalled streams", "max_ms")
+    out.append(
+        _target(
+            "health check with 8 stalled streams open",
+            "<= 100 ms",
+            None if stalled is None else f"worst {stalled} ms (none stalled: worst {calm} ms)",
+            None if stalled is None else stalled <= 100,
+        )
+    )
+    far = _get(results, "holding", "advance_clock", "far_s_worst")
+    near = _get(results, "holding", "advance_clock", "near_s_worst")
+    sleepers = _get(results, "holding", "advance_clock", "sleepers")
+    out.append(
+        _target(
+            "AdvanceClock(10^15 ms)",
+            "<= 2 s",
+            None if far is None else f"{far} s over {sleepers:,} sleepers (to the last sleep only: {near} s)",
+            None if far is None else far <= 2,
+        )
+    )
     ready = _get(results, "grpc", "server_ready", "ready_s_median")
     out.append(
         _target(
@@ -268,6 +289,22 @@ def table(results: JSON) -> str:
                 _fmt(ready["ready_s_median"], 3),
                 ", ".join(str(x) for x in ready["ready_s"]),
             )
+        )
+    held = results.get("holding")
+    if isinstance(held, dict) and "health" in held:
+        lines += _rows(
+            "the server holds: health check latency",
+            ("condition", "checks", "median ms", "worst ms"),
+            [(k, _fmt(v["checks"]), _fmt(v["median_ms"], 2), _fmt(v["max_ms"], 2)) for k, v in held["health"].items()],
+        )
+        clock = held["advance_clock"]
+        lines += _rows(
+            f"the server holds: AdvanceClock, {clock['sleepers']:,} sleepers (worst of {clock['rounds']})",
+            ("move", "seconds"),
+            [
+                (f"by {clock['near_by_ms']:,} ms (just past the last sleep)", _fmt(clock["near_s_worst"], 3)),
+                (f"by {clock['far_by_ms']:,} ms", _fmt(clock["far_s_worst"], 3)),
+            ],
         )
     real = results.get("restate_server")
     if isinstance(real, dict) and "server_ready" in real:
