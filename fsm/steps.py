@@ -218,6 +218,7 @@ class Steps:
         """Journal a Sleep, suspend on it, and complete it when the clock reaches its end."""
         check_duration("duration_ms", duration_ms, self._world.clock.now_ms)
         inv = self._running(invocation_id, "append_command")  # running: so it can append, then suspend
+        _check_room(inv, "sleep")
         entry = self._append(inv, "Sleep", None)
         completion_id = entry.completion_ids[0]
         clock = self._world.clock

@@ -440,8 +440,9 @@ def test_names_of_exactly_the_longest_length_are_kept(world: World) -> None:
         lambda e, i, c: e.append_command(i, "Run"),
         lambda e, i, c: e.complete_command(i, c),
         lambda e, i, c: e.complete(i),
+        lambda e, i, c: e.sleep(i, 1_000),
     ],
-    ids=["append_command", "complete_command", "complete"],
+    ids=["append_command", "complete_command", "complete", "sleep"],
 )
 def test_a_step_cannot_grow_a_journal_past_the_limit(world: World, step: Callable[[Engine, str, int], object]) -> None:
     e = world.engine
@@ -453,7 +454,7 @@ def test_a_step_cannot_grow_a_journal_past_the_limit(world: World, step: Callabl
     assert len(e.invocations[inv].journal or []) == MAX_JOURNAL_ENTRIES
 
 
-@pytest.mark.parametrize("step", ["append_command", "complete_command", "complete"])
+@pytest.mark.parametrize("step", ["append_command", "complete_command", "complete", "sleep"])
 def test_a_full_journal_refuses_handler_steps_and_keeps_the_engines_own_entries(world: World, step: str) -> None:
     e = world.engine
     inv = running(world)
@@ -465,6 +466,7 @@ def test_a_full_journal_refuses_handler_steps_and_keeps_the_engines_own_entries(
         "append_command": lambda: e.append_command(inv, "Run"),
         "complete_command": lambda: e.complete_command(inv, awaited),
         "complete": lambda: e.complete(inv),
+        "sleep": lambda: e.sleep(inv, 1_000),
     }
     err = refused(calls[step], FailedPrecondition)
     assert answer(err) == (
