@@ -21,7 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError as exc:  # tests/test_extras.py tries it without hypothesis
+    raise ModuleNotFoundError(
+        f"fsm.testing needs the [testing] extra (pip install 'invocation-lifecycle[testing]'): {exc}"
+    ) from None
 
 from .engine import DEFAULT_EPOCH_MS, DEFAULT_PARTITIONS, Engine
 from .ids import U64_MAX, U128_MAX, encode_deployment_id, encode_invocation_id

@@ -15,3 +15,29 @@ The package, in the order a newcomer should read it:
 - :mod:`grpc_server.conformance` the replay of recorded cases over the wire;
 - :mod:`grpc_server.codegen`     regenerates ``grpc_server/gen/`` (committed) from the protos.
 """
+
+from __future__ import annotations
+
+import importlib.util
+
+#: What the ``[server]`` extra brings, by import name.
+SERVER_MODULES = ("grpc", "google.protobuf", "google.rpc", "grpc_status", "grpc_health", "grpc_reflection")
+
+
+def missing_extra() -> str | None:
+    """One line naming the extra to install when a module the server needs is absent, else None."""
+    for name in SERVER_MODULES:
+        try:
+            found = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # its parent package is absent
+            found = None
+        if found is None:
+            return (
+                f"{name} is not installed: the gRPC server and its command line need the [server] extra "
+                "(pip install 'invocation-lifecycle[server]')"
+            )
+    return None
+
+
+#: Read by the commands before they import anything of the server's.
+MISSING_EXTRA = missing_extra()

@@ -8,10 +8,16 @@ one line (``--log-level DEBUG`` adds the simulation calls). Stops gracefully on 
 
 from __future__ import annotations
 
+import sys
+
+from . import MISSING_EXTRA
+
+if MISSING_EXTRA is not None:  # one line, before anything imports grpc
+    sys.exit(MISSING_EXTRA)
+
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 

@@ -13,11 +13,17 @@ and exits 1; the server being unreachable exits 2.
 
 from __future__ import annotations
 
+import sys
+
+from . import MISSING_EXTRA
+
+if MISSING_EXTRA is not None:  # one line, before anything imports grpc
+    sys.exit(MISSING_EXTRA)
+
 import argparse
 import json
 import os
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
