@@ -16,7 +16,7 @@ from typing import Any
 
 from . import restart
 from .deployments import resolve_deployment
-from .errors import LifecycleError, invalid_argument
+from .errors import LifecycleError, wrong_type
 from .lifecycle import COMPLETED, FREE, NO_FACTS, SUSPENDED
 from .model import FAILURE, NOTIFICATION, Entry, Invocation
 from .requests import KEEP, parse_deployment
@@ -121,7 +121,7 @@ class Admin:
     @staticmethod
     def _check_types(invocation_id: Any, deployment: Any) -> None:
         if not isinstance(invocation_id, str):
-            raise invalid_argument("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
+            raise wrong_type("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
         _check_deployment_type(deployment)
 
     def explain_restart_as_new(self, invocation_id: Any, from_: Any = None, deployment: Any = None) -> restart.Decision:
@@ -173,4 +173,4 @@ class Admin:
 def _check_deployment_type(deployment: Any) -> None:
     """``deployment`` is absent or a string (its text is parsed later, as Restate parses it)."""
     if deployment is not None and not isinstance(deployment, str):
-        raise invalid_argument("deployment", f"must be a string, got {type(deployment).__name__}")
+        raise wrong_type("deployment", f"must be a string, got {type(deployment).__name__}")

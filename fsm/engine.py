@@ -33,7 +33,7 @@ from transitions import Machine
 
 from .admin import Admin, RestartResult
 from .clock import SLEEP, START
-from .errors import LifecycleError, invalid_argument
+from .errors import LifecycleError, invalid_argument, wrong_type
 from .ids import IdGenerator
 from .invariants import check_invariants
 from .lifecycle import LIFECYCLE, Lifecycle
@@ -45,6 +45,7 @@ from .model import (
     Entry,
     Invocation,
     Service,
+    check_bool,
     check_duration,
     check_int,
     check_time,
@@ -92,9 +93,9 @@ class Engine:
         check_int("max_protocol", max_protocol, 1)
         check_int("cleanup_interval_ms", cleanup_interval_ms, 1)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, str))):
-            raise invalid_argument("seed", f"must be an integer, a string or None, got {type(seed).__name__}")
+            raise wrong_type("seed", f"must be an integer, a string or None, got {type(seed).__name__}")
         if lifecycle is not None and not isinstance(lifecycle, Lifecycle):
-            raise invalid_argument("lifecycle", f"must be an fsm.lifecycle.Lifecycle, got {type(lifecycle).__name__}")
+            raise wrong_type("lifecycle", f"must be an fsm.lifecycle.Lifecycle, got {type(lifecycle).__name__}")
         self.lifecycle = LIFECYCLE if lifecycle is None else lifecycle
         if machine is not None and not self.lifecycle.built(machine):
             raise invalid_argument("machine", "must come from lifecycle.new_machine() of this engine's lifecycle")
@@ -178,8 +179,10 @@ class Engine:
     def service_type(self, service: Any) -> str | None:
         return self._registry.service_type(service)
 
-    def get_deployment(self, deployment_id: Any) -> Deployment | None:
-        return self._registry.get_deployment(deployment_id)
+    def get_deployment(self, ref: Any) -> Deployment | None:
+        """The deployment with this id, else the one with this name (None if neither; 409 if the name
+        is shared). Restate's own requests (restart, resume) still take ids only."""
+        return self._registry.find_deployment(ref)
 
     def latest_deployment(self, service: Any) -> Deployment | None:
         """The newest registered deployment that serves ``service``."""
@@ -240,9 +243,9 @@ class Engine:
             services, protocol, deployment_id, name, lambda: self.ids.deployment_id(self._clock.now_ms)
         )
 
-    def remove_deployment(self, deployment_id: str) -> None:
-        """Forget a deployment; invocations pinned to it stay pinned to it (as in Restate)."""
-        self._registry.remove_deployment(deployment_id)
+    def remove_deployment(self, ref: str) -> None:
+        """Forget a deployment, named by id or by name; invocations pinned to it stay pinned to it."""
+        self._registry.remove_deployment(ref)
 
     def remove_service(self, name: str) -> None:
         """Forget a service that no deployment serves and no invocation targets."""
@@ -254,8 +257,7 @@ class Engine:
         check_int("partition", partition)
         if partition >= self.partitions:
             raise invalid_argument("partition", f"must be below {self.partitions}")
-        if not isinstance(available, bool):
-            raise invalid_argument("available", f"must be true or false, got {available!r}")
+        check_bool("available", available)
         if available:
             self._world.unavailable_partitions.discard(partition)
         else:

@@ -10,6 +10,7 @@ causes share 400 or 409), so a transport maps the class, never the number::
 
     LifecycleError              any refusal: http_status, reason, message, check
     ├── InvalidArgument         the request cannot be parsed (400): ids, `from`, query string
+    │   ├── WrongType           an argument of the wrong Python type (400; also a TypeError)
     │   └── SnapshotError       a world (snapshot) that is not in the documented format (400)
     ├── OutOfRange              `from` beyond the stored journal (400, check 15)
     ├── NotFound                the invocation (or service, deployment) does not exist (404)
@@ -17,6 +18,9 @@ causes share 400 or 409), so a transport maps the class, never the number::
     │   │                         400 (checks 12-14), 409, 410, 422, 425
     │   └── IllegalTransition   a simulation step that the lifecycle does not allow (409)
     └── Unavailable             the owning partition cannot be reached (503)
+
+``str(err)`` is ``"<http_status> <reason>: <message>"``, e.g. ``409 STILL_RUNNING: The invocation
+'inv_…' is still running.``; ``err.check`` is the restart-as-new check that decided (else None).
 
 Not a refusal, and not a ``LifecycleError``: :class:`LifecycleChanged`, raised when something
 registered on ``Engine.machine`` tried to change where a trigger leads (a condition or a
@@ -39,6 +43,9 @@ class LifecycleError(Exception):
         self.message = message
         self.check = check
 
+    def __str__(self) -> str:
+        return f"{self.http_status} {self.reason}: {self.message}"
+
     def to_body(self) -> dict[str, str | None]:
         """The JSON error body Restate's admin API sends."""
         return {"message": self.message, "restate_code": self.restate_code}
@@ -49,6 +56,14 @@ class LifecycleError(Exception):
 
 class InvalidArgument(LifecycleError):
     """The request cannot be parsed: a malformed id, `from` or query string."""
+
+
+class WrongType(InvalidArgument, TypeError):
+    """A public function was given an argument of the wrong Python type; the message names it.
+
+    A ``TypeError`` too, so ``except TypeError`` in an embedder's code catches it, and a
+    ``LifecycleError`` (400) so a transport answers it like any other malformed argument.
+    """
 
 
 class SnapshotError(InvalidArgument):
@@ -102,3 +117,8 @@ class LifecycleChanged(RuntimeError):
 def invalid_argument(what: str, problem: str) -> InvalidArgument:
     """A 400 for a malformed argument of the model's own (non-Restate) API, naming it."""
     return InvalidArgument(400, "INVALID_ARGUMENT", f"Invalid argument '{what}': {problem}")
+
+
+def wrong_type(what: str, problem: str) -> WrongType:
+    """A 400 (and a TypeError) for an argument of the wrong Python type, naming it."""
+    return WrongType(400, "INVALID_ARGUMENT", f"Invalid argument '{what}': {problem}")

@@ -6,9 +6,12 @@ both call them, so the rule that decides check 14 is the same one that builds th
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
+from enum import StrEnum
 from operator import itemgetter
 
+from .errors import invalid_argument
 from .model import COMMAND, NOTIFICATION, Entry
 
 #: behaviour.md section 4: how many completion ids each command awaits.
@@ -40,6 +43,66 @@ NOTIFICATION_TYPE: dict[str, tuple[str, ...]] = {
     "Call": ("CallInvocationId", "Call"),
     "OneWayCall": ("CallInvocationId",),
 }
+
+#: The command types a journal holds (Restate's, as behaviour.md section 4 lists them).
+COMMAND_TYPES: tuple[str, ...] = tuple(COMPLETIONS_AWAITED)
+#: The notification types: a completion of a command that awaits one, a Call's callee id, a signal.
+NOTIFICATION_TYPES: tuple[str, ...] = (
+    *(t for t, n in COMPLETIONS_AWAITED.items() if n and t not in NOTIFICATION_TYPE),
+    *dict.fromkeys(k for kinds in NOTIFICATION_TYPE.values() for k in kinds),
+    "Signal",
+)
+
+
+class EntryType(StrEnum):
+    """Every journal entry type (a member equals its value: ``EntryType.RUN == "Run"``)."""
+
+    INPUT = "Input"
+    OUTPUT = "Output"
+    SET_STATE = "SetState"
+    CLEAR_STATE = "ClearState"
+    CLEAR_ALL_STATE = "ClearAllState"
+    GET_EAGER_STATE = "GetEagerState"
+    GET_EAGER_STATE_KEYS = "GetEagerStateKeys"
+    SEND_SIGNAL = "SendSignal"
+    COMPLETE_AWAKEABLE = "CompleteAwakeable"
+    GET_LAZY_STATE = "GetLazyState"
+    GET_LAZY_STATE_KEYS = "GetLazyStateKeys"
+    GET_PROMISE = "GetPromise"
+    PEEK_PROMISE = "PeekPromise"
+    COMPLETE_PROMISE = "CompletePromise"
+    SLEEP = "Sleep"
+    RUN = "Run"
+    ATTACH_INVOCATION = "AttachInvocation"
+    GET_INVOCATION_OUTPUT = "GetInvocationOutput"
+    ONE_WAY_CALL = "OneWayCall"
+    CALL = "Call"
+    CALL_INVOCATION_ID = "CallInvocationId"
+    SIGNAL = "Signal"
+
+
+def entry_type_problem(kind: str, type: str) -> str | None:
+    """Why ``type`` is not an entry type of ``kind`` (command or notification), or None; the message
+    suggests the nearest one (``'run'`` -> ``did you mean 'Run'?``) and lists them all."""
+    allowed = COMMAND_TYPES if kind == COMMAND else NOTIFICATION_TYPES
+    if type in allowed:
+        return None
+    near = [t for t in allowed if t.lower() == type.lower()] or difflib.get_close_matches(type, allowed, 1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    return f"{type!r} is not a {kind} type; {hint}one of {', '.join(allowed)}"
+
+
+def check_command_type(what: str, type: str) -> str:
+    """A command type a handler may append: any but the Input (a journal's first entry) and the
+    Output (its last, written by completing)."""
+    problem = entry_type_problem(COMMAND, type)
+    if problem is None and type == "Input":
+        problem = "the Input command starts a journal; a handler cannot append another"
+    if problem is None and type == "Output":
+        problem = "the Output command ends a journal: complete the invocation instead"
+    if problem is not None:
+        raise invalid_argument(what, problem)
+    return type
 
 
 def entry_at(journal: Sequence[Entry], index: int) -> Entry | None:

@@ -8,20 +8,37 @@ tuple. Nothing here has behaviour beyond describing itself; the rules live in
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
-from .errors import invalid_argument
+from .errors import invalid_argument, wrong_type
 
-SERVICE = "service"
-VIRTUAL_OBJECT = "virtual_object"
-WORKFLOW = "workflow"
-SERVICE_TYPES = (SERVICE, VIRTUAL_OBJECT, WORKFLOW)
+
+class ServiceType(StrEnum):
+    """The kinds of service Restate knows (a member equals its value: ``ServiceType.SERVICE == "service"``)."""
+
+    SERVICE = "service"
+    VIRTUAL_OBJECT = "virtual_object"
+    WORKFLOW = "workflow"
+
+
+class CompletionResult(StrEnum):
+    """How a completed invocation ended."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+SERVICE: str = ServiceType.SERVICE.value
+VIRTUAL_OBJECT: str = ServiceType.VIRTUAL_OBJECT.value
+WORKFLOW: str = ServiceType.WORKFLOW.value
+SERVICE_TYPES: tuple[str, ...] = tuple(t.value for t in ServiceType)
 
 COMMAND = "command"
 NOTIFICATION = "notification"
 
-SUCCESS = "success"
-FAILURE = "failure"
+SUCCESS: str = CompletionResult.SUCCESS.value
+FAILURE: str = CompletionResult.FAILURE.value
 
 #: Journal retention Restate applies when a service sets none (24 h).
 DEFAULT_JOURNAL_RETENTION_S = 86_400
@@ -64,23 +81,58 @@ INPUT = Entry(0, COMMAND, "Input")
 
 
 def check_name(what: str, value: Any) -> str:
-    """A non-empty string of at most :data:`MAX_NAME_CHARS` characters, or a 400 naming it."""
-    if not isinstance(value, str) or not value:
+    """A non-empty string of at most :data:`MAX_NAME_CHARS` characters, or a 400 naming it
+    (a :class:`~fsm.errors.WrongType`, also a ``TypeError``, when it is not a string at all)."""
+    if not isinstance(value, str):
+        raise wrong_type(what, f"must be a non-empty string, got {type(value).__name__}")
+    if not value:
         raise invalid_argument(what, "must be a non-empty string")
     return check_length(what, value)
 
 
+def check_text(what: str, value: Any) -> str:
+    """A string (it may be empty) of at most :data:`MAX_NAME_CHARS` characters, or a 400 naming it."""
+    if not isinstance(value, str):
+        raise wrong_type(what, f"must be a string, got {type(value).__name__}")
+    return check_length(what, value)
+
+
 def check_length(what: str, value: str) -> str:
-    """A string of at most :data:`MAX_NAME_CHARS` characters (it may be empty), or a 400 naming it."""
+    """At most :data:`MAX_NAME_CHARS` characters of valid Unicode (no lone surrogate), or a 400 naming it."""
     if len(value) > MAX_NAME_CHARS:
         raise invalid_argument(what, f"must be at most {MAX_NAME_CHARS} characters, got {len(value)}")
+    problem = unicode_problem(value)
+    if problem is not None:
+        raise invalid_argument(what, problem)
     return value
 
 
+def unicode_problem(value: str) -> str | None:
+    """Why ``value`` cannot travel as UTF-8 (a lone surrogate, e.g. from bytes decoded with
+    ``surrogateescape``), or None."""
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"must be valid Unicode, got a lone surrogate at position {exc.start}"
+    return None
+
+
 def check_int(what: str, value: Any, low: int = 0) -> int:
-    """An integer argument >= ``low`` of the model's own API, or a 400 naming it."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    """An integer argument >= ``low`` of the model's own API, or a 400 naming it
+    (a :class:`~fsm.errors.WrongType` when it is not an integer at all)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise wrong_type(what, f"must be an integer >= {low}, got {value!r}")
+    if value < low:
         raise invalid_argument(what, f"must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def check_bool(what: str, value: Any) -> bool:
+    """A boolean argument, or a :class:`~fsm.errors.WrongType` naming it."""
+    if not isinstance(value, bool):
+        raise wrong_type(what, f"must be true or false, got {value!r}")
     return value
 
 

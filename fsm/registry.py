@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import FailedPrecondition, NotFound, invalid_argument
+from .errors import FailedPrecondition, NotFound, invalid_argument, wrong_type
 from .ids import IdError, parse_deployment_id
 from .model import (
     DEFAULT_JOURNAL_RETENTION_S,
@@ -20,8 +20,8 @@ from .model import (
     Deployment,
     Service,
     check_int,
-    check_length,
     check_name,
+    check_text,
 )
 
 
@@ -47,7 +47,26 @@ class Registry:
         return found.type if found else None
 
     def get_deployment(self, deployment_id: Any) -> Deployment | None:
+        """The deployment with this id (Restate's requests name deployments by id only)."""
         return self.deployments.get(deployment_id) if isinstance(deployment_id, str) else None
+
+    def find_deployment(self, ref: Any) -> Deployment | None:
+        """The library's lookup: the deployment with this id, else the one with this name.
+
+        A name two deployments share is refused (409 ``AMBIGUOUS_DEPLOYMENT_NAME``) with their ids.
+        """
+        found = self.get_deployment(ref)
+        if found is not None or not isinstance(ref, str):
+            return found
+        named = [d for d in self.deployments.values() if d.name == ref]
+        if len(named) > 1:
+            raise FailedPrecondition(
+                409,
+                "AMBIGUOUS_DEPLOYMENT_NAME",
+                f"The name '{ref}' belongs to {len(named)} deployments ({', '.join(d.id for d in named)}); "
+                "name one by its id.",
+            )
+        return named[0] if named else None
 
     def latest_deployment(self, service: Any) -> Deployment | None:
         """The newest registered deployment that serves ``service``."""
@@ -99,7 +118,7 @@ class Registry:
         ``new_id`` makes the id when none is given (called only once everything else is valid).
         """
         if isinstance(services, str) or not isinstance(services, (list, tuple)) or not services:
-            raise invalid_argument("services", "must be a non-empty list of service names")
+            raise wrong_type("services", "must be a non-empty list of service names")
         for service in services:
             check_name("services[]", service)
             if service not in self.services:
@@ -119,9 +138,7 @@ class Registry:
                 409, "DEPLOYMENT_EXISTS", f"The deployment '{deployment_id}' is already registered."
             )
         if name is not None:
-            if not isinstance(name, str):
-                raise invalid_argument("name", "must be a string")
-            check_length("name", name)
+            check_text("name", name)
         if deployment_id is None:
             deployment_id = new_id()
             if deployment_id in self.deployments:
@@ -131,15 +148,16 @@ class Registry:
         self.deployments[deployment_id] = Deployment(deployment_id, tuple(services), low, high, name)
         return deployment_id
 
-    def remove_deployment(self, deployment_id: str) -> None:
-        """Forget a deployment; invocations pinned to it stay pinned to it (as in Restate)."""
-        check_name("deployment_id", deployment_id)
-        if deployment_id not in self.deployments:
-            problem = _deployment_id_error(deployment_id)
+    def remove_deployment(self, ref: str) -> None:
+        """Forget a deployment, named by id or by name; invocations pinned to it stay pinned to it."""
+        check_name("deployment_id", ref)
+        found = self.find_deployment(ref)
+        if found is None:
+            problem = _deployment_id_error(ref) if ref.startswith("dp_") else None
             if problem is not None:
                 raise invalid_argument("deployment_id", problem)
-        if self.deployments.pop(deployment_id, None) is None:
-            raise NotFound(404, "DEPLOYMENT_NOT_FOUND", f"The requested deployment '{deployment_id}' does not exist")
+            raise NotFound(404, "DEPLOYMENT_NOT_FOUND", f"The requested deployment '{ref}' does not exist")
+        del self.deployments[found.id]
 
     def remove_service(self, name: str, in_use: Callable[[str], bool]) -> None:
         """Forget a service that no deployment serves and no invocation targets (``in_use`` says)."""

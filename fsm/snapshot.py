@@ -13,7 +13,7 @@ from typing import Any
 from .engine import DEFAULT_EPOCH_MS, Engine
 from .errors import LifecycleError, SnapshotError
 from .ids import IdError, parse_deployment_id, parse_invocation_id
-from .journal import awaited_by
+from .journal import awaited_by, entry_type_problem
 from .lifecycle import COMPLETED, LIVE_STATES, SCHEDULED, SUSPENDED
 from .model import (
     COMMAND,
@@ -26,6 +26,7 @@ from .model import (
     SUCCESS,
     Entry,
     Invocation,
+    unicode_problem,
 )
 
 World = dict[str, Any]
@@ -45,6 +46,8 @@ def _need(obj: Any, key: str, where: str, kinds: type | tuple[type, ...], *, opt
         raise SnapshotError(f"{where}.{key}", f"must be {_kind_names(kinds)}, got {type(value).__name__}")
     if isinstance(value, str) and len(value) > MAX_NAME_CHARS:
         raise SnapshotError(f"{where}.{key}", f"must be at most {MAX_NAME_CHARS} characters, got {len(value)}")
+    if isinstance(value, str) and (problem := unicode_problem(value)) is not None:
+        raise SnapshotError(f"{where}.{key}", problem)
     return value
 
 
@@ -141,6 +144,9 @@ def _load_journal(raw: list[Any], where: str) -> list[Entry]:
         if kind not in (COMMAND, NOTIFICATION):
             raise SnapshotError(f"{at}.kind", f"must be 'command' or 'notification', got {kind!r}")
         entry_type = _need(item, "type", at, str)
+        problem = entry_type_problem(kind, entry_type)
+        if problem is not None:
+            raise SnapshotError(f"{at}.type", problem)
         name = _need(item, "name", at, str, optional=True)
         ids = _need(item, "completion_ids", at, list, optional=True) or []
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in ids):

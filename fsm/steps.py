@@ -14,7 +14,15 @@ from typing import Any
 
 from .errors import FailedPrecondition, IllegalTransition, NotFound, invalid_argument
 from .ids import key_partition_key
-from .journal import COMPLETIONS_AWAITED, NOTIFICATION_TYPE, SHARED_ENTRIES, EntryFields, awaited_by, completed_ids
+from .journal import (
+    COMPLETIONS_AWAITED,
+    NOTIFICATION_TYPE,
+    SHARED_ENTRIES,
+    EntryFields,
+    awaited_by,
+    check_command_type,
+    completed_ids,
+)
 from .journal import shared_entry as _shared
 from .lifecycle import COMPLETED, PAUSED, RUNNING, SCHEDULED, SUSPENDED
 from .model import (
@@ -26,10 +34,12 @@ from .model import (
     SUCCESS,
     Entry,
     Invocation,
+    check_bool,
     check_duration,
     check_int,
     check_length,
     check_name,
+    check_text,
 )
 from .world import World
 
@@ -73,7 +83,9 @@ class Steps:
         """
         world = self._world
         check_name("handler", handler)
-        found = world.registry.services.get(service) if isinstance(service, str) else None
+        if not isinstance(service, str):
+            check_name("service", service)  # a WrongType naming it
+        found = world.registry.services.get(service)
         if found is None:
             raise NotFound(404, "SERVICE_NOT_FOUND", f"The requested service '{service}' does not exist")
         if found.type == SERVICE:
@@ -112,11 +124,9 @@ class Steps:
 
     def append_command(self, invocation_id: Any, type: Any, name: Any = None) -> Entry:
         """Journal a command; it awaits as many new completion ids as its type does (section 4)."""
-        check_name("type", type)
+        check_command_type("type", check_name("type", type))
         if name is not None:
-            if not isinstance(name, str):
-                raise invalid_argument("name", "must be a string")
-            check_length("name", name)
+            check_text("name", name)
         inv = self._running(invocation_id, "append_command")
         _check_room(inv, "append_command")
         return self._append(inv, type, name)
@@ -253,8 +263,7 @@ class Steps:
 
     def complete(self, invocation_id: Any, success: Any = True) -> None:
         """The handler returned (or failed terminally): journal the Output and complete."""
-        if not isinstance(success, bool):
-            raise invalid_argument("success", "must be a boolean")
+        check_bool("success", success)
         world = self._world
         inv = self._running(invocation_id, "complete")
         _check_room(inv, "complete")

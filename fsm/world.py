@@ -35,7 +35,15 @@ from typing import Any, Protocol
 from transitions import Machine
 
 from .clock import EXPIRE, Clock
-from .errors import InvalidArgument, LifecycleChanged, NotFound, SnapshotError, Unavailable, invalid_argument
+from .errors import (
+    InvalidArgument,
+    LifecycleChanged,
+    NotFound,
+    SnapshotError,
+    Unavailable,
+    invalid_argument,
+    wrong_type,
+)
 from .ids import IdError, IdGenerator, parse_invocation_id
 from .lifecycle import COMPLETED, FREE, HOLDS_LOCK, INBOXED, LIVE_STATES, NO_FACTS, SCHEDULED, Lifecycle
 from .model import Invocation
@@ -172,7 +180,7 @@ class World:
     def parse_id(self, invocation_id: Any) -> int:
         """The partition key of a well-formed invocation id, or Restate's 400 for a malformed one."""
         if not isinstance(invocation_id, str):
-            raise invalid_argument("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
+            raise wrong_type("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
         try:
             return parse_invocation_id(invocation_id).partition_key
         except IdError as exc:
@@ -328,12 +336,10 @@ class World:
         Everything is checked before anything is stored; a refusal names ``invocations[i]``.
         """
         if not isinstance(invocations, (list, tuple)):
-            raise invalid_argument("invocations", "must be a list of fsm.model.Invocation records")
+            raise wrong_type("invocations", "must be a list of fsm.model.Invocation records")
         for i, inv in enumerate(invocations):
             if not isinstance(inv, Invocation):
-                raise invalid_argument(
-                    f"invocations[{i}]", f"must be an fsm.model.Invocation, got {type(inv).__name__}"
-                )
+                raise wrong_type(f"invocations[{i}]", f"must be an fsm.model.Invocation, got {type(inv).__name__}")
             if inv.state not in LIVE_STATES:
                 raise SnapshotError(f"invocations[{i}].status", f"must be one of {', '.join(LIVE_STATES)}")
             if inv.service not in self.registry.services:
@@ -346,7 +352,7 @@ class World:
             )
             for timers in sleeps.values()
         ):
-            raise invalid_argument("sleeps", "must map invocation ids to lists of (due_ms, completion id) pairs")
+            raise wrong_type("sleeps", "must map invocation ids to lists of (due_ms, completion id) pairs")
         holders: dict[tuple[str, str], str] = dict(self.lock_holders)
         inboxed: list[tuple[tuple[str, str], str]] = []
         seen: set[str] = set()

@@ -30,7 +30,7 @@ def well_formed(err: LifecycleError) -> None:
     """What any refusal must be, whatever caused it: a known status, a reason code, a message."""
     assert err.http_status in STATUSES, err
     assert REASON.fullmatch(err.reason), err
-    assert err.message and err.message == str(err), err
+    assert err.message and str(err) == f"{err.http_status} {err.reason}: {err.message}", err
     if isinstance(err, InvalidArgument):
         assert err.http_status == 400, err
 

@@ -430,7 +430,7 @@ def test_names_of_exactly_the_longest_length_are_kept(world: World) -> None:
     e.register_service(longest, "virtual_object")
     e.register_deployment([longest], name=longest)
     inv = e.call(longest, longest, longest, idempotency_key=longest)
-    e.append_command(inv, longest, longest)
+    e.append_command(inv, "Run", longest)
     assert load_world(dump_world(e)).invocations[inv].key == longest
 
 

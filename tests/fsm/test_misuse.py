@@ -136,10 +136,16 @@ def test_operations_on_an_id_that_is_not_a_string_or_malformed(operation: str) -
             "Invalid argument 'services': must be a non-empty list of service names",
         ),
         (
-            lambda e: e.remove_deployment("inv_bogus"),
+            lambda e: e.remove_deployment("dp_bogus"),
             400,
             "INVALID_ARGUMENT",
             "Invalid argument 'deployment_id': unrecognized codec version",
+        ),
+        (  # not an id: it may be a name, and no deployment has it
+            lambda e: e.remove_deployment("inv_bogus"),
+            404,
+            "DEPLOYMENT_NOT_FOUND",
+            "The requested deployment 'inv_bogus' does not exist",
         ),
         (lambda e: e.remove_service("Nope"), 404, "SERVICE_NOT_FOUND", "The requested service 'Nope' does not exist"),
         (

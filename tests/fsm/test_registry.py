@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsm.errors import FailedPrecondition, InvalidArgument, LifecycleError, NotFound
+from fsm.errors import FailedPrecondition, InvalidArgument, LifecycleError, NotFound, WrongType
 from fsm.registry import Registry
 from tests.refusals import answer, refused
 
@@ -52,6 +52,6 @@ def test_no_id_is_drawn_for_a_refused_registration() -> None:
         drawn.append(next(IDS))
         return drawn[-1]
 
-    err = refused(lambda: r.register_deployment(["A"], (5, 7), None, 3, new_id), InvalidArgument)  # type: ignore[arg-type]
-    assert answer(err) == (400, "INVALID_ARGUMENT", "Invalid argument 'name': must be a string")
+    err = refused(lambda: r.register_deployment(["A"], (5, 7), None, 3, new_id), WrongType)  # type: ignore[arg-type]
+    assert answer(err) == (400, "INVALID_ARGUMENT", "Invalid argument 'name': must be a string, got int")
     assert drawn == []

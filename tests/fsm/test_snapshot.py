@@ -10,6 +10,7 @@ import pytest
 from fsm import SnapshotError, dump_world, load_world
 from fsm.engine import DEFAULT_EPOCH_MS
 from fsm.ids import IdError, parse_deployment_id, parse_invocation_id
+from fsm.journal import COMMAND_TYPES, NOTIFICATION_TYPES
 
 from .conftest import EXAMPLES, World
 
@@ -302,6 +303,21 @@ RUNNING = {"status": "running", "completion": None}
             with_invocation(pinned={"deployment_id": "dp_16hyvaGLkmYCmSH4nzeUDZv", "protocol": 0}),
             f"{INV}.pinned.protocol",
             "must be >= 1, got 0",
+        ),
+        (
+            broken(["invocations", 0, "journal", 1, "type"], "run"),
+            f"{INV}.journal[1].type",
+            "'run' is not a command type; did you mean 'Run'? one of " + ", ".join(COMMAND_TYPES),
+        ),
+        (
+            broken(["invocations", 0, "journal", 2, "type"], "Output"),
+            f"{INV}.journal[2].type",
+            "'Output' is not a notification type; one of " + ", ".join(NOTIFICATION_TYPES),
+        ),
+        (
+            broken(["invocations", 0, "journal", 1, "name"], "step\udc80"),
+            f"{INV}.journal[1].name",
+            "must be valid Unicode, got a lone surrogate at position 4",
         ),
         (
             with_invocation(status="scheduled", completion=None),

@@ -26,8 +26,9 @@ from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
 from .conftest import ABSENT, D1, PROTO5, ROOT, World, expect_error
 
 C = grpc.StatusCode
-#: Restate's HTTP-only refusal of a malformed `from`: `from_index` is a uint32, so it cannot be sent.
-UNREACHABLE_OVER_GRPC = {"INVALID_QUERY_STRING"}
+#: Restate's HTTP-only refusal of a malformed `from` (`from_index` is a uint32, so it cannot be sent),
+#: and the library's lookup of a deployment by a shared name (the gRPC API names deployments by id).
+UNREACHABLE_OVER_GRPC = {"INVALID_QUERY_STRING", "AMBIGUOUS_DEPLOYMENT_NAME"}
 UNKNOWN_DEPLOYMENT = "dp_16hyvaGLkmYCmSH4nzeUDAv"  # parses, registered nowhere
 
 

@@ -19,6 +19,13 @@ STARTED = (RUNNING, SUSPENDED, PAUSED)
 COMMAND, NOTIFICATION = "command", "notification"
 SERVICE, VIRTUAL_OBJECT, WORKFLOW = "service", "virtual_object", "workflow"
 
+#: Section 4's command types, in its order: those awaiting none, one, then two completion ids.
+COMMAND_TYPES = (
+    "Input", "Output", "SetState", "ClearState", "ClearAllState", "GetEagerState", "GetEagerStateKeys",
+    "SendSignal", "CompleteAwakeable", "GetLazyState", "GetLazyStateKeys", "GetPromise", "PeekPromise",
+    "CompletePromise", "Sleep", "Run", "AttachInvocation", "GetInvocationOutput", "OneWayCall", "Call",
+)  # fmt: skip
+
 #: Section 4 ("Completion ids awaited per command"); any other command awaits none.
 AWAITS = {
     "GetLazyState": 1,

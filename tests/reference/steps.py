@@ -6,10 +6,13 @@ refusals); the clock is section 1's timers and hourly cleaner.
 
 from __future__ import annotations
 
+import difflib
+
 from .model import World
 from .records import (
     AWAITS,
     COMMAND,
+    COMMAND_TYPES,
     COMPLETED,
     NOTIFICATION,
     NOTIFICATION_TYPES,
@@ -33,6 +36,29 @@ STEP_FROM = {
     "fail_attempt": (RUNNING,),
     "complete": (RUNNING,),
 }
+
+
+def check_command_type(type: str) -> None:
+    """Section 4's command types; a handler appends neither the Input (first) nor the Output (last).
+
+    The model's own API (not Restate's): a type outside section 4 is refused with the nearest one
+    suggested, compared case-insensitively first.
+    """
+    if type in ("Input", "Output"):
+        problem = (
+            "the Input command starts a journal; a handler cannot append another"
+            if type == "Input"
+            else "the Output command ends a journal: complete the invocation instead"
+        )
+    elif type not in COMMAND_TYPES:
+        near = [t for t in COMMAND_TYPES if t.lower() == type.lower()] or difflib.get_close_matches(
+            type, COMMAND_TYPES, 1
+        )
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        problem = f"{type!r} is not a command type; {hint}one of {', '.join(COMMAND_TYPES)}"
+    else:
+        return
+    raise Refusal(400, "INVALID_ARGUMENT", f"Invalid argument 'type': {problem}")
 
 
 class Reference(World):
@@ -63,6 +89,7 @@ class Reference(World):
         return entry
 
     def append_command(self, raw: str, type: str, name: str | None = None) -> Entry:
+        check_command_type(type)  # arguments before state, as every engine call
         return self.append(self.step_target(raw, "append_command"), type, name)
 
     def awaited(self, inv: Invocation, completion_id: int) -> tuple[Entry | None, bool]:

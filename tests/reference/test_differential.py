@@ -130,7 +130,7 @@ DEPLOYMENTS = [
 GOOD_FROMS = [None, 0, 1, 2, "len-1", "len-1", "len", "len", "len+1", "len-text", 4_294_967_295, "+1"]
 #: ... and ones that are not (section 4, check 1).
 FROMS = [*GOOD_FROMS, -1, 4_294_967_296, "abc", "", "1.5"]
-COMMANDS = ["Run", "Run", "Call", "OneWayCall", "SetState", "GetLazyState", "Sleep", "Custom"]
+COMMANDS = ["Run", "Run", "Call", "OneWayCall", "SetState", "GetLazyState", "Sleep", "run", "Custom", "Output"]
 ADVANCES = [0, 1, 999, 1_000, 60_000, HOUR - 1, HOUR, HOUR, HOUR + 1, 2 * HOUR, 86_400_000 - 1, 86_400_000, 86_400_001]
 PROGRAMS = [
     ("complete",),
