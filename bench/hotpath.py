@@ -17,7 +17,10 @@ five transitions the engine fires for a typical invocation: ``invoke`` (with the
 - ``transitions``: ``machine.events[trigger].trigger(inv, **facts)`` on an engine's own Machine
   (``send_event=True``, no callbacks), the cost of one trigger through `transitions`;
 - ``engine_step_machine``: the engine's step once its machine is in use (the definition's
-  conditions resolved, then the trigger fired through `transitions`).
+  conditions resolved, then the trigger fired through `transitions`);
+- ``engine_step_observed``: the same with one observer subscribed (:mod:`fsm.observers`): a
+  TransitionEvent recorded by the machine's callback and delivered to it. An engine nobody
+  subscribes to runs ``engine_step``: observing costs nothing until someone observes.
 
 The variants run interleaved, round after round, so that the shared machine's noise hits them alike;
 each figure is the best round (the least disturbed), the median is reported too.
@@ -138,6 +141,24 @@ def run_engine_step_machine(cycles: int) -> float:
     return _run_steps(machine_engine()._world.step, cycles)
 
 
+def observed_step() -> Callable[[Any, str], object]:
+    """The step of an engine with one observer subscribed, its events delivered after each step."""
+    engine = Engine(seed=0)
+    heard: list[object] = []
+    engine.subscribe(lambda event: heard.clear())
+    step, deliver = engine._world.step, engine._world.observers.deliver
+
+    def observed(inv: Any, trigger: str) -> None:
+        step(inv, trigger)
+        deliver()
+
+    return observed
+
+
+def run_engine_step_observed(cycles: int) -> float:
+    return _run_steps(observed_step(), cycles)
+
+
 def run_transitions(cycles: int) -> float:
     inv = _record()
     events = machine_engine().machine.events
@@ -159,6 +180,7 @@ VARIANTS: dict[str, Callable[[int], float]] = {
     "previous_step": run_previous_step,
     "transitions": run_transitions,
     "engine_step_machine": run_engine_step_machine,
+    "engine_step_observed": run_engine_step_observed,
 }
 
 
@@ -177,6 +199,7 @@ def check_agreement() -> None:
     records = [_record() for _ in VARIANTS]
     fast, slow = engine_step(), machine_engine()
     machine_step = slow._world.step
+    observed = observed_step()
     events = slow.machine.events
     previous = PreviousStep()
     for trigger, facts in CYCLE:
@@ -187,6 +210,7 @@ def check_agreement() -> None:
         previous.step(records[3], trigger)
         events[trigger].trigger(records[4], **facts)
         machine_step(records[5], trigger)
+        observed(records[6], trigger)
         states = {r.state for r in records}
         assert len(states) == 1, (trigger, [r.state for r in records])
 

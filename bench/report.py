@@ -185,6 +185,7 @@ def table(results: JSON) -> str:
             "previous_step": "the engine's step before the machine ran the lifecycle",
             "transitions": "transitions Event.trigger (engine's Machine)",
             "engine_step_machine": "engine step with its machine in use",
+            "engine_step_observed": "engine step with one observer subscribed",
         }
         lines += _rows(
             f"hot path: ns per transition, cycle {' -> '.join(hot['cycle'])}, best of {hot['rounds']}",

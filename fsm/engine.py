@@ -50,6 +50,7 @@ from .model import (
     check_int,
     check_time,
 )
+from .observers import AnswerEvent, Observer
 from .registry import Registry
 from .restart import Decision
 from .steps import DEFAULT_MAX_ATTEMPTS, Steps
@@ -61,6 +62,9 @@ DEFAULT_EPOCH_MS = 1_795_737_600_000
 DEFAULT_PARTITIONS = 24
 #: Restate's `worker.cleanup-interval`: expired invocations are removed only when it runs.
 DEFAULT_CLEANUP_INTERVAL_MS = 3_600_000
+
+#: The admin operations whose answers observers receive (AnswerEvent).
+_ANSWERED = frozenset({"cancel", "kill", "purge", "purge_journal", "pause", "resume", "restart_as_new"})
 
 #: The operations that fire triggers; with a machine in use, each raises its callbacks' errors at its end.
 _FIRING = (
@@ -116,6 +120,7 @@ class Engine:
         self._clock = self._world.clock
         self._steps = Steps(self._world)
         self._admin = Admin(self._world)
+        self._watched = False
         if machine is not None:
             self._use_machine(machine)
 
@@ -135,6 +140,26 @@ class Engine:
         built = self._world.use_machine(machine)
         self.__class__ = _MachineEngine  # the same engine; its firing operations now settle callbacks
         return built
+
+    # --- watching ---------------------------------------------------------------------------
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer`` with every :class:`~fsm.observers.TransitionEvent` and
+        :class:`~fsm.observers.AnswerEvent` from now on, in order, after each operation; returns a
+        function that unsubscribes it.
+
+        The first subscription moves this engine onto its `transitions` Machine (events are recorded
+        by a callback on it); an engine nobody subscribes to keeps its compiled fast path.
+        """
+        self._world.observers.subscribe(observer)
+        if not self._watched:
+            self.machine.after_state_change.append(self._world.record_transition)
+            self._watched = True
+        return functools.partial(self.unsubscribe, observer)
+
+    def unsubscribe(self, observer: Observer) -> None:
+        """Stop calling ``observer`` (LookupError if it was not subscribed)."""
+        self._world.observers.unsubscribe(observer)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -388,6 +413,7 @@ class _MachineEngine(Engine):
 
 def _settling(name: str) -> Callable[..., Any]:
     operation = getattr(Engine, name)
+    answered = name in _ANSWERED
 
     @functools.wraps(operation)
     def settled(self: Engine, *args: Any, **kwargs: Any) -> Any:
@@ -398,12 +424,33 @@ def _settling(name: str) -> Callable[..., Any]:
                 "while it happens, before its effects are written. Record what you need and call the "
                 "engine after the operation returns."
             )
+        observers = world.observers
         try:
-            return operation(self, *args, **kwargs)
+            result = operation(self, *args, **kwargs)
+        except LifecycleError as err:
+            if answered and observers:
+                raw = args[0] if args else kwargs.get("invocation_id")
+                observers.pending.append(
+                    AnswerEvent(name, _text(raw), err.http_status, err.reason, err.message, world.clock.now_ms)
+                )
+            raise
+        else:
+            if answered and observers:
+                raw = args[0] if args else kwargs.get("invocation_id")
+                status = result if isinstance(result, int) else 200  # restart_as_new answers 200 with its result
+                observers.pending.append(AnswerEvent(name, _text(raw), status, None, None, world.clock.now_ms))
+            return result
         finally:
-            world.raise_callback_errors()
+            try:
+                world.raise_callback_errors()
+            finally:
+                observers.deliver()
 
     return settled
+
+
+def _text(raw: Any) -> str:
+    return raw if isinstance(raw, str) else repr(raw)
 
 
 for _name in _FIRING:

@@ -47,6 +47,7 @@ from .errors import (
 from .ids import IdError, IdGenerator, parse_invocation_id
 from .lifecycle import COMPLETED, FREE, HOLDS_LOCK, INBOXED, LIVE_STATES, NO_FACTS, SCHEDULED, Lifecycle
 from .model import Invocation
+from .observers import Observers, TransitionEvent
 from .registry import Registry
 
 
@@ -90,6 +91,8 @@ class World:
         #: (exception, trigger, invocation id, source, dest) of callbacks that raised in this operation
         self.callback_errors: list[tuple[Exception, str, str, str, str]] = []
         self.in_callbacks = False
+        #: Who watches this world, and the events of the operation in progress (fsm.observers).
+        self.observers = Observers()
         self._machine: Machine | None = None
         self.resolve = lifecycle.resolve
         self.step: Step = lifecycle.fire  # the compiled fast path, until the machine is asked for
@@ -109,6 +112,19 @@ class World:
             self.step = self._step_machine
             self.move = self._move_machine
         return self._machine
+
+    def record_transition(self, event: Any) -> None:
+        """A callback for ``after_state_change`` of this world's machine: one TransitionEvent per trigger.
+
+        Only while this world fires (a machine shared by several engines calls every engine's
+        recorder), and only while someone watches.
+        """
+        if self.in_callbacks and self.observers:
+            moved = event.transition
+            dest = moved.source if moved.dest is None else moved.dest
+            self.observers.pending.append(
+                TransitionEvent(event.model.id, event.event.name, moved.source, dest, self.clock.now_ms)
+            )
 
     @staticmethod
     def _move_fast(inv: Invocation, trigger: str, dest: str, facts: Mapping[str, Any] = NO_FACTS) -> None:
