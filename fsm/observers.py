@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .errors import wrong_type
+
 
 @dataclass(frozen=True, slots=True)
 class TransitionEvent:
@@ -68,7 +70,7 @@ class Observers:
 
     def subscribe(self, observer: Observer) -> None:
         if not callable(observer):
-            raise TypeError(f"an observer must be callable (it receives each event), got {type(observer).__name__}")
+            raise wrong_type("observer", f"must be callable (it receives each event), got {type(observer).__name__}")
         self._observers.append(observer)
 
     def unsubscribe(self, observer: Observer) -> None:

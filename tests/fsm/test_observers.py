@@ -91,7 +91,7 @@ def test_unsubscribing_stops_the_events_and_a_stranger_is_named(world: World) ->
     assert len(seen) == 1
     with pytest.raises(LookupError, match="is not subscribed to this engine"):
         e.unsubscribe(print)
-    with pytest.raises(TypeError, match="an observer must be callable"):
+    with pytest.raises(TypeError, match="Invalid argument 'observer': must be callable"):
         e.subscribe(42)  # type: ignore[arg-type]
 
 
