@@ -38,6 +38,7 @@ EXTREMES: dict[int, list[Any]] = {
     FieldDescriptor.TYPE_BOOL: [True, False],
     FieldDescriptor.TYPE_ENUM: [0, 1, 2, 99, 2**31 - 1],
     FieldDescriptor.TYPE_BYTES: [b"", b"\xff" * 1000],
+    FieldDescriptor.TYPE_DOUBLE: [0.0, 0.5, 1.0, 2.0, 1e308, float("inf"), float("-inf"), float("nan")],
 }
 
 
@@ -55,25 +56,26 @@ def rss_mib(pid: int) -> float:
 def extreme_request(rng: random.Random, request_type: type[Message]) -> bytes:
     """A well-typed request whose fields take extreme values, serialised."""
     request = request_type()
-    for field in request_type.DESCRIPTOR.fields:
+    _fill(rng, request)
+    return request.SerializeToString()
+
+
+def _fill(rng: random.Random, message: Message) -> None:
+    """Give some of ``message``'s fields extreme values (sub-messages too, one level down each)."""
+    for field in message.DESCRIPTOR.fields:
         if rng.random() < 0.3:
             continue
         if field.type == FieldDescriptor.TYPE_MESSAGE:
-            sub = getattr(request, field.name)
-            if rng.random() < 0.5:
-                sub.id = rng.choice(EXTREMES[FieldDescriptor.TYPE_STRING])
-            else:
-                sub.mode = rng.choice([1, 2, 99])
+            _fill(rng, getattr(message, field.name))
             continue
         values = EXTREMES.get(field.type)
         if not values:
             continue
         value = rng.choice(values)
         if field.is_repeated:
-            getattr(request, field.name).append(value)
+            getattr(message, field.name).append(value)
         else:
-            setattr(request, field.name, value)
-    return request.SerializeToString()
+            setattr(message, field.name, value)
 
 
 def fuzz(target: str, requests: int, seed: int, random_only: bool = False) -> tuple[dict[str, int], tuple[float, str]]:

@@ -18,7 +18,7 @@ from . import restart
 from .deployments import resolve_deployment
 from .errors import LifecycleError, wrong_type
 from .lifecycle import COMPLETED, FREE, NO_FACTS, SUSPENDED
-from .model import FAILURE, NOTIFICATION, Entry, Invocation
+from .model import FAILURE, KILLED_FAILURE, NOTIFICATION, Entry, Invocation
 from .requests import KEEP, parse_deployment
 from .world import World
 
@@ -69,7 +69,7 @@ class Admin:
         world = self._world
         inv, dest, status = self._accept("kill", invocation_id)
         if dest == COMPLETED:
-            world.stage_completion(inv, FAILURE)
+            world.stage_completion(inv, FAILURE, KILLED_FAILURE)
         world.move(inv, "kill", dest)
         if dest == FREE:
             world.forget(inv)
@@ -92,11 +92,13 @@ class Admin:
     def pause(self, invocation_id: Any) -> int:
         """202 for a running invocation (it pauses); 200 if suspended or already paused."""
         inv, dest, status = self._accept("pause", invocation_id)
+        inv.next_attempt_ms = None  # a paused invocation waits for resume, not for its retry timer
         self._world.move(inv, "pause", dest)
         return status
 
     def resume(self, invocation_id: Any, deployment: Any = None) -> int:
-        """Resume a suspended or paused invocation, optionally on another deployment.
+        """Resume a suspended or paused invocation, optionally on another deployment; its retry count
+        starts again from 0 (Restate starts a new run of attempts with a fresh retry policy).
 
         ``deployment`` is ``keep`` (the default), ``latest`` or a deployment id; changing it needs
         a pinned invocation that is suspended or paused.
@@ -113,6 +115,8 @@ class Admin:
             assert target is not None, "resume's check passed"
             inv.pinned_deployment = target.id
         inv.awaiting = None
+        inv.retry_count = 0  # a resumed invocation starts a fresh run of attempts (its last failure stays)
+        inv.next_attempt_ms = None
         world.move(inv, "resume", dest, facts)
         return status
 

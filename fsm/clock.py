@@ -4,7 +4,7 @@ Nothing reads the wall clock. The clock holds what is scheduled and, asked to mo
 *yields* what falls due in order, setting ``now_ms`` to each item's time before yielding it; it
 never runs a step itself (the engine does, for each item). Two structures hold the work:
 
-- a heap of timers: a delayed call's start, and a Sleep's completion;
+- a heap of timers: a delayed call's start, a Sleep's completion, a backed-off attempt's start;
 - retention: the hourly cleaner (Restate's ``worker.cleanup-interval``) drops expired journals
   and forgets expired completed invocations. The common case costs ~8 bytes per completed
   invocation: per (kind, retention) a queue of ids in completion order, so in due order, each
@@ -27,6 +27,7 @@ from .model import Invocation
 #: What falls due (the first item of each yielded triple).
 START = "start"  # a delayed call's due time: (START, invocation id, 0)
 SLEEP = "sleep"  # a Sleep ends: (SLEEP, invocation id, completion id)
+RETRY = "retry"  # a backing-off invocation's next attempt starts: (RETRY, invocation id, 0)
 EXPIRE_JOURNAL = "expire_journal"  # the cleaner drops a journal: (EXPIRE_JOURNAL, invocation id, 0)
 EXPIRE = "expire"  # the cleaner forgets a completed invocation: (EXPIRE, invocation id, 0)
 
@@ -62,6 +63,11 @@ class Clock:
         """A Sleep's completion ``completion_id`` arrives at ``due_ms``."""
         self._seq += 1
         heapq.heappush(self._timers, (due_ms, self._seq, SLEEP, invocation_id, completion_id))
+
+    def schedule_retry(self, invocation_id: str, due_ms: int) -> None:
+        """A backing-off invocation's next attempt starts at ``due_ms`` (yielded as (RETRY, id, 0))."""
+        self._seq += 1
+        heapq.heappush(self._timers, (due_ms, self._seq, RETRY, invocation_id, 0))
 
     def schedule_retention(self, inv: Invocation, completed_ms: int) -> None:
         """Queue the cleaner's work for a completed invocation: its journal's expiry, then its own."""

@@ -32,7 +32,7 @@ from typing import Any
 from transitions import Machine
 
 from .admin import Admin, RestartResult
-from .clock import SLEEP, START
+from .clock import RETRY, SLEEP, START
 from .errors import LifecycleError, invalid_argument, wrong_type
 from .ids import IdGenerator
 from .invariants import check_invariants
@@ -53,6 +53,7 @@ from .model import (
 from .observers import AnswerEvent, Observer
 from .registry import Registry
 from .restart import Decision
+from .retry import OnMaxAttempts, RetryPolicy
 from .steps import DEFAULT_MAX_ATTEMPTS, Steps
 from .world import World
 
@@ -248,13 +249,16 @@ class Engine:
         type: str = SERVICE,
         journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
         completion_retention_s: int | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> Service:
-        """Add a service, or update the retention of one (its type cannot change).
+        """Add a service, or update the retention and retry policy of one (its type cannot change).
 
         A completed call keeps its status for ``completion_retention_s`` (Restate's idempotency
-        retention, 24 h when None) and its journal for the shorter of the two retentions.
+        retention, 24 h when None) and its journal for the shorter of the two retentions. A failed
+        attempt backs off and ends as ``retry_policy`` says (None: Restate's default, see
+        :mod:`fsm.retry`).
         """
-        return self._registry.register_service(name, type, journal_retention_s, completion_retention_s)
+        return self._registry.register_service(name, type, journal_retention_s, completion_retention_s, retry_policy)
 
     def register_deployment(
         self,
@@ -317,6 +321,8 @@ class Engine:
                 steps.sleep_ended(invocation_id, completion_id)
             elif kind == START:
                 steps.start_due(invocation_id)
+            elif kind == RETRY:
+                steps.retry_due(invocation_id)
             else:
                 world.expire(kind, invocation_id)
 
@@ -354,14 +360,25 @@ class Engine:
         return self._steps.sleep(invocation_id, duration_ms)
 
     def fail_attempt(
-        self, invocation_id: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS, on_max_attempts: str = "pause"
+        self,
+        invocation_id: str,
+        max_attempts: int | None = None,
+        on_max_attempts: OnMaxAttempts | str | None = None,
+        *,
+        failure: str | None = None,
     ) -> str:
-        """A failed attempt: back off, or when attempts run out pause (default) or kill."""
-        return self._steps.fail_attempt(invocation_id, max_attempts, on_max_attempts)
+        """A failed attempt. Until its service's retry policy (:mod:`fsm.retry`; Restate's default
+        unless registered with one) runs out of attempts the invocation backs off: it stays running,
+        its handler steps answer 409 ``BACKING_OFF`` until the clock reaches ``next_attempt_ms``. Then
+        it pauses or is killed, as ``on_max_attempts`` says. ``max_attempts`` and ``on_max_attempts``
+        override the policy for this call; ``failure`` becomes ``last_failure``. Returns the new state.
+        """
+        return self._steps.fail_attempt(invocation_id, max_attempts, on_max_attempts, failure=failure)
 
-    def complete(self, invocation_id: str, success: bool = True) -> None:
-        """The handler returned (or failed terminally): journal the Output and complete."""
-        self._steps.complete(invocation_id, success)
+    def complete(self, invocation_id: str, success: bool = True, *, failure: str | None = None) -> None:
+        """The handler returned (or failed terminally, with ``failure`` as its reason): journal the
+        Output and complete."""
+        self._steps.complete(invocation_id, success, failure=failure)
 
     # --- admin operations (Restate's answers) ----------------------------------------------------
 

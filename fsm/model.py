@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from .errors import invalid_argument, wrong_type
+from .retry import RetryPolicy
 
 
 class ServiceType(StrEnum):
@@ -39,6 +40,14 @@ NOTIFICATION = "notification"
 
 SUCCESS: str = CompletionResult.SUCCESS.value
 FAILURE: str = CompletionResult.FAILURE.value
+
+#: Why a failed invocation failed (its ``completion_failure``), Restate's "[code] message" form:
+#: killed by the admin API; its handler failed after a cancel signal; failed on its own; and an
+#: attempt's failure when the caller names none (``last_failure``; kept if retries end in a kill).
+KILLED_FAILURE = "[409] killed"
+CANCELED_FAILURE = "[409] canceled"
+TERMINAL_FAILURE = "[500] terminal error"
+DEFAULT_FAILURE = "[500] attempt failed"
 
 #: Journal retention Restate applies when a service sets none (24 h).
 DEFAULT_JOURNAL_RETENTION_S = 86_400
@@ -155,7 +164,7 @@ def check_duration(what: str, value: Any, now_ms: int) -> int:
 
 
 class Service:
-    __slots__ = ("name", "type", "journal_retention_s", "completion_retention_s")
+    __slots__ = ("name", "type", "journal_retention_s", "completion_retention_s", "retry_policy")
 
     def __init__(
         self,
@@ -163,11 +172,13 @@ class Service:
         type: str,
         journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
         completion_retention_s: int | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.name = name
         self.type = type
         self.journal_retention_s = journal_retention_s
         self.completion_retention_s = completion_retention_s
+        self.retry_policy = retry_policy  # None: Restate's default (fsm.retry.DEFAULT_RETRY_POLICY)
 
     @property
     def effective_completion_retention_s(self) -> int:
@@ -217,6 +228,9 @@ class Invocation:
         "due_ms",
         "completed_ms",
         "retry_count",
+        "last_failure",
+        "next_attempt_ms",
+        "completion_failure",
         "idempotency_key",
         "restarted_from",
         "journal_retention_s",
@@ -246,7 +260,10 @@ class Invocation:
         self.next_completion_id = 1
         self.due_ms: int | None = None
         self.completed_ms: int | None = None
-        self.retry_count = 0
+        self.retry_count = 0  # failed attempts so far (reset by resume)
+        self.last_failure: str | None = None  # the last attempt's failure, until a new command is journaled
+        self.next_attempt_ms: int | None = None  # backing off: when the next attempt starts
+        self.completion_failure: str | None = None  # why a completed invocation failed
         self.idempotency_key: str | None = None
         self.restarted_from: str | None = None
         self.journal_retention_s = journal_retention_s

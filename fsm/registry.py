@@ -23,6 +23,7 @@ from .model import (
     check_name,
     check_text,
 )
+from .retry import RetryPolicy
 
 
 def _deployment_id_error(deployment_id: Any) -> str | None:
@@ -88,20 +89,23 @@ class Registry:
         type: str = SERVICE,
         journal_retention_s: int = DEFAULT_JOURNAL_RETENTION_S,
         completion_retention_s: int | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> Service:
-        """Add a service, or update the retention of one (its type cannot change)."""
+        """Add a service, or update the retention and retry policy of one (its type cannot change)."""
         check_name("name", name)
         if type not in SERVICE_TYPES:
             raise invalid_argument("type", f"must be one of {', '.join(SERVICE_TYPES)}, got {type!r}")
         check_int("journal_retention_s", journal_retention_s)
         if completion_retention_s is not None:
             check_int("completion_retention_s", completion_retention_s)
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise wrong_type("retry_policy", f"must be an fsm.retry.RetryPolicy, got {type(retry_policy).__name__}")
         existing = self.services.get(name)
         if existing is not None and existing.type != type:
             raise FailedPrecondition(
                 409, "SERVICE_TYPE_CHANGED", f"The service '{name}' is a {existing.type}; it cannot become a {type}."
             )
-        service = Service(name, type, journal_retention_s, completion_retention_s)
+        service = Service(name, type, journal_retention_s, completion_retention_s, retry_policy)
         self.services[name] = service
         return service
 

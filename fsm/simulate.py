@@ -502,8 +502,8 @@ class Simulation:
             if random() < w.fail:
                 state = ops.fail_attempt(inv_id, w.max_attempts, "pause" if random() < w.pause_on_max else "kill")
                 counts["fail_attempt"] += 1
-                if state == RUNNING:
-                    self._push(t + self._exp(w.step_ms * 5), _STEP, inv_id)
+                if state == RUNNING:  # its next attempt, once the retry policy's backoff is over
+                    self._push(max(t + self._exp(w.step_ms * 5), inv.next_attempt_ms or t), _STEP, inv_id)
                 elif state == PAUSED:
                     if random() < w.resume:
                         self._push(t + self._exp(w.resume_ms), _RESUME, inv_id)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from .engine import DEFAULT_EPOCH_MS, Engine
-from .errors import LifecycleError, SnapshotError
+from .errors import LifecycleError, SnapshotError, wrong_type
 from .ids import IdError, parse_deployment_id, parse_invocation_id
 from .journal import awaited_by, entry_type_problem
-from .lifecycle import COMPLETED, LIVE_STATES, SCHEDULED, SUSPENDED
+from .lifecycle import COMPLETED, LIVE_STATES, RUNNING, SCHEDULED, SUSPENDED
 from .model import (
     COMMAND,
     FAILURE,
@@ -28,6 +28,7 @@ from .model import (
     Invocation,
     unicode_problem,
 )
+from .retry import RetryPolicy
 
 World = dict[str, Any]
 
@@ -88,7 +89,9 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
             _need(raw, "completion_retention_s", where, int, optional=True), f"{where}.completion_retention_s"
         )
         assert retention is not None
-        engine.register_service(name, kind, retention, completion)
+        raw_policy = raw.get("retry_policy")
+        policy = None if raw_policy is None else _load_policy(raw_policy, f"{where}.retry_policy")
+        engine.register_service(name, kind, retention, completion, policy)
     for i, raw in enumerate(_need(world, "deployments", "world", list)):
         where = f"world.deployments[{i}]"
         dep_id = _need(raw, "id", where, str)
@@ -252,6 +255,17 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
             f"{where}.completed_ms", f"{inv.completed_ms} is after the world's now_ms ({engine.now_ms})"
         )
     inv.retry_count = _non_negative(_need(raw, "retry_count", where, int, optional=True), f"{where}.retry_count") or 0
+    inv.last_failure = _need(raw, "last_failure", where, str, optional=True)
+    inv.next_attempt_ms = _time(_need(raw, "next_attempt_ms", where, int, optional=True), f"{where}.next_attempt_ms")
+    if inv.next_attempt_ms is not None and status != RUNNING:
+        raise SnapshotError(f"{where}.next_attempt_ms", f"only a running invocation backs off, not a {status} one")
+    if inv.next_attempt_ms is not None and inv.next_attempt_ms <= engine.now_ms:
+        raise SnapshotError(
+            f"{where}.next_attempt_ms", f"{inv.next_attempt_ms} is not after the world's now_ms ({engine.now_ms})"
+        )
+    inv.completion_failure = _need(raw, "completion_failure", where, str, optional=True)
+    if inv.completion_failure is not None and completion != FAILURE:
+        raise SnapshotError(f"{where}.completion_failure", "only an invocation that completed with failure has one")
     inv.idempotency_key = _need(raw, "idempotency_key", where, str, optional=True)
     inv.restarted_from = _need(raw, "restarted_from", where, str, optional=True)
     if inv.restarted_from is not None:
@@ -311,7 +325,16 @@ def dump_invocation(
         out["journal_retention_s"] = inv.journal_retention_s
     if inv.completion_retention_s != service.effective_completion_retention_s:
         out["completion_retention_s"] = inv.completion_retention_s
-    for name in ("due_ms", "completed_ms", "idempotency_key", "restarted_from", "awaiting"):
+    for name in (
+        "due_ms",
+        "completed_ms",
+        "idempotency_key",
+        "restarted_from",
+        "awaiting",
+        "last_failure",
+        "next_attempt_ms",
+        "completion_failure",
+    ):
         value = getattr(inv, name)
         if value is not None:
             out[name] = value
@@ -322,8 +345,41 @@ def dump_invocation(
     return out
 
 
+def _dump_policy(policy: RetryPolicy) -> dict[str, Any]:
+    return {
+        "initial_interval_ms": policy.initial_interval_ms,
+        "factor": policy.factor,
+        "max_interval_ms": policy.max_interval_ms,
+        "max_attempts": policy.max_attempts,
+        "on_max_attempts": policy.on_max_attempts.value,
+    }
+
+
+def _load_policy(raw: Any, where: str) -> RetryPolicy:
+    if not isinstance(raw, dict):
+        raise SnapshotError(where, "must be an object")
+    fields = {}
+    for name, kinds in (
+        ("initial_interval_ms", int),
+        ("factor", (int, float)),
+        ("max_interval_ms", int),
+        ("max_attempts", int),
+        ("on_max_attempts", str),
+    ):
+        value = _need(raw, name, where, kinds, optional=True)
+        if value is not None:
+            fields[name] = value
+    try:
+        return RetryPolicy(**fields)
+    except LifecycleError as exc:  # the policy's own check names the field: "Invalid argument 'x': ..."
+        field = exc.message.split("'")[1]
+        raise SnapshotError(f"{where}.{field}", exc.message.split(": ", 1)[1]) from None
+
+
 def dump_world(engine: Engine) -> World:
     """The engine's whole state in the world format."""
+    if not isinstance(engine, Engine):
+        raise wrong_type("engine", f"must be an fsm.Engine, got {type(engine).__name__}")
     timers = engine.pending_sleeps()
     world: World = {
         "deployments": [
@@ -343,6 +399,7 @@ def dump_world(engine: Engine) -> World:
                 **(
                     {"completion_retention_s": s.completion_retention_s} if s.completion_retention_s is not None else {}
                 ),
+                **({"retry_policy": _dump_policy(s.retry_policy)} if s.retry_policy is not None else {}),
             }
             for s in engine.services.values()
         ],

@@ -26,12 +26,16 @@ from .journal import (
 from .journal import shared_entry as _shared
 from .lifecycle import COMPLETED, PAUSED, RUNNING, SCHEDULED, SUSPENDED
 from .model import (
+    CANCELED_FAILURE,
     COMMAND,
+    DEFAULT_FAILURE,
     FAILURE,
     MAX_JOURNAL_ENTRIES,
+    MAX_TIME_MS,
     NOTIFICATION,
     SERVICE,
     SUCCESS,
+    TERMINAL_FAILURE,
     Entry,
     Invocation,
     check_bool,
@@ -41,10 +45,12 @@ from .model import (
     check_name,
     check_text,
 )
+from .retry import DEFAULT_RETRY_POLICY as DEFAULT_POLICY
+from .retry import OnMaxAttempts
 from .world import World
 
 #: Restate's default retry policy pauses after this many attempts.
-DEFAULT_MAX_ATTEMPTS = 70
+DEFAULT_MAX_ATTEMPTS = DEFAULT_POLICY.max_attempts
 
 
 class Steps:
@@ -64,6 +70,14 @@ class Steps:
             inv = world.lookup(invocation_id)
         if (inv.state, trigger) not in self._table:
             raise IllegalTransition(inv.id, trigger, inv.state, self._allowed.get(trigger, ()))
+        if inv.next_attempt_ms is not None and trigger != "complete_command":  # completions still arrive
+            raise FailedPrecondition(
+                409,
+                "BACKING_OFF",
+                f"The invocation '{inv.id}' is backing off after {inv.retry_count} failed attempt(s): its next "
+                f"attempt starts at {inv.next_attempt_ms} ms, {inv.next_attempt_ms - world.clock.now_ms} ms from "
+                "now. Advance the clock to it first.",
+            )
         return inv
 
     # --- a call enters --------------------------------------------------------------------------
@@ -143,6 +157,7 @@ class Steps:
         fields: EntryFields = (len(journal), COMMAND, type, name, awaited, None)
         entry = SHARED_ENTRIES.get(fields) or _shared(fields)
         journal.append(entry)
+        inv.last_failure = None  # progress: Restate forgets the last failure once a new command is stored
         self._world.step(inv, "append_command")
         return entry
 
@@ -239,31 +254,52 @@ class Steps:
     # --- ending ---------------------------------------------------------------------------------
 
     def fail_attempt(
-        self, invocation_id: Any, max_attempts: Any = DEFAULT_MAX_ATTEMPTS, on_max_attempts: Any = "pause"
+        self, invocation_id: Any, max_attempts: Any = None, on_max_attempts: Any = None, *, failure: Any = None
     ) -> str:
-        """A failed attempt: back off, or when attempts run out pause (default) or kill."""
-        check_int("max_attempts", max_attempts, 1)
-        if on_max_attempts not in ("pause", "kill"):
-            raise invalid_argument("on_max_attempts", "must be 'pause' or 'kill'")
+        """A failed attempt: back off by the service's retry policy, or when attempts run out pause or
+        kill (its ``on_max_attempts``). ``max_attempts``/``on_max_attempts`` override the policy for
+        this call; ``failure`` is the attempt's error (the invocation's ``last_failure``)."""
+        if failure is not None:
+            check_text("failure", failure)
         world = self._world
         inv = self._running(invocation_id, "fail_attempt")
+        service = world.registry.services.get(inv.service)
+        base = service.retry_policy if service is not None and service.retry_policy is not None else DEFAULT_POLICY
+        policy = base.with_overrides(max_attempts, on_max_attempts)
         facts = {
-            "retries_exhausted": inv.retry_count + 1 >= max_attempts,
-            "pause_on_max_attempts": on_max_attempts == "pause",
+            "retries_exhausted": policy.exhausted(inv.retry_count + 1),
+            "pause_on_max_attempts": policy.on_max_attempts == OnMaxAttempts.PAUSE,
         }
         dest = world.resolve(inv, "fail_attempt", facts)
         world.pin(inv)
         inv.retry_count += 1
+        inv.last_failure = DEFAULT_FAILURE if failure is None else failure
         if dest == COMPLETED:
-            world.stage_completion(inv, FAILURE)
+            world.stage_completion(inv, FAILURE, inv.last_failure)
+        elif dest == RUNNING:  # backing off: the next attempt starts when the policy says
+            clock = world.clock
+            inv.next_attempt_ms = min(clock.now_ms + policy.delay_ms(inv.retry_count), MAX_TIME_MS)
+            clock.schedule_retry(inv.id, inv.next_attempt_ms)
         world.move(inv, "fail_attempt", dest, facts)
         if dest == COMPLETED:
             world.completed(inv)
         return dest
 
-    def complete(self, invocation_id: Any, success: Any = True) -> None:
-        """The handler returned (or failed terminally): journal the Output and complete."""
+    def retry_due(self, invocation_id: str) -> None:
+        """The clock: a backing-off invocation's next attempt starts (unless it moved on meanwhile)."""
+        inv = self._world.invocations.get(invocation_id)
+        if inv is not None and inv.next_attempt_ms == self._world.clock.now_ms:
+            inv.next_attempt_ms = None
+
+    def complete(self, invocation_id: Any, success: Any = True, *, failure: Any = None) -> None:
+        """The handler returned (or failed terminally): journal the Output and complete.
+
+        A failure's reason is ``failure``, else ``[409] canceled`` when a cancel signal was journaled
+        (the handler gave up on it), else ``[500] terminal error``.
+        """
         check_bool("success", success)
+        if failure is not None:
+            check_text("failure", failure)
         world = self._world
         inv = self._running(invocation_id, "complete")
         _check_room(inv, "complete")
@@ -273,7 +309,13 @@ class Steps:
         assert journal is not None
         fields: EntryFields = (len(journal), COMMAND, "Output", None, (), None)
         journal.append(SHARED_ENTRIES.get(fields) or _shared(fields))
-        world.stage_completion(inv, SUCCESS if success else FAILURE)
+        if success:
+            world.stage_completion(inv, SUCCESS)
+        else:
+            if failure is None:
+                canceled = any(e.type == "Signal" and e.name == "cancel" for e in journal)
+                failure = CANCELED_FAILURE if canceled else TERMINAL_FAILURE
+            world.stage_completion(inv, FAILURE, failure)
         world.step(inv, "complete")
         world.completed(inv)
 

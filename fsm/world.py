@@ -283,11 +283,16 @@ class World:
             inv.pinned_deployment = deployment.id
             inv.pinned_protocol = protocol
 
-    def stage_completion(self, inv: Invocation, completion: str) -> None:
-        """The invocation's own side of ending: written before the move to ``completed``."""
+    def stage_completion(self, inv: Invocation, completion: str, failure: str | None = None) -> None:
+        """The invocation's own side of ending: written before the move to ``completed``.
+
+        ``failure`` says why a failed one failed (killed, canceled, its last attempt's error).
+        """
         inv.completion = completion
+        inv.completion_failure = failure
         inv.completed_ms = self.clock.now_ms
         inv.awaiting = None
+        inv.next_attempt_ms = None
 
     def completed(self, inv: Invocation) -> None:
         """What ending sets off, after the move: the key passes on, retention starts."""
@@ -408,6 +413,8 @@ class World:
                 self.idempotency[(inv.service, inv.handler, inv.key, inv.idempotency_key)] = inv.id
             if inv.state == SCHEDULED and inv.due_ms is not None:
                 self.clock.schedule_start(inv.id, inv.due_ms)
+            if inv.next_attempt_ms is not None:
+                self.clock.schedule_retry(inv.id, inv.next_attempt_ms)
             if inv.state == COMPLETED:
                 self.clock.schedule_retention(inv, self.clock.now_ms if inv.completed_ms is None else inv.completed_ms)
             for due_ms, completion_id in sleeps.get(inv.id, ()):

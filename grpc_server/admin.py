@@ -168,9 +168,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         retention = convert.optional(request, "journal_retention_s")
         journal_retention = DEFAULT_JOURNAL_RETENTION_S if retention is None else retention
         completion = convert.optional(request, "completion_retention_s")
+        policy = convert.retry_policy_from_proto(request.retry_policy) if request.HasField("retry_policy") else None
         return self.world.run(
             lambda engine: convert.service_to_proto(
-                engine.register_service(request.name, kind, journal_retention, completion)
+                engine.register_service(request.name, kind, journal_retention, completion, policy)
             )
         )
 

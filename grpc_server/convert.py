@@ -33,6 +33,7 @@ from fsm.model import (
     Invocation,
     Service,
 )
+from fsm.retry import OnMaxAttempts, RetryPolicy
 from grpc_server.gen.invocation_lifecycle.v1 import common_pb2 as pb
 
 #: Model state -> proto enum (``free`` is the state after an operation that removed the invocation).
@@ -122,6 +123,9 @@ def invocation_to_proto(
         restarted_from=inv.restarted_from,
         awaiting=inv.awaiting,
         timers=[pb.SleepTimer(due_ms=due, completion_id=cid) for due, cid in timers.get(inv.id, ())],
+        last_failure=inv.last_failure,
+        next_attempt_ms=inv.next_attempt_ms,
+        completion_failure=inv.completion_failure,
     )
     if inv.pinned_deployment is not None:
         message.pinned.CopyFrom(
@@ -131,12 +135,46 @@ def invocation_to_proto(
 
 
 def service_to_proto(service: Service) -> pb.Service:
-    return pb.Service(
+    message = pb.Service(
         name=service.name,
         type=SERVICE_TYPE[service.type],
         journal_retention_s=service.journal_retention_s,
         completion_retention_s=service.completion_retention_s,
     )
+    policy = service.retry_policy
+    if policy is not None:
+        message.retry_policy.CopyFrom(
+            pb.RetryPolicy(
+                initial_interval_ms=policy.initial_interval_ms,
+                factor=policy.factor,
+                max_interval_ms=policy.max_interval_ms,
+                max_attempts=policy.max_attempts,
+                on_max_attempts=ON_MAX_ATTEMPTS_TO_PROTO[policy.on_max_attempts],
+            )
+        )
+    return message
+
+
+ON_MAX_ATTEMPTS_TO_PROTO = {
+    OnMaxAttempts.PAUSE: pb.RetryPolicy.ON_MAX_ATTEMPTS_PAUSE,
+    OnMaxAttempts.KILL: pb.RetryPolicy.ON_MAX_ATTEMPTS_KILL,
+}
+ON_MAX_ATTEMPTS_FROM_PROTO = {
+    pb.RetryPolicy.ON_MAX_ATTEMPTS_UNSPECIFIED: OnMaxAttempts.PAUSE,
+    pb.RetryPolicy.ON_MAX_ATTEMPTS_PAUSE: OnMaxAttempts.PAUSE,
+    pb.RetryPolicy.ON_MAX_ATTEMPTS_KILL: OnMaxAttempts.KILL,
+}
+
+
+def retry_policy_from_proto(message: pb.RetryPolicy) -> RetryPolicy:
+    """The policy a request names; fields left out keep Restate's defaults (400 naming a bad one)."""
+    if message.on_max_attempts not in ON_MAX_ATTEMPTS_FROM_PROTO:
+        raise invalid_argument("retry_policy.on_max_attempts", f"unknown value {message.on_max_attempts}")
+    fields: dict[str, Any] = {"on_max_attempts": ON_MAX_ATTEMPTS_FROM_PROTO[message.on_max_attempts]}
+    for name in ("initial_interval_ms", "factor", "max_interval_ms", "max_attempts"):
+        if message.HasField(name):
+            fields[name] = getattr(message, name)
+    return RetryPolicy(**fields)
 
 
 def deployment_to_proto(deployment: Deployment) -> pb.Deployment:

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from fsm.engine import DEFAULT_MAX_ATTEMPTS, Engine
+from fsm.engine import Engine
 from fsm.errors import SnapshotError, invalid_argument
 from fsm.restart import Decision
 from fsm.snapshot import dump_world, load_world
@@ -24,7 +24,7 @@ from .rpc import rpc
 from .world import GuardedEngine
 
 ON_MAX_ATTEMPTS = {
-    pb.FailAttemptRequest.ON_MAX_ATTEMPTS_UNSPECIFIED: "pause",
+    pb.FailAttemptRequest.ON_MAX_ATTEMPTS_UNSPECIFIED: None,  # the service's retry policy
     pb.FailAttemptRequest.ON_MAX_ATTEMPTS_PAUSE: "pause",
     pb.FailAttemptRequest.ON_MAX_ATTEMPTS_KILL: "kill",
 }
@@ -142,22 +142,29 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
 
     @rpc("simulation", logging.DEBUG)
     def FailAttempt(self, request: pb.FailAttemptRequest, context: Any) -> pb.FailAttemptResponse:
-        policy = ON_MAX_ATTEMPTS.get(request.on_max_attempts)
-        if policy is None:
+        if request.on_max_attempts not in ON_MAX_ATTEMPTS:
             raise invalid_argument("on_max_attempts", f"unknown value {request.on_max_attempts}")
-        max_attempts = request.max_attempts or DEFAULT_MAX_ATTEMPTS
+        policy = ON_MAX_ATTEMPTS[request.on_max_attempts]
+        max_attempts = request.max_attempts or None  # 0: the service's retry policy
+        failure = convert.optional(request, "failure")
 
         def fail(engine: Engine) -> pb.FailAttemptResponse:
-            engine.fail_attempt(request.invocation_id, max_attempts, policy)
+            engine.fail_attempt(request.invocation_id, max_attempts, policy, failure=failure)
             inv = engine.invocations[request.invocation_id]
-            return pb.FailAttemptResponse(status=convert.status_to_proto(inv.state), retry_count=inv.retry_count)
+            return pb.FailAttemptResponse(
+                status=convert.status_to_proto(inv.state),
+                retry_count=inv.retry_count,
+                next_attempt_ms=inv.next_attempt_ms,
+            )
 
         return self.world.run(fail)
 
     @rpc("simulation", logging.DEBUG)
     def Complete(self, request: pb.CompleteRequest, context: Any) -> pb.CompleteResponse:
         def complete(engine: Engine) -> pb.CompleteResponse:
-            engine.complete(request.invocation_id, success=not request.failed)
+            engine.complete(
+                request.invocation_id, success=not request.failed, failure=convert.optional(request, "failure")
+            )
             return pb.CompleteResponse(status=_state(engine, request.invocation_id))
 
         return self.world.run(complete)

@@ -219,7 +219,11 @@ def test_sleep_wakes_on_the_clock(world: World) -> None:
 def test_retries_back_off_then_pause_or_kill(world: World) -> None:
     e = world.engine
     inv = running(world)
-    assert [e.fail_attempt(inv, max_attempts=3) for _ in range(3)] == ["running", "running", "paused"]
+    states = []
+    for _ in range(3):
+        states.append(e.fail_attempt(inv, max_attempts=3))
+        e.advance((e.invocations[inv].next_attempt_ms or e.now_ms) - e.now_ms)  # the backoff, when there is one
+    assert states == ["running", "running", "paused"]
     assert e.invocations[inv].retry_count == 3
     other = running(world)
     e.fail_attempt(other, max_attempts=1, on_max_attempts="kill")
@@ -318,7 +322,7 @@ def test_completion_ids_follow_behaviour_md(world: World) -> None:
             lambda e, i: e.fail_attempt(i, on_max_attempts="explode"),
             400,
             "INVALID_ARGUMENT",
-            "Invalid argument 'on_max_attempts': must be 'pause' or 'kill'",
+            "Invalid argument 'on_max_attempts': must be 'pause' or 'kill', got 'explode'",
         ),
         (
             lambda e, i: e.register_deployment([], (5, 7)),

@@ -41,29 +41,34 @@ def base_request(request_type: type[Message], ids: dict[str, str]) -> Message:
 
 
 def variants(request_type: type[Message], ids: dict[str, str]) -> list[tuple[str, Message]]:
-    """One request per (field, extreme value), each on top of the base request."""
+    """One request per (field, extreme value), each on top of the base request; a sub-message's
+    fields (a deployment selector's id or mode, a retry policy's numbers) one at a time too."""
     out: list[tuple[str, Message]] = []
-    for field in request_type.DESCRIPTOR.fields:
+    for path, field in _fields(request_type.DESCRIPTOR):
         values = list(EXTREMES.get(field.type, []))
         if field.type == FieldDescriptor.TYPE_STRING:
-            values += list(ids.values())
-        if field.type == FieldDescriptor.TYPE_MESSAGE:  # a deployment selector: by id, or a mode
-            for raw in ["", "dp_bogus", HUGE_TEXT, ids["running"]]:
-                request = base_request(request_type, ids)
-                getattr(request, field.name).id = raw
-                out.append((f"{field.name}.id={raw[:20]!r}", request))
-            for mode in [1, 2, 99]:
-                request = base_request(request_type, ids)
-                getattr(request, field.name).mode = mode
-                out.append((f"{field.name}.mode={mode}", request))
-            continue
+            values += [HUGE_TEXT, *ids.values()]
         for value in values:
             request = base_request(request_type, ids)
+            target = request
+            for name in path[:-1]:
+                target = getattr(target, name)
             if field.is_repeated:
-                getattr(request, field.name).extend([value])
+                getattr(target, path[-1]).extend([value])
             else:
-                setattr(request, field.name, value)
-            out.append((f"{field.name}={str(value)[:20]!r}", request))
+                setattr(target, path[-1], value)
+            out.append((f"{'.'.join(path)}={str(value)[:20]!r}", request))
+    return out
+
+
+def _fields(descriptor: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every scalar field of a message, sub-messages' included, as (path, field)."""
+    out: list[tuple[tuple[str, ...], Any]] = []
+    for field in descriptor.fields:
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            out += _fields(field.message_type, (*prefix, field.name))
+        else:
+            out.append(((*prefix, field.name), field))
     return out
 
 

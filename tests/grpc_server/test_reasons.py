@@ -234,6 +234,18 @@ def nothing_to_await(w: World) -> Expected:
     )
 
 
+def backing_off(w: World) -> Expected:
+    inv = w.running()
+    w.sim.FailAttempt(sim.FailAttemptRequest(invocation_id=inv))
+    return Expected(
+        lambda: w.sim.AppendCommand(sim.AppendCommandRequest(invocation_id=inv, type="Run")),
+        C.FAILED_PRECONDITION,
+        409,
+        f"The invocation '{inv}' is backing off after 1 failed attempt(s): its next attempt starts at "
+        f"{Engine().now_ms + 500} ms, 500 ms from now. Advance the clock to it first.",
+    )
+
+
 def journal_full(w: World) -> Expected:
     inv = w.running()
     world = json.loads(w.sim.ExportWorld(sim.ExportWorldRequest()).world_json)
@@ -391,6 +403,7 @@ SCENARIOS: dict[str, Callable[[World], Expected]] = {
     "CANNOT_CHANGE_DEPLOYMENT": cannot_change_deployment,
     "COMPLETED": completed,
     "DEPLOYMENT_EXISTS": deployment_exists,
+    "BACKING_OFF": backing_off,
     "JOURNAL_FULL": journal_full,
     "NOTHING_TO_AWAIT": nothing_to_await,
     "NOT_COMPLETED": not_completed,

@@ -160,7 +160,11 @@ def test_fail_attempt(world: World) -> None:
     inv = world.running()
     backing_off = world.sim.FailAttempt(sim.FailAttemptRequest(invocation_id=inv, max_attempts=2))
     assert (backing_off.status, backing_off.retry_count) == (common.INVOCATION_STATUS_RUNNING, 1)
-    paused = world.sim.FailAttempt(sim.FailAttemptRequest(invocation_id=inv, max_attempts=2))
+    now = world.sim.AdvanceClock(sim.AdvanceClockRequest(by_ms=0)).now_ms
+    assert backing_off.next_attempt_ms == now + 500  # Restate's default policy: 500 ms first
+    world.sim.AdvanceClock(sim.AdvanceClockRequest(by_ms=500))
+    paused = world.sim.FailAttempt(sim.FailAttemptRequest(invocation_id=inv, max_attempts=2, failure="[500] boom"))
+    assert not paused.HasField("next_attempt_ms")
     assert (paused.status, paused.retry_count) == (common.INVOCATION_STATUS_PAUSED, 2)
     other = world.running()
     killed = world.sim.FailAttempt(

@@ -258,6 +258,7 @@ class World:
         inv.completion = completion
         inv.completed_ms = self.now_ms
         inv.awaiting = None
+        inv.next_attempt_ms = None
         self.release(inv)
         if inv.completion_retention_s == 0:
             self.forget(inv)  # section 1 (free): "completed with completion retention 0"
@@ -325,6 +326,7 @@ class World:
         status = self.admit("pause", inv)
         if inv.state == RUNNING:
             inv.state = PAUSED  # section 1: running --pause operation--> paused
+            inv.next_attempt_ms = None  # waits for resume, not for its retry timer
         return status
 
     def resume(self, raw: str, deployment: str | None = None) -> int:
@@ -335,6 +337,7 @@ class World:
         if inv.state == RUNNING:
             if selector != "keep":  # section 2: "200 with keep; 409 with latest or an id"
                 raise cannot_change_deployment(inv.id)
+            inv.retry_count, inv.next_attempt_ms = 0, None  # a fresh run of attempts, starting now
             return status
         if selector != "keep":  # the recorded resume cases: move a suspended/paused invocation
             if inv.pinned_deployment is None or inv.pinned_protocol is None:
@@ -351,6 +354,7 @@ class World:
                 raise incompatible(inv.id, inv.pinned_protocol, target, found)
             inv.pinned_deployment = target
         inv.state, inv.awaiting = RUNNING, None  # section 1: suspended | paused --resume--> running
+        inv.retry_count = 0  # a fresh run of attempts
         return status
 
     def restart_as_new(

@@ -90,6 +90,7 @@ class Invocation:
     due_ms: int | None = None
     completed_ms: int | None = None
     retry_count: int = 0
+    next_attempt_ms: int | None = None  # backing off after a failed attempt: when the next one starts
     idempotency_key: str | None = None
     restarted_from: str | None = None
     awaiting: int | None = None

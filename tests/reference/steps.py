@@ -76,6 +76,14 @@ class Reference(World):
                 f"Cannot '{step}' the invocation '{inv.id}' in state '{inv.state}': "
                 f"'{step}' is allowed from {', '.join(s for s in STATES if s in allowed)}.",
             )
+        if inv.next_attempt_ms is not None and step != "complete_command":
+            raise Refusal(
+                409,
+                "BACKING_OFF",
+                f"The invocation '{inv.id}' is backing off after {inv.retry_count} failed attempt(s): its next "
+                f"attempt starts at {inv.next_attempt_ms} ms, {inv.next_attempt_ms - self.now_ms} ms from now. "
+                "Advance the clock to it first.",
+            )
         return inv
 
     def append(self, inv: Invocation, type: str, name: str | None) -> Entry:
@@ -172,6 +180,10 @@ class Reference(World):
             else:
                 self.complete_with(inv, "failure")
                 return COMPLETED
+            return inv.state
+        # Restate's default retry policy: 500 ms, doubling, at most 60 s between attempts.
+        inv.next_attempt_ms = self.now_ms + min(500 * 2 ** (inv.retry_count - 1), 60_000)
+        self.add_timer(inv.next_attempt_ms, "retry", inv.id, 0)
         return inv.state
 
     def complete(self, raw: str, success: bool = True) -> None:
@@ -213,6 +225,10 @@ class Reference(World):
 
     def fire(self, kind: str, invocation_id: str, completion_id: int) -> None:
         inv = self.invocations.get(invocation_id)
+        if kind == "retry":  # the backoff is over: the next attempt may run
+            if inv is not None and inv.next_attempt_ms == self.now_ms:
+                inv.next_attempt_ms = None
+            return
         if kind == "start":
             if inv is not None and inv.state == SCHEDULED:  # section 1: scheduled --due--> inboxed | running
                 inv.due_ms = None

@@ -475,6 +475,7 @@ class RegisterServiceRequest(_message.Message):
     TYPE_FIELD_NUMBER: _builtins.int
     JOURNAL_RETENTION_S_FIELD_NUMBER: _builtins.int
     COMPLETION_RETENTION_S_FIELD_NUMBER: _builtins.int
+    RETRY_POLICY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The service name (non-empty)."""
     type: _common_pb2.ServiceType.ValueType
@@ -483,6 +484,12 @@ class RegisterServiceRequest(_message.Message):
     """Journal retention in seconds; absent means 86400 (24 h), 0 means not retained."""
     completion_retention_s: _builtins.int
     """Completion retention in seconds; absent means the default (24 h, at least the journal's)."""
+    @_builtins.property
+    def retry_policy(self) -> _common_pb2.RetryPolicy:
+        """How failed attempts back off and end; absent means Restate's default. A bad value:
+        INVALID_ARGUMENT naming the field.
+        """
+
     def __init__(
         self,
         *,
@@ -490,19 +497,24 @@ class RegisterServiceRequest(_message.Message):
         type: _common_pb2.ServiceType.ValueType = ...,
         journal_retention_s: _builtins.int | None = ...,
         completion_retention_s: _builtins.int | None = ...,
+        retry_policy: _common_pb2.RetryPolicy | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s", "_journal_retention_s", b"_journal_retention_s", "completion_retention_s", b"completion_retention_s", "journal_retention_s", b"journal_retention_s"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s", "_journal_retention_s", b"_journal_retention_s", "_retry_policy", b"_retry_policy", "completion_retention_s", b"completion_retention_s", "journal_retention_s", b"journal_retention_s", "retry_policy", b"retry_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s", "_journal_retention_s", b"_journal_retention_s", "completion_retention_s", b"completion_retention_s", "journal_retention_s", b"journal_retention_s", "name", b"name", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s", "_journal_retention_s", b"_journal_retention_s", "_retry_policy", b"_retry_policy", "completion_retention_s", b"completion_retention_s", "journal_retention_s", b"journal_retention_s", "name", b"name", "retry_policy", b"retry_policy", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__completion_retention_s: _TypeAlias = _typing.Literal["completion_retention_s"]  # noqa: Y015
     _WhichOneofArgType__completion_retention_s: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s"]  # noqa: Y015
     _WhichOneofReturnType__journal_retention_s: _TypeAlias = _typing.Literal["journal_retention_s"]  # noqa: Y015
     _WhichOneofArgType__journal_retention_s: _TypeAlias = _typing.Literal["_journal_retention_s", b"_journal_retention_s"]  # noqa: Y015
+    _WhichOneofReturnType__retry_policy: _TypeAlias = _typing.Literal["retry_policy"]  # noqa: Y015
+    _WhichOneofArgType__retry_policy: _TypeAlias = _typing.Literal["_retry_policy", b"_retry_policy"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__completion_retention_s) -> _WhichOneofReturnType__completion_retention_s | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__journal_retention_s) -> _WhichOneofReturnType__journal_retention_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__retry_policy) -> _WhichOneofReturnType__retry_policy | None: ...
 
 Global___RegisterServiceRequest: _TypeAlias = RegisterServiceRequest  # noqa: Y015
 

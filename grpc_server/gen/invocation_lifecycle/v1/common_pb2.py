@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$invocation_lifecycle/v1/common.proto\x12\x17invocation_lifecycle.v1\"D\n\x06Target\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x10\n\x03key\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x06\n\x04_key\"\xbf\x01\n\x0cJournalEntry\x12\r\n\x05index\x18\x01 \x01(\r\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".invocation_lifecycle.v1.EntryKind\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x11\n\x04name\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x16\n\x0e\x63ompletion_ids\x18\x05 \x03(\r\x12\x1a\n\rcompletion_id\x18\x06 \x01(\rH\x01\x88\x01\x01\x42\x07\n\x05_nameB\x10\n\x0e_completion_id\";\n\x10PinnedDeployment\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12\x10\n\x08protocol\x18\x02 \x01(\r\"3\n\nSleepTimer\x12\x0e\n\x06\x64ue_ms\x18\x01 \x01(\x04\x12\x15\n\rcompletion_id\x18\x02 \x01(\r\"\xa9\x05\n\nInvocation\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x06target\x18\x02 \x01(\x0b\x32\x1f.invocation_lifecycle.v1.Target\x12\x39\n\x06status\x18\x03 \x01(\x0e\x32).invocation_lifecycle.v1.InvocationStatus\x12=\n\ncompletion\x18\x04 \x01(\x0e\x32).invocation_lifecycle.v1.CompletionResult\x12\x39\n\x06pinned\x18\x05 \x01(\x0b\x32).invocation_lifecycle.v1.PinnedDeployment\x12\x18\n\x10journal_retained\x18\x06 \x01(\x08\x12\x36\n\x07journal\x18\x07 \x03(\x0b\x32%.invocation_lifecycle.v1.JournalEntry\x12\x1b\n\x13journal_retention_s\x18\x08 \x01(\x04\x12\x1e\n\x16\x63ompletion_retention_s\x18\t \x01(\x04\x12\x13\n\x06\x64ue_ms\x18\n \x01(\x04H\x00\x88\x01\x01\x12\x19\n\x0c\x63ompleted_ms\x18\x0b \x01(\x04H\x01\x88\x01\x01\x12\x13\n\x0bretry_count\x18\x0c \x01(\r\x12\x1c\n\x0fidempotency_key\x18\r \x01(\tH\x02\x88\x01\x01\x12\x1b\n\x0erestarted_from\x18\x0e \x01(\tH\x03\x88\x01\x01\x12\x15\n\x08\x61waiting\x18\x0f \x01(\rH\x04\x88\x01\x01\x12\x33\n\x06timers\x18\x10 \x03(\x0b\x32#.invocation_lifecycle.v1.SleepTimerB\t\n\x07_due_msB\x0f\n\r_completed_msB\x12\n\x10_idempotency_keyB\x11\n\x0f_restarted_fromB\x0b\n\t_awaiting\"r\n\nDeployment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08services\x18\x02 \x03(\t\x12\x14\n\x0cprotocol_min\x18\x03 \x01(\r\x12\x14\n\x0cprotocol_max\x18\x04 \x01(\r\x12\x11\n\x04name\x18\x05 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_name\"\xa8\x01\n\x07Service\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\x04type\x18\x02 \x01(\x0e\x32$.invocation_lifecycle.v1.ServiceType\x12\x1b\n\x13journal_retention_s\x18\x03 \x01(\x04\x12#\n\x16\x63ompletion_retention_s\x18\x04 \x01(\x04H\x00\x88\x01\x01\x42\x19\n\x17_completion_retention_s\"\xae\x01\n\x12\x44\x65ploymentSelector\x12@\n\x04mode\x18\x01 \x01(\x0e\x32\x30.invocation_lifecycle.v1.DeploymentSelector.ModeH\x00\x12\x0c\n\x02id\x18\x02 \x01(\tH\x00\"<\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\r\n\tMODE_KEEP\x10\x01\x12\x0f\n\x0bMODE_LATEST\x10\x02\x42\n\n\x08selector*\x90\x02\n\x10InvocationStatus\x12!\n\x1dINVOCATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bINVOCATION_STATUS_SCHEDULED\x10\x01\x12\x1d\n\x19INVOCATION_STATUS_INBOXED\x10\x02\x12\x1d\n\x19INVOCATION_STATUS_RUNNING\x10\x03\x12\x1f\n\x1bINVOCATION_STATUS_SUSPENDED\x10\x04\x12\x1c\n\x18INVOCATION_STATUS_PAUSED\x10\x05\x12\x1f\n\x1bINVOCATION_STATUS_COMPLETED\x10\x06\x12\x1a\n\x16INVOCATION_STATUS_FREE\x10\x07*s\n\x10\x43ompletionResult\x12!\n\x1d\x43OMPLETION_RESULT_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43OMPLETION_RESULT_SUCCESS\x10\x01\x12\x1d\n\x19\x43OMPLETION_RESULT_FAILURE\x10\x02*\x81\x01\n\x0bServiceType\x12\x1c\n\x18SERVICE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14SERVICE_TYPE_SERVICE\x10\x01\x12\x1f\n\x1bSERVICE_TYPE_VIRTUAL_OBJECT\x10\x02\x12\x19\n\x15SERVICE_TYPE_WORKFLOW\x10\x03*\\\n\tEntryKind\x12\x1a\n\x16\x45NTRY_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45NTRY_KIND_COMMAND\x10\x01\x12\x1b\n\x17\x45NTRY_KIND_NOTIFICATION\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$invocation_lifecycle/v1/common.proto\x12\x17invocation_lifecycle.v1\"D\n\x06Target\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x10\n\x03key\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x06\n\x04_key\"\xbf\x01\n\x0cJournalEntry\x12\r\n\x05index\x18\x01 \x01(\r\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".invocation_lifecycle.v1.EntryKind\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x11\n\x04name\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x16\n\x0e\x63ompletion_ids\x18\x05 \x03(\r\x12\x1a\n\rcompletion_id\x18\x06 \x01(\rH\x01\x88\x01\x01\x42\x07\n\x05_nameB\x10\n\x0e_completion_id\";\n\x10PinnedDeployment\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12\x10\n\x08protocol\x18\x02 \x01(\r\"3\n\nSleepTimer\x12\x0e\n\x06\x64ue_ms\x18\x01 \x01(\x04\x12\x15\n\rcompletion_id\x18\x02 \x01(\r\"\xbf\x06\n\nInvocation\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x06target\x18\x02 \x01(\x0b\x32\x1f.invocation_lifecycle.v1.Target\x12\x39\n\x06status\x18\x03 \x01(\x0e\x32).invocation_lifecycle.v1.InvocationStatus\x12=\n\ncompletion\x18\x04 \x01(\x0e\x32).invocation_lifecycle.v1.CompletionResult\x12\x39\n\x06pinned\x18\x05 \x01(\x0b\x32).invocation_lifecycle.v1.PinnedDeployment\x12\x18\n\x10journal_retained\x18\x06 \x01(\x08\x12\x36\n\x07journal\x18\x07 \x03(\x0b\x32%.invocation_lifecycle.v1.JournalEntry\x12\x1b\n\x13journal_retention_s\x18\x08 \x01(\x04\x12\x1e\n\x16\x63ompletion_retention_s\x18\t \x01(\x04\x12\x13\n\x06\x64ue_ms\x18\n \x01(\x04H\x00\x88\x01\x01\x12\x19\n\x0c\x63ompleted_ms\x18\x0b \x01(\x04H\x01\x88\x01\x01\x12\x13\n\x0bretry_count\x18\x0c \x01(\r\x12\x1c\n\x0fidempotency_key\x18\r \x01(\tH\x02\x88\x01\x01\x12\x1b\n\x0erestarted_from\x18\x0e \x01(\tH\x03\x88\x01\x01\x12\x15\n\x08\x61waiting\x18\x0f \x01(\rH\x04\x88\x01\x01\x12\x33\n\x06timers\x18\x10 \x03(\x0b\x32#.invocation_lifecycle.v1.SleepTimer\x12\x19\n\x0clast_failure\x18\x11 \x01(\tH\x05\x88\x01\x01\x12\x1c\n\x0fnext_attempt_ms\x18\x12 \x01(\x04H\x06\x88\x01\x01\x12\x1f\n\x12\x63ompletion_failure\x18\x13 \x01(\tH\x07\x88\x01\x01\x42\t\n\x07_due_msB\x0f\n\r_completed_msB\x12\n\x10_idempotency_keyB\x11\n\x0f_restarted_fromB\x0b\n\t_awaitingB\x0f\n\r_last_failureB\x12\n\x10_next_attempt_msB\x15\n\x13_completion_failure\"r\n\nDeployment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08services\x18\x02 \x03(\t\x12\x14\n\x0cprotocol_min\x18\x03 \x01(\r\x12\x14\n\x0cprotocol_max\x18\x04 \x01(\r\x12\x11\n\x04name\x18\x05 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_name\"\xfa\x01\n\x07Service\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x32\n\x04type\x18\x02 \x01(\x0e\x32$.invocation_lifecycle.v1.ServiceType\x12\x1b\n\x13journal_retention_s\x18\x03 \x01(\x04\x12#\n\x16\x63ompletion_retention_s\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12?\n\x0cretry_policy\x18\x05 \x01(\x0b\x32$.invocation_lifecycle.v1.RetryPolicyH\x01\x88\x01\x01\x42\x19\n\x17_completion_retention_sB\x0f\n\r_retry_policy\"\xf9\x02\n\x0bRetryPolicy\x12 \n\x13initial_interval_ms\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12\x13\n\x06\x66\x61\x63tor\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x1c\n\x0fmax_interval_ms\x18\x03 \x01(\x04H\x02\x88\x01\x01\x12\x19\n\x0cmax_attempts\x18\x04 \x01(\rH\x03\x88\x01\x01\x12K\n\x0fon_max_attempts\x18\x05 \x01(\x0e\x32\x32.invocation_lifecycle.v1.RetryPolicy.OnMaxAttempts\"e\n\rOnMaxAttempts\x12\x1f\n\x1bON_MAX_ATTEMPTS_UNSPECIFIED\x10\x00\x12\x19\n\x15ON_MAX_ATTEMPTS_PAUSE\x10\x01\x12\x18\n\x14ON_MAX_ATTEMPTS_KILL\x10\x02\x42\x16\n\x14_initial_interval_msB\t\n\x07_factorB\x12\n\x10_max_interval_msB\x0f\n\r_max_attempts\"\xae\x01\n\x12\x44\x65ploymentSelector\x12@\n\x04mode\x18\x01 \x01(\x0e\x32\x30.invocation_lifecycle.v1.DeploymentSelector.ModeH\x00\x12\x0c\n\x02id\x18\x02 \x01(\tH\x00\"<\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\r\n\tMODE_KEEP\x10\x01\x12\x0f\n\x0bMODE_LATEST\x10\x02\x42\n\n\x08selector*\x90\x02\n\x10InvocationStatus\x12!\n\x1dINVOCATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bINVOCATION_STATUS_SCHEDULED\x10\x01\x12\x1d\n\x19INVOCATION_STATUS_INBOXED\x10\x02\x12\x1d\n\x19INVOCATION_STATUS_RUNNING\x10\x03\x12\x1f\n\x1bINVOCATION_STATUS_SUSPENDED\x10\x04\x12\x1c\n\x18INVOCATION_STATUS_PAUSED\x10\x05\x12\x1f\n\x1bINVOCATION_STATUS_COMPLETED\x10\x06\x12\x1a\n\x16INVOCATION_STATUS_FREE\x10\x07*s\n\x10\x43ompletionResult\x12!\n\x1d\x43OMPLETION_RESULT_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43OMPLETION_RESULT_SUCCESS\x10\x01\x12\x1d\n\x19\x43OMPLETION_RESULT_FAILURE\x10\x02*\x81\x01\n\x0bServiceType\x12\x1c\n\x18SERVICE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14SERVICE_TYPE_SERVICE\x10\x01\x12\x1f\n\x1bSERVICE_TYPE_VIRTUAL_OBJECT\x10\x02\x12\x19\n\x15SERVICE_TYPE_WORKFLOW\x10\x03*\\\n\tEntryKind\x12\x1a\n\x16\x45NTRY_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45NTRY_KIND_COMMAND\x10\x01\x12\x1b\n\x17\x45NTRY_KIND_NOTIFICATION\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'grpc_server.gen.invocation_lifecycle.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INVOCATIONSTATUS']._serialized_start=1592
-  _globals['_INVOCATIONSTATUS']._serialized_end=1864
-  _globals['_COMPLETIONRESULT']._serialized_start=1866
-  _globals['_COMPLETIONRESULT']._serialized_end=1981
-  _globals['_SERVICETYPE']._serialized_start=1984
-  _globals['_SERVICETYPE']._serialized_end=2113
-  _globals['_ENTRYKIND']._serialized_start=2115
-  _globals['_ENTRYKIND']._serialized_end=2207
+  _globals['_INVOCATIONSTATUS']._serialized_start=2204
+  _globals['_INVOCATIONSTATUS']._serialized_end=2476
+  _globals['_COMPLETIONRESULT']._serialized_start=2478
+  _globals['_COMPLETIONRESULT']._serialized_end=2593
+  _globals['_SERVICETYPE']._serialized_start=2596
+  _globals['_SERVICETYPE']._serialized_end=2725
+  _globals['_ENTRYKIND']._serialized_start=2727
+  _globals['_ENTRYKIND']._serialized_end=2819
   _globals['_TARGET']._serialized_start=65
   _globals['_TARGET']._serialized_end=133
   _globals['_JOURNALENTRY']._serialized_start=136
@@ -48,13 +48,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SLEEPTIMER']._serialized_start=390
   _globals['_SLEEPTIMER']._serialized_end=441
   _globals['_INVOCATION']._serialized_start=444
-  _globals['_INVOCATION']._serialized_end=1125
-  _globals['_DEPLOYMENT']._serialized_start=1127
-  _globals['_DEPLOYMENT']._serialized_end=1241
-  _globals['_SERVICE']._serialized_start=1244
-  _globals['_SERVICE']._serialized_end=1412
-  _globals['_DEPLOYMENTSELECTOR']._serialized_start=1415
-  _globals['_DEPLOYMENTSELECTOR']._serialized_end=1589
-  _globals['_DEPLOYMENTSELECTOR_MODE']._serialized_start=1517
-  _globals['_DEPLOYMENTSELECTOR_MODE']._serialized_end=1577
+  _globals['_INVOCATION']._serialized_end=1275
+  _globals['_DEPLOYMENT']._serialized_start=1277
+  _globals['_DEPLOYMENT']._serialized_end=1391
+  _globals['_SERVICE']._serialized_start=1394
+  _globals['_SERVICE']._serialized_end=1644
+  _globals['_RETRYPOLICY']._serialized_start=1647
+  _globals['_RETRYPOLICY']._serialized_end=2024
+  _globals['_RETRYPOLICY_ONMAXATTEMPTS']._serialized_start=1851
+  _globals['_RETRYPOLICY_ONMAXATTEMPTS']._serialized_end=1952
+  _globals['_DEPLOYMENTSELECTOR']._serialized_start=2027
+  _globals['_DEPLOYMENTSELECTOR']._serialized_end=2201
+  _globals['_DEPLOYMENTSELECTOR_MODE']._serialized_start=2129
+  _globals['_DEPLOYMENTSELECTOR_MODE']._serialized_end=2189
 # @@protoc_insertion_point(module_scope)

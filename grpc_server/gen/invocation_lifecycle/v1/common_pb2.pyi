@@ -309,6 +309,9 @@ class Invocation(_message.Message):
     RESTARTED_FROM_FIELD_NUMBER: _builtins.int
     AWAITING_FIELD_NUMBER: _builtins.int
     TIMERS_FIELD_NUMBER: _builtins.int
+    LAST_FAILURE_FIELD_NUMBER: _builtins.int
+    NEXT_ATTEMPT_MS_FIELD_NUMBER: _builtins.int
+    COMPLETION_FAILURE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The invocation id, `inv_1...` (38 characters)."""
     status: Global___InvocationStatus.ValueType
@@ -333,6 +336,12 @@ class Invocation(_message.Message):
     """Set on invocations created by restart-as-new: the id of the invocation restarted."""
     awaiting: _builtins.int
     """Suspended invocations: the completion id awaited."""
+    last_failure: _builtins.str
+    """The last failed attempt's error; cleared when the invocation journals a new command."""
+    next_attempt_ms: _builtins.int
+    """Backing off: when its next attempt starts (virtual ms since the epoch)."""
+    completion_failure: _builtins.str
+    """Completed with failure: why ("[409] killed", "[409] canceled", or the handler's error)."""
     @_builtins.property
     def target(self) -> Global___Target:
         """What it calls."""
@@ -370,19 +379,28 @@ class Invocation(_message.Message):
         restarted_from: _builtins.str | None = ...,
         awaiting: _builtins.int | None = ...,
         timers: _abc.Iterable[Global___SleepTimer] | None = ...,
+        last_failure: _builtins.str | None = ...,
+        next_attempt_ms: _builtins.int | None = ...,
+        completion_failure: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting", "_completed_ms", b"_completed_ms", "_due_ms", b"_due_ms", "_idempotency_key", b"_idempotency_key", "_restarted_from", b"_restarted_from", "awaiting", b"awaiting", "completed_ms", b"completed_ms", "due_ms", b"due_ms", "idempotency_key", b"idempotency_key", "pinned", b"pinned", "restarted_from", b"restarted_from", "target", b"target"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting", "_completed_ms", b"_completed_ms", "_completion_failure", b"_completion_failure", "_due_ms", b"_due_ms", "_idempotency_key", b"_idempotency_key", "_last_failure", b"_last_failure", "_next_attempt_ms", b"_next_attempt_ms", "_restarted_from", b"_restarted_from", "awaiting", b"awaiting", "completed_ms", b"completed_ms", "completion_failure", b"completion_failure", "due_ms", b"due_ms", "idempotency_key", b"idempotency_key", "last_failure", b"last_failure", "next_attempt_ms", b"next_attempt_ms", "pinned", b"pinned", "restarted_from", b"restarted_from", "target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting", "_completed_ms", b"_completed_ms", "_due_ms", b"_due_ms", "_idempotency_key", b"_idempotency_key", "_restarted_from", b"_restarted_from", "awaiting", b"awaiting", "completed_ms", b"completed_ms", "completion", b"completion", "completion_retention_s", b"completion_retention_s", "due_ms", b"due_ms", "id", b"id", "idempotency_key", b"idempotency_key", "journal", b"journal", "journal_retained", b"journal_retained", "journal_retention_s", b"journal_retention_s", "pinned", b"pinned", "restarted_from", b"restarted_from", "retry_count", b"retry_count", "status", b"status", "target", b"target", "timers", b"timers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting", "_completed_ms", b"_completed_ms", "_completion_failure", b"_completion_failure", "_due_ms", b"_due_ms", "_idempotency_key", b"_idempotency_key", "_last_failure", b"_last_failure", "_next_attempt_ms", b"_next_attempt_ms", "_restarted_from", b"_restarted_from", "awaiting", b"awaiting", "completed_ms", b"completed_ms", "completion", b"completion", "completion_failure", b"completion_failure", "completion_retention_s", b"completion_retention_s", "due_ms", b"due_ms", "id", b"id", "idempotency_key", b"idempotency_key", "journal", b"journal", "journal_retained", b"journal_retained", "journal_retention_s", b"journal_retention_s", "last_failure", b"last_failure", "next_attempt_ms", b"next_attempt_ms", "pinned", b"pinned", "restarted_from", b"restarted_from", "retry_count", b"retry_count", "status", b"status", "target", b"target", "timers", b"timers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__awaiting: _TypeAlias = _typing.Literal["awaiting"]  # noqa: Y015
     _WhichOneofArgType__awaiting: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting"]  # noqa: Y015
     _WhichOneofReturnType__completed_ms: _TypeAlias = _typing.Literal["completed_ms"]  # noqa: Y015
     _WhichOneofArgType__completed_ms: _TypeAlias = _typing.Literal["_completed_ms", b"_completed_ms"]  # noqa: Y015
+    _WhichOneofReturnType__completion_failure: _TypeAlias = _typing.Literal["completion_failure"]  # noqa: Y015
+    _WhichOneofArgType__completion_failure: _TypeAlias = _typing.Literal["_completion_failure", b"_completion_failure"]  # noqa: Y015
     _WhichOneofReturnType__due_ms: _TypeAlias = _typing.Literal["due_ms"]  # noqa: Y015
     _WhichOneofArgType__due_ms: _TypeAlias = _typing.Literal["_due_ms", b"_due_ms"]  # noqa: Y015
     _WhichOneofReturnType__idempotency_key: _TypeAlias = _typing.Literal["idempotency_key"]  # noqa: Y015
     _WhichOneofArgType__idempotency_key: _TypeAlias = _typing.Literal["_idempotency_key", b"_idempotency_key"]  # noqa: Y015
+    _WhichOneofReturnType__last_failure: _TypeAlias = _typing.Literal["last_failure"]  # noqa: Y015
+    _WhichOneofArgType__last_failure: _TypeAlias = _typing.Literal["_last_failure", b"_last_failure"]  # noqa: Y015
+    _WhichOneofReturnType__next_attempt_ms: _TypeAlias = _typing.Literal["next_attempt_ms"]  # noqa: Y015
+    _WhichOneofArgType__next_attempt_ms: _TypeAlias = _typing.Literal["_next_attempt_ms", b"_next_attempt_ms"]  # noqa: Y015
     _WhichOneofReturnType__restarted_from: _TypeAlias = _typing.Literal["restarted_from"]  # noqa: Y015
     _WhichOneofArgType__restarted_from: _TypeAlias = _typing.Literal["_restarted_from", b"_restarted_from"]  # noqa: Y015
     @_typing.overload
@@ -390,9 +408,15 @@ class Invocation(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__completed_ms) -> _WhichOneofReturnType__completed_ms | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__completion_failure) -> _WhichOneofReturnType__completion_failure | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__due_ms) -> _WhichOneofReturnType__due_ms | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__idempotency_key) -> _WhichOneofReturnType__idempotency_key | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__last_failure) -> _WhichOneofReturnType__last_failure | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_attempt_ms) -> _WhichOneofReturnType__next_attempt_ms | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__restarted_from) -> _WhichOneofReturnType__restarted_from | None: ...
 
@@ -450,6 +474,7 @@ class Service(_message.Message):
     TYPE_FIELD_NUMBER: _builtins.int
     JOURNAL_RETENTION_S_FIELD_NUMBER: _builtins.int
     COMPLETION_RETENTION_S_FIELD_NUMBER: _builtins.int
+    RETRY_POLICY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The service name."""
     type: Global___ServiceType.ValueType
@@ -460,6 +485,10 @@ class Service(_message.Message):
     """Completion (status) retention, in seconds, if set explicitly; absent means "the default"
     (24 h, and never less than the journal retention).
     """
+    @_builtins.property
+    def retry_policy(self) -> Global___RetryPolicy:
+        """How failed attempts back off and end; absent means Restate's default."""
+
     def __init__(
         self,
         *,
@@ -467,16 +496,100 @@ class Service(_message.Message):
         type: Global___ServiceType.ValueType = ...,
         journal_retention_s: _builtins.int = ...,
         completion_retention_s: _builtins.int | None = ...,
+        retry_policy: Global___RetryPolicy | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s", "completion_retention_s", b"completion_retention_s"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s", "_retry_policy", b"_retry_policy", "completion_retention_s", b"completion_retention_s", "retry_policy", b"retry_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s", "completion_retention_s", b"completion_retention_s", "journal_retention_s", b"journal_retention_s", "name", b"name", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s", "_retry_policy", b"_retry_policy", "completion_retention_s", b"completion_retention_s", "journal_retention_s", b"journal_retention_s", "name", b"name", "retry_policy", b"retry_policy", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__completion_retention_s: _TypeAlias = _typing.Literal["completion_retention_s"]  # noqa: Y015
     _WhichOneofArgType__completion_retention_s: _TypeAlias = _typing.Literal["_completion_retention_s", b"_completion_retention_s"]  # noqa: Y015
+    _WhichOneofReturnType__retry_policy: _TypeAlias = _typing.Literal["retry_policy"]  # noqa: Y015
+    _WhichOneofArgType__retry_policy: _TypeAlias = _typing.Literal["_retry_policy", b"_retry_policy"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__completion_retention_s) -> _WhichOneofReturnType__completion_retention_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__retry_policy) -> _WhichOneofReturnType__retry_policy | None: ...
 
 Global___Service: _TypeAlias = Service  # noqa: Y015
+
+@_typing.final
+class RetryPolicy(_message.Message):
+    """How a service's failed attempts back off and end (restate-server's [default-retry-policy]:
+    500 ms, factor 2.0, at most 60 s, 70 attempts, then pause).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _OnMaxAttempts:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _OnMaxAttemptsEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[RetryPolicy._OnMaxAttempts.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        ON_MAX_ATTEMPTS_UNSPECIFIED: RetryPolicy._OnMaxAttempts.ValueType  # 0
+        """Pause (the default)."""
+        ON_MAX_ATTEMPTS_PAUSE: RetryPolicy._OnMaxAttempts.ValueType  # 1
+        """Pause: the invocation waits for resume."""
+        ON_MAX_ATTEMPTS_KILL: RetryPolicy._OnMaxAttempts.ValueType  # 2
+        """Kill: the invocation completes with failure."""
+
+    class OnMaxAttempts(_OnMaxAttempts, metaclass=_OnMaxAttemptsEnumTypeWrapper):
+        """What happens when the last attempt fails."""
+
+    ON_MAX_ATTEMPTS_UNSPECIFIED: RetryPolicy.OnMaxAttempts.ValueType  # 0
+    """Pause (the default)."""
+    ON_MAX_ATTEMPTS_PAUSE: RetryPolicy.OnMaxAttempts.ValueType  # 1
+    """Pause: the invocation waits for resume."""
+    ON_MAX_ATTEMPTS_KILL: RetryPolicy.OnMaxAttempts.ValueType  # 2
+    """Kill: the invocation completes with failure."""
+
+    INITIAL_INTERVAL_MS_FIELD_NUMBER: _builtins.int
+    FACTOR_FIELD_NUMBER: _builtins.int
+    MAX_INTERVAL_MS_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ON_MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    initial_interval_ms: _builtins.int
+    """Delay before the second attempt, in ms; absent means 500."""
+    factor: _builtins.float
+    """Each further delay is the previous one times this (>= 1.0); absent means 2.0."""
+    max_interval_ms: _builtins.int
+    """The longest delay, in ms (>= the initial interval); absent means 60000."""
+    max_attempts: _builtins.int
+    """Attempts in all, the first included (>= 1); absent means 70."""
+    on_max_attempts: Global___RetryPolicy.OnMaxAttempts.ValueType
+    """What the last failure leads to."""
+    def __init__(
+        self,
+        *,
+        initial_interval_ms: _builtins.int | None = ...,
+        factor: _builtins.float | None = ...,
+        max_interval_ms: _builtins.int | None = ...,
+        max_attempts: _builtins.int | None = ...,
+        on_max_attempts: Global___RetryPolicy.OnMaxAttempts.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_factor", b"_factor", "_initial_interval_ms", b"_initial_interval_ms", "_max_attempts", b"_max_attempts", "_max_interval_ms", b"_max_interval_ms", "factor", b"factor", "initial_interval_ms", b"initial_interval_ms", "max_attempts", b"max_attempts", "max_interval_ms", b"max_interval_ms"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_factor", b"_factor", "_initial_interval_ms", b"_initial_interval_ms", "_max_attempts", b"_max_attempts", "_max_interval_ms", b"_max_interval_ms", "factor", b"factor", "initial_interval_ms", b"initial_interval_ms", "max_attempts", b"max_attempts", "max_interval_ms", b"max_interval_ms", "on_max_attempts", b"on_max_attempts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__factor: _TypeAlias = _typing.Literal["factor"]  # noqa: Y015
+    _WhichOneofArgType__factor: _TypeAlias = _typing.Literal["_factor", b"_factor"]  # noqa: Y015
+    _WhichOneofReturnType__initial_interval_ms: _TypeAlias = _typing.Literal["initial_interval_ms"]  # noqa: Y015
+    _WhichOneofArgType__initial_interval_ms: _TypeAlias = _typing.Literal["_initial_interval_ms", b"_initial_interval_ms"]  # noqa: Y015
+    _WhichOneofReturnType__max_attempts: _TypeAlias = _typing.Literal["max_attempts"]  # noqa: Y015
+    _WhichOneofArgType__max_attempts: _TypeAlias = _typing.Literal["_max_attempts", b"_max_attempts"]  # noqa: Y015
+    _WhichOneofReturnType__max_interval_ms: _TypeAlias = _typing.Literal["max_interval_ms"]  # noqa: Y015
+    _WhichOneofArgType__max_interval_ms: _TypeAlias = _typing.Literal["_max_interval_ms", b"_max_interval_ms"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__factor) -> _WhichOneofReturnType__factor | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__initial_interval_ms) -> _WhichOneofReturnType__initial_interval_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_attempts) -> _WhichOneofReturnType__max_attempts | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_interval_ms) -> _WhichOneofReturnType__max_interval_ms | None: ...
+
+Global___RetryPolicy: _TypeAlias = RetryPolicy  # noqa: Y015
 
 @_typing.final
 class DeploymentSelector(_message.Message):

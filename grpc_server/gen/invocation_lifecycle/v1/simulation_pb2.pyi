@@ -441,7 +441,7 @@ class FailAttemptRequest(_message.Message):
     class _OnMaxAttemptsEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[FailAttemptRequest._OnMaxAttempts.ValueType], _builtins.type):
         DESCRIPTOR: _descriptor.EnumDescriptor
         ON_MAX_ATTEMPTS_UNSPECIFIED: FailAttemptRequest._OnMaxAttempts.ValueType  # 0
-        """Pause (Restate's default)."""
+        """The service's retry policy decides (Restate's default: pause)."""
         ON_MAX_ATTEMPTS_PAUSE: FailAttemptRequest._OnMaxAttempts.ValueType  # 1
         """Pause: the invocation waits for resume."""
         ON_MAX_ATTEMPTS_KILL: FailAttemptRequest._OnMaxAttempts.ValueType  # 2
@@ -451,7 +451,7 @@ class FailAttemptRequest(_message.Message):
         """What happens when attempts run out."""
 
     ON_MAX_ATTEMPTS_UNSPECIFIED: FailAttemptRequest.OnMaxAttempts.ValueType  # 0
-    """Pause (Restate's default)."""
+    """The service's retry policy decides (Restate's default: pause)."""
     ON_MAX_ATTEMPTS_PAUSE: FailAttemptRequest.OnMaxAttempts.ValueType  # 1
     """Pause: the invocation waits for resume."""
     ON_MAX_ATTEMPTS_KILL: FailAttemptRequest.OnMaxAttempts.ValueType  # 2
@@ -460,24 +460,30 @@ class FailAttemptRequest(_message.Message):
     INVOCATION_ID_FIELD_NUMBER: _builtins.int
     MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
     ON_MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
     invocation_id: _builtins.str
     """A running invocation."""
     max_attempts: _builtins.int
-    """Attempts allowed before giving up; 0 means 70 (Restate's default)."""
+    """Attempts allowed before giving up; 0 means the service's retry policy (Restate's default: 70)."""
     on_max_attempts: Global___FailAttemptRequest.OnMaxAttempts.ValueType
     """What to do when this failure was the last allowed attempt."""
+    failure: _builtins.str
+    """The attempt's error, kept as the invocation's last failure; absent means "[500] attempt failed"."""
     def __init__(
         self,
         *,
         invocation_id: _builtins.str = ...,
         max_attempts: _builtins.int = ...,
         on_max_attempts: Global___FailAttemptRequest.OnMaxAttempts.ValueType = ...,
+        failure: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_failure", b"_failure", "failure", b"failure"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["invocation_id", b"invocation_id", "max_attempts", b"max_attempts", "on_max_attempts", b"on_max_attempts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_failure", b"_failure", "failure", b"failure", "invocation_id", b"invocation_id", "max_attempts", b"max_attempts", "on_max_attempts", b"on_max_attempts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__failure: _TypeAlias = _typing.Literal["failure"]  # noqa: Y015
+    _WhichOneofArgType__failure: _TypeAlias = _typing.Literal["_failure", b"_failure"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__failure) -> _WhichOneofReturnType__failure | None: ...
 
 Global___FailAttemptRequest: _TypeAlias = FailAttemptRequest  # noqa: Y015
 
@@ -489,21 +495,29 @@ class FailAttemptResponse(_message.Message):
 
     STATUS_FIELD_NUMBER: _builtins.int
     RETRY_COUNT_FIELD_NUMBER: _builtins.int
+    NEXT_ATTEMPT_MS_FIELD_NUMBER: _builtins.int
     status: _common_pb2.InvocationStatus.ValueType
     """Running (backing off), paused, or completed."""
     retry_count: _builtins.int
     """Failed attempts so far."""
+    next_attempt_ms: _builtins.int
+    """Backing off: when the next attempt starts (virtual ms since the epoch); absent otherwise.
+    Until then the invocation's handler steps answer FAILED_PRECONDITION / BACKING_OFF.
+    """
     def __init__(
         self,
         *,
         status: _common_pb2.InvocationStatus.ValueType = ...,
         retry_count: _builtins.int = ...,
+        next_attempt_ms: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_attempt_ms", b"_next_attempt_ms", "next_attempt_ms", b"next_attempt_ms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["retry_count", b"retry_count", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_attempt_ms", b"_next_attempt_ms", "next_attempt_ms", b"next_attempt_ms", "retry_count", b"retry_count", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__next_attempt_ms: _TypeAlias = _typing.Literal["next_attempt_ms"]  # noqa: Y015
+    _WhichOneofArgType__next_attempt_ms: _TypeAlias = _typing.Literal["_next_attempt_ms", b"_next_attempt_ms"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_attempt_ms) -> _WhichOneofReturnType__next_attempt_ms | None: ...
 
 Global___FailAttemptResponse: _TypeAlias = FailAttemptResponse  # noqa: Y015
 
@@ -515,21 +529,29 @@ class CompleteRequest(_message.Message):
 
     INVOCATION_ID_FIELD_NUMBER: _builtins.int
     FAILED_FIELD_NUMBER: _builtins.int
+    FAILURE_FIELD_NUMBER: _builtins.int
     invocation_id: _builtins.str
     """A running invocation."""
     failed: _builtins.bool
     """True: the handler failed terminally (completion "failure"); false: it returned a value."""
+    failure: _builtins.str
+    """Why it failed (with failed); absent means "[409] canceled" after a cancel signal, else
+    "[500] terminal error".
+    """
     def __init__(
         self,
         *,
         invocation_id: _builtins.str = ...,
         failed: _builtins.bool = ...,
+        failure: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_failure", b"_failure", "failure", b"failure"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "invocation_id", b"invocation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_failure", b"_failure", "failed", b"failed", "failure", b"failure", "invocation_id", b"invocation_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__failure: _TypeAlias = _typing.Literal["failure"]  # noqa: Y015
+    _WhichOneofArgType__failure: _TypeAlias = _typing.Literal["_failure", b"_failure"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__failure) -> _WhichOneofReturnType__failure | None: ...
 
 Global___CompleteRequest: _TypeAlias = CompleteRequest  # noqa: Y015
 
