@@ -32,7 +32,7 @@ from .errors import (
     SnapshotError,
     Unavailable,
 )
-from .lifecycle import LIFECYCLE, LIVE_STATES, MACHINE, STATES, Lifecycle
+from .lifecycle import LIFECYCLE, LIVE_STATES, MACHINE, STATES, Lifecycle, Status
 from .restart import CHECKS, Decision, RestartPlan
 from .snapshot import dump_world, load_world
 
@@ -54,6 +54,7 @@ __all__ = [
     "RestartResult",
     "STATES",
     "SnapshotError",
+    "Status",
     "Unavailable",
     "dump_world",
     "load_world",

@@ -39,6 +39,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol, cast
 
 from transitions import Machine
@@ -47,13 +48,27 @@ from . import restart
 from .deployments import resume_deployment_usable, resume_keeps_deployment
 from .errors import FailedPrecondition, IllegalTransition
 
-FREE = "free"
-SCHEDULED = "scheduled"
-INBOXED = "inboxed"
-RUNNING = "running"
-SUSPENDED = "suspended"
-PAUSED = "paused"
-COMPLETED = "completed"
+
+class Status(StrEnum):
+    """The lifecycle's states, for typed code (a member equals its word: ``Status.RUNNING == "running"``)."""
+
+    FREE = "free"
+    SCHEDULED = "scheduled"
+    INBOXED = "inboxed"
+    RUNNING = "running"
+    SUSPENDED = "suspended"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+# The engine moves plain strings (the fast path compares and hashes them); each equals its Status.
+FREE: str = Status.FREE.value
+SCHEDULED: str = Status.SCHEDULED.value
+INBOXED: str = Status.INBOXED.value
+RUNNING: str = Status.RUNNING.value
+SUSPENDED: str = Status.SUSPENDED.value
+PAUSED: str = Status.PAUSED.value
+COMPLETED: str = Status.COMPLETED.value
 
 #: Every state; ``free`` stands for "absent" (never existed, purged, or freed).
 STATES: tuple[str, ...] = (FREE, SCHEDULED, INBOXED, RUNNING, SUSPENDED, PAUSED, COMPLETED)

@@ -262,6 +262,65 @@ def restart_requests(
     return st.builds(RestartRequest, targets, froms, deployments)
 
 
+@dataclass(frozen=True)
+class Call:
+    """One call as a client makes it: ``engine.call(service, handler, key, delay_ms=..., idempotency_key=...)``."""
+
+    service: str
+    handler: str = "run"
+    key: str | None = None
+    delay_ms: int = 0
+    idempotency_key: str | None = None
+
+    def send(self, engine: Engine) -> str:
+        """Make the call (raises the refusal, if any); the invocation id."""
+        return engine.call(
+            self.service, self.handler, self.key, delay_ms=self.delay_ms, idempotency_key=self.idempotency_key
+        )
+
+
+def calls(services: Sequence[str] = SERVICE_NAMES, keys: Sequence[str] = KEYS) -> st.SearchStrategy[Call]:
+    """Calls aimed mostly at ``services``: keyed or not, delayed or not, some idempotent, a few malformed
+    (an unknown service, an empty handler, a key where none belongs) for the refusals."""
+    good = st.builds(
+        Call,
+        st.sampled_from(list(services)),
+        st.sampled_from(("run", "greet")),
+        st.none() | st.sampled_from(list(keys)),
+        st.sampled_from((0, 0, 0, 1_000, 60_000)),
+        st.none() | st.sampled_from(("once", "twice")),
+    )
+    bad = st.builds(Call, st.sampled_from(("Nope", "")), st.sampled_from(("run", "")), st.none() | st.just("k"))
+    return st.one_of(good, good, good, bad)
+
+
+#: The admin operations that take an invocation id alone.
+ADMIN_OPERATIONS: tuple[str, ...] = ("cancel", "kill", "purge", "purge_journal", "pause", "resume")
+
+
+@dataclass(frozen=True)
+class AdminRequest:
+    """One admin operation on an invocation: ``getattr(engine, operation)(invocation_id)``."""
+
+    operation: str
+    invocation_id: str
+
+    def send(self, engine: Engine) -> int:
+        """Send it (raises the refusal, if any); the status of the answer."""
+        status: int = getattr(engine, self.operation)(self.invocation_id)
+        return status
+
+
+def admin_requests(invocation_ids: Sequence[str] = ()) -> st.SearchStrategy[AdminRequest]:
+    """Admin operations aimed mostly at ``invocation_ids``, with malformed and absent ids mixed in."""
+    targets: st.SearchStrategy[str] = st.sampled_from(MALFORMED_INVOCATION_IDS) | st.builds(
+        encode_invocation_id, st.integers(0, U64_MAX), st.integers(0, U128_MAX)
+    )
+    if invocation_ids:
+        targets = st.sampled_from(list(invocation_ids)) | st.sampled_from(list(invocation_ids)) | targets
+    return st.builds(AdminRequest, st.sampled_from(ADMIN_OPERATIONS), targets)
+
+
 @st.composite
 def worlds_with_requests(draw: st.DrawFn, /, **world_bounds: int) -> tuple[dict[str, Any], RestartRequest]:
     """A world and a restart request aimed (mostly) at it."""
@@ -353,11 +412,16 @@ def invocations(draw: st.DrawFn, states: Sequence[str] = LIVE_STATES) -> tuple[E
 
 
 __all__ = [
+    "ADMIN_OPERATIONS",
     "COMMAND_TYPES",
     "MALFORMED_DEPLOYMENTS",
     "MALFORMED_FROMS",
     "MALFORMED_INVOCATION_IDS",
+    "AdminRequest",
+    "Call",
     "RestartRequest",
+    "admin_requests",
+    "calls",
     "invocations",
     "journals",
     "make_invocation",

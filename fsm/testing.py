@@ -2,9 +2,10 @@
 
 - :class:`EngineStateMachine` (:mod:`fsm.stateful`): a Hypothesis ``RuleBasedStateMachine`` over an
   engine; subclass it to add rules and invariants. A failing run prints a runnable program.
-- Strategies (:mod:`fsm.strategies`): :func:`worlds`, :func:`journals`, :func:`restart_requests`,
-  :func:`worlds_with_requests`, :func:`invocations`; and :func:`make_invocation`, an engine holding
-  an invocation in any state, reached through the engine's own operations.
+- Strategies (:mod:`fsm.strategies`): :func:`worlds`, :func:`journals`, :func:`calls`,
+  :func:`admin_requests`, :func:`restart_requests`, :func:`worlds_with_requests`,
+  :func:`invocations`; and :func:`make_invocation`, an engine holding an invocation in any state,
+  reached through the engine's own operations.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ except ModuleNotFoundError as exc:  # tests/test_extras.py tries it without hypo
 
 from .stateful import STATUSES, EngineStateMachine, check_refusal
 from .strategies import (
+    ADMIN_OPERATIONS,
     COMMAND_TYPES,
     MALFORMED_DEPLOYMENTS,
     MALFORMED_FROMS,
     MALFORMED_INVOCATION_IDS,
+    AdminRequest,
+    Call,
     RestartRequest,
+    admin_requests,
+    calls,
     invocations,
     journals,
     make_invocation,
@@ -32,13 +38,18 @@ from .strategies import (
 )
 
 __all__ = [
+    "ADMIN_OPERATIONS",
     "COMMAND_TYPES",
     "MALFORMED_DEPLOYMENTS",
     "MALFORMED_FROMS",
     "MALFORMED_INVOCATION_IDS",
     "STATUSES",
+    "AdminRequest",
+    "Call",
     "EngineStateMachine",
     "RestartRequest",
+    "admin_requests",
+    "calls",
     "check_refusal",
     "invocations",
     "journals",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fsm import Engine, InvalidArgument, LifecycleError
+from fsm import STATES, Engine, InvalidArgument, LifecycleError, Status
 from fsm.errors import FailedPrecondition, WrongType
 from fsm.journal import COMMAND_TYPES, EntryType
 from fsm.model import CompletionResult, ServiceType
@@ -101,6 +101,9 @@ def test_the_public_string_sets_are_enums_equal_to_their_words() -> None:
     assert [t.value for t in CompletionResult] == ["success", "failure"]
     run: str = EntryType.RUN
     assert run == "Run" and EntryType("Sleep") is EntryType.SLEEP
+    assert [s.value for s in Status] == list(STATES)
+    inv = e.call("Counter", "add", "k")
+    assert e.invocations[inv].state == Status.RUNNING and Status(e.invocations[inv].state) is Status.RUNNING
 
 
 def test_a_deployment_is_found_by_id_or_by_name_in_the_library(world: World) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsm import Engine, LifecycleError
@@ -14,7 +14,13 @@ from fsm.lifecycle import LIVE_STATES
 from fsm.model import SERVICE_TYPES, VIRTUAL_OBJECT
 from fsm.snapshot import dump_invocation, dump_world, load_world
 from fsm.testing import (
+    ADMIN_OPERATIONS,
+    AdminRequest,
+    Call,
     RestartRequest,
+    admin_requests,
+    calls,
+    check_refusal,
     invocations,
     journals,
     make_invocation,
@@ -135,3 +141,66 @@ def test_drawn_invocations_are_consistent(made: tuple[Engine, str], data: st.Dat
     except LifecycleError:
         pass
     assert dump_invocation(engine, engine.invocations[inv]) == before
+
+
+def _world_for_calls() -> Engine:
+    engine = Engine(seed=3)
+    engine.register_service("Greeter")
+    engine.register_service("Counter", "virtual_object")
+    engine.register_deployment(["Greeter", "Counter"])
+    return engine
+
+
+@FAST
+@given(st.lists(calls(("Greeter", "Counter")), min_size=1, max_size=8))
+def test_calls_are_answered_or_refused_well_and_a_refusal_changes_nothing(drawn: list[Call]) -> None:
+    engine = _world_for_calls()
+    outcomes = set()
+    for call in drawn:
+        before = dump_world(engine)
+        try:
+            inv = call.send(engine)
+        except LifecycleError as err:
+            check_refusal(err)
+            assert dump_world(engine) == before
+            outcomes.add(err.reason)
+        else:
+            assert engine.invocations[inv].service == call.service
+            outcomes.add("accepted")
+    engine.check_invariants()
+
+
+@FAST
+@given(st.data())
+def test_admin_requests_hit_live_invocations_and_malformed_ids(data: st.DataObject) -> None:
+    engine = _world_for_calls()
+    ids = [engine.call("Greeter", "run"), engine.call("Counter", "run", "a")]
+    for request in data.draw(st.lists(admin_requests(ids), min_size=1, max_size=6)):
+        assert request.operation in ADMIN_OPERATIONS
+        before = dump_world(engine)
+        try:
+            status = request.send(engine)
+        except LifecycleError as err:
+            check_refusal(err)
+            assert dump_world(engine) == before
+        else:
+            assert status in (200, 202)
+    engine.check_invariants()
+
+
+def test_the_call_and_admin_strategies_reach_every_kind_of_answer() -> None:
+    seen: set[str] = set()
+
+    @settings(max_examples=300, derandomize=True, database=None)
+    @given(calls(("Greeter", "Counter")), admin_requests(["inv_1"]))
+    def probe(call: Call, request: AdminRequest) -> None:
+        engine = _world_for_calls()
+        for send in (call.send, request.send):
+            try:
+                send(engine)
+                seen.add("accepted")
+            except LifecycleError as err:
+                seen.add(err.reason)
+
+    probe()
+    assert {"accepted", "SERVICE_NOT_FOUND", "INVALID_ARGUMENT", "INVALID_INVOCATION_ID"} <= seen, seen
