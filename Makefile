@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 50051
+HTTP_PORT ?= 9070
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
 .PHONY: setup run test test-long bench fuzz lint mutate explore simulate diagram conformance conformance-grpc \
@@ -19,8 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-run: setup  ## start the gRPC server on $(HOST):$(PORT)
-	$(PY) -m grpc_server --host $(HOST) --port $(PORT)
+run: setup  ## start the server: gRPC on $(HOST):$(PORT), Restate's HTTP admin API on $(HOST):$(HTTP_PORT)
+	$(PY) -m grpc_server --host $(HOST) --port $(PORT) --http-port $(HTTP_PORT)
 
 # The Node.js client test (a gRPC client in another language) needs its packages.
 NODE_DEPS := tests/node/node_modules/.package-lock.json

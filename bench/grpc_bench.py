@@ -75,7 +75,7 @@ def read_line(stream: IO[str], deadline: float) -> str:
 
 def start_server(snapshot: Path | None, log_path: Path, extra: Sequence[str] = ()) -> ServerProcess:
     """Spawn ``python -m grpc_server``; ready = the first SERVING answer of the health service."""
-    args = [sys.executable, "-m", "grpc_server", "--host", "127.0.0.1", "--port", "0", *extra]
+    args = [sys.executable, "-m", "grpc_server", "--host", "127.0.0.1", "--port", "0", "--http-port", "0", *extra]
     if snapshot is not None:
         args += ["--snapshot", str(snapshot)]
     log = open(log_path, "wb")

@@ -157,3 +157,35 @@ def parse_query_string(query: str, fields: tuple[str, ...] = ("from", "deploymen
         else:
             deployment = decoded
     return RawQuery(from_, deployment)
+
+
+#: ``DELETE /invocations/{id}?mode=…``: serde's variants of Restate's deletion mode, in its order.
+DELETE_MODES: dict[str, str] = {
+    "Cancel": "cancel",
+    "cancel": "cancel",
+    "Kill": "kill",
+    "kill": "kill",
+    "Purge": "purge",
+    "purge": "purge",
+}
+
+
+def parse_delete_mode(query: str) -> str:
+    """The operation a ``DELETE /invocations/{id}`` query asks for (``cancel`` when absent), or
+    Restate's 400 for an unknown variant or a repeated ``mode``."""
+    if not isinstance(query, str):
+        raise query_error(f"expected a string, got {type(query).__name__}")
+    mode: str | None = None
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if _form_decode(name) != "mode":
+            continue
+        if mode is not None:
+            raise query_error("duplicate field `mode`")
+        mode = _form_decode(value)
+        if mode not in DELETE_MODES:
+            expected = ", ".join(f"`{variant}`" for variant in DELETE_MODES)
+            raise query_error(f"mode: unknown variant `{mode}`, expected one of {expected}")
+    return DELETE_MODES[mode] if mode is not None else "cancel"

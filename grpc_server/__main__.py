@@ -1,6 +1,10 @@
 """``python -m grpc_server`` (or ``invocation-lifecycle-server``): run the gRPC server.
 
-    python -m grpc_server [--host 127.0.0.1] [--port 50051] [--seed 0] [--snapshot world.json]
+    python -m grpc_server [--host 127.0.0.1] [--port 50051] [--http-port 9070 | --no-http] [--seed 0]
+                          [--snapshot world.json]
+
+Serves gRPC on ``--port`` and Restate's HTTP admin API on ``--http-port`` (9070, Restate's own
+admin port; ``HTTP_PORT`` when the flag is absent), both over one engine.
 
 Logs one JSON object per line on stderr (``--log-format text`` for plain lines); each admin call is
 one line (``--log-level DEBUG`` adds the simulation calls). Stops gracefully on SIGTERM / SIGINT.
@@ -27,7 +31,18 @@ from fsm.snapshot import load_world
 
 from .logs import configure_logging
 from .security import TOKEN_ENV, Security
-from .server import DEFAULT_GRACE_S, DEFAULT_HOST, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT, DEFAULT_WORKERS, serve
+from .server import (
+    DEFAULT_GRACE_S,
+    DEFAULT_HOST,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_WORKERS,
+    serve,
+)
+
+#: Read when ``--http-port`` is not given.
+HTTP_PORT_ENV = "HTTP_PORT"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,6 +51,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)"
     )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=None,
+        help=f"port of Restate's HTTP admin API (default ${HTTP_PORT_ENV} or {DEFAULT_HTTP_PORT}; 0: any free one)",
+    )
+    parser.add_argument("--no-http", action="store_true", help="serve gRPC only")
     parser.add_argument("--seed", type=int, default=0, help="seed for generated ids (default 0)")
     parser.add_argument(
         "--snapshot",
@@ -75,6 +97,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0..65535, got {args.port}")
+    if args.http_port is None and not args.no_http:
+        raw = os.environ.get(HTTP_PORT_ENV, "")
+        if raw and not raw.isdigit():
+            parser.error(f"{HTTP_PORT_ENV} must be a port number, got {raw!r}")
+        args.http_port = int(raw) if raw else DEFAULT_HTTP_PORT
+    if args.http_port is not None and not 0 <= args.http_port <= 65535:
+        parser.error(f"--http-port must be 0..65535, got {args.http_port}")
+    if args.no_http:
+        args.http_port = None
     if args.max_message_bytes < 1024:
         parser.error("--max-message-bytes must be at least 1024")
     if args.workers < 1:
@@ -133,6 +164,7 @@ def _run(args: argparse.Namespace) -> int:
             workers=args.workers,
             grace_s=args.grace,
             security=security,
+            http_port=args.http_port,
         )
     except OSError as exc:
         print(str(exc), file=sys.stderr)

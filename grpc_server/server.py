@@ -28,12 +28,16 @@ from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2
 
 from . import rpc
 from .admin import AdminServicer
+from .http import build_app
+from .http.serving import HttpListener, start_http
 from .security import PLAIN, Security, TokenCheck, check_listen, credentials
 from .simulation import SimulationServicer
 from .world import GuardedEngine
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50051
+#: Restate's own admin port: its HTTP admin API (and tools pointed at Restate) expect it here.
+DEFAULT_HTTP_PORT = 9070
 #: Largest message received or sent (a world snapshot is the biggest), in bytes.
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 #: Threads that run the servicers once a request is whole (the event loop receives and sends; a
@@ -66,10 +70,18 @@ class Server:
     port: int
     world: GuardedEngine
     health: health.aio.HealthServicer
+    http: HttpListener | None = None
 
     @property
     def target(self) -> str:
         return f"{_host_for_address(self.host)}:{self.port}"
+
+    @property
+    def http_url(self) -> str | None:
+        """``http://host:port`` of Restate's admin API, or None when HTTP is off."""
+        if self.http is None:
+            return None
+        return f"http://{_host_for_address(self.host)}:{self.http.port}"
 
     def stop(self, grace_s: float | None = DEFAULT_GRACE_S) -> None:
         """Refuse new calls, let calls in flight finish (at most ``grace_s``), then stop."""
@@ -78,6 +90,8 @@ class Server:
 
         async def stopping() -> None:
             await self.health.enter_graceful_shutdown()
+            if self.http is not None:
+                await self.http.stop()
             await self.grpc_server.stop(grace_s)
 
         asyncio.run_coroutine_threadsafe(stopping(), self.loop).result()
@@ -98,8 +112,10 @@ def start(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     workers: int = DEFAULT_WORKERS,
     security: Security = PLAIN,
+    http_port: int | None = None,
 ) -> Server:
-    """Start serving ``engine`` (a new empty world if None) on ``host:port`` (0: any free port).
+    """Start serving ``engine`` (a new empty world if None) on ``host:port`` (0: any free port), and
+    Restate's HTTP admin API on ``host:http_port`` when given (0: any free port).
 
     Off loopback, ``security`` must bring TLS or say ``insecure`` (see :mod:`grpc_server.security`).
     """
@@ -111,20 +127,26 @@ def start(
     thread = threading.Thread(target=loop.run_forever, name="grpc-loop", daemon=True)
     thread.start()
     try:
-        server, bound, health_servicer = asyncio.run_coroutine_threadsafe(
-            _start(world, host, port, max_message_bytes, workers, security), loop
+        server, bound, health_servicer, http = asyncio.run_coroutine_threadsafe(
+            _start(world, host, port, max_message_bytes, workers, security, http_port), loop
         ).result()
     except BaseException:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
         raise
-    return Server(server, loop, thread, host, bound, world, health_servicer)
+    return Server(server, loop, thread, host, bound, world, health_servicer, http)
 
 
 async def _start(
-    world: GuardedEngine, host: str, port: int, max_message_bytes: int, workers: int, security: Security
-) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    world: GuardedEngine,
+    host: str,
+    port: int,
+    max_message_bytes: int,
+    workers: int,
+    security: Security,
+    http_port: int | None,
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer, HttpListener | None]:
     server = grpc.aio.server(
         migration_thread_pool=futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker"),
         interceptors=[TokenCheck(security.token)] if security.token is not None else None,
@@ -149,10 +171,13 @@ async def _start(
         raise OSError(f"cannot listen on {address}: {exc}") from None
     if bound == 0:
         raise OSError(f"cannot listen on {address}")
+    http = None
+    if http_port is not None:
+        http = await start_http(build_app(world, security.token), host, http_port, security)
     await server.start()
     for name in ("", ADMIN_SERVICE, SIMULATION_SERVICE):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return server, bound, health_servicer
+    return server, bound, health_servicer, http
 
 
 def serve(
@@ -164,10 +189,17 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     grace_s: float = DEFAULT_GRACE_S,
     security: Security = PLAIN,
+    http_port: int | None = DEFAULT_HTTP_PORT,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully. Call from the main thread."""
     server = start(
-        engine, host=host, port=port, max_message_bytes=max_message_bytes, workers=workers, security=security
+        engine,
+        host=host,
+        port=port,
+        max_message_bytes=max_message_bytes,
+        workers=workers,
+        security=security,
+        http_port=http_port,
     )
     stopping = threading.Event()
 
@@ -178,6 +210,9 @@ def serve(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info("listening on %s", server.target)
     print(f"invocation-lifecycle gRPC server listening on {server.target}", flush=True)
+    if server.http_url is not None:
+        log.info("Restate admin API over HTTP on %s", server.http_url)
+        print(f"invocation-lifecycle HTTP admin API listening on {server.http_url}", flush=True)
     try:
         # Woken every half second: a signal handled between Event.wait's check of the flag and its
         # block would otherwise leave the main thread blocked forever (set() found no waiter yet).

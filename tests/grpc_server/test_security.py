@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import http.client
 import ipaddress
 import logging
 import subprocess
@@ -186,7 +187,7 @@ def test_tls_serves_clients_that_trust_the_certificate_and_only_them(
 )
 def test_the_server_command_refuses_unsafe_or_broken_set_ups(args: list[str], exit_code: int, stderr: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "grpc_server", "--port", "0", *args],
+        [sys.executable, "-m", "grpc_server", "--port", "0", "--http-port", "0", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -196,3 +197,27 @@ def test_the_server_command_refuses_unsafe_or_broken_set_ups(args: list[str], ex
     assert done.returncode == exit_code
     assert done.stderr.endswith(stderr) if stderr.endswith("\n") else stderr in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_http_admin_api_needs_the_token_too_but_not_for_health() -> None:
+    server = start(port=0, host="127.0.0.1", security=Security(token=TOKEN), http_port=0)
+    try:
+        assert server.http is not None
+
+        def ask(path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", server.http.port, timeout=WAIT_S)  # type: ignore[union-attr]
+            conn.request("PATCH" if "invocations" in path else "GET", path, headers=headers)
+            answer = conn.getresponse()
+            result = (answer.status, answer.read())
+            conn.close()
+            return result
+
+        assert ask("/invocations/inv_bogus/cancel", {}) == (
+            401,
+            b'{"message":"Missing or wrong bearer token: send \'authorization: Bearer <token>\'.","restate_code":null}',
+        )
+        assert ask("/v2/version", {"authorization": "Bearer wrong"})[0] == 401
+        assert ask("/invocations/inv_bogus/cancel", {"authorization": f"Bearer {TOKEN}"})[0] == 400
+        assert ask("/health", {}) == (200, b"")
+    finally:
+        server.stop(0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import os
 import random
 import signal
 import subprocess
@@ -167,7 +169,7 @@ def launch() -> Iterator[list[subprocess.Popen[str]]]:
 
 def _launch(started: list[subprocess.Popen[str]], *args: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "grpc_server", "--port", "0", *args],
+        [sys.executable, "-m", "grpc_server", "--port", "0", "--http-port", "0", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -215,7 +217,7 @@ def test_process_refuses_a_bad_snapshot_and_a_taken_port(launch: list[subprocess
     _, target = _launch(launch)
     port = target.rsplit(":", 1)[1]
     done = subprocess.run(
-        [sys.executable, "-m", "grpc_server", "--port", port],
+        [sys.executable, "-m", "grpc_server", "--port", port, "--http-port", "0"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -225,3 +227,67 @@ def test_process_refuses_a_bad_snapshot_and_a_taken_port(launch: list[subprocess
     assert done.returncode == 1 and "cannot listen" in done.stderr
     with pytest.raises(OSError, match="cannot listen"):
         start(port=int(port))
+
+
+def test_the_process_serves_restates_http_admin_api_beside_grpc(launch: list[subprocess.Popen[str]]) -> None:
+    proc, target = _launch(launch)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # printed right after the gRPC line (maybe already buffered with it)
+    assert line.startswith("invocation-lifecycle HTTP admin API listening on http://127.0.0.1:"), line
+    port = int(line.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT_S)
+    conn.request("PATCH", "/invocations/inv_bogus/cancel")
+    answer = conn.getresponse()
+    assert answer.status == 400 and answer.read().startswith(b'{"message":"The request field')
+    conn.close()
+    with grpc.insecure_channel(target) as ch:  # one engine behind both
+        assert admin_pb2_grpc.AdminServiceStub(ch).ListServices(adm.ListServicesRequest(), timeout=WAIT_S) is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "problem"),
+    [
+        (["--http-port", "70000"], {}, "--http-port must be 0..65535, got 70000"),
+        ([], {"HTTP_PORT": "nine"}, "HTTP_PORT must be a port number, got 'nine'"),
+    ],
+)
+def test_bad_http_ports_are_refused_in_one_line(args: list[str], env: dict[str, str], problem: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "grpc_server", "--port", "0", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 2 and done.stderr.strip().endswith(problem) and "Traceback" not in done.stderr
+
+
+def test_no_http_serves_grpc_only_and_a_taken_http_port_is_named(launch: list[subprocess.Popen[str]]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grpc_server", "--port", "0", "--no-http"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    launch.append(proc)
+    assert proc.stdout is not None
+    assert "gRPC server listening on" in read_line(proc.stdout, time.monotonic() + WAIT_S)
+    assert read_line(proc.stdout, time.monotonic() + 1.0) == ""  # no HTTP line
+    holder = start(port=0, http_port=0)
+    try:
+        assert holder.http is not None
+        done = subprocess.run(
+            [sys.executable, "-m", "grpc_server", "--port", "0", "--http-port", str(holder.http.port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+            check=False,
+        )
+        assert done.returncode == 1
+        assert f"cannot listen for HTTP on 127.0.0.1:{holder.http.port}" in done.stderr
+    finally:
+        holder.stop(0)
