@@ -2,12 +2,14 @@
 
     python -m grpc_server.conformance --target HOST:PORT FILE.jsonl [more.jsonl ...]
     python -m grpc_server.conformance FILE.jsonl      # starts a server of its own on 127.0.0.1:0
+    python -m grpc_server.conformance --http [--target http://HOST:PORT] FILE.jsonl
 
 For each case: ImportWorld (the case's world), GetInvocation (the target before), the operation
 (RestartAsNew, or Cancel/Kill/Purge/PurgeJournal/Pause/Resume), GetInvocation (after). The
 comparison is :func:`fsm.conformance.compare`, the same one the in-process replay uses; this
 module only implements its ``Target``. ``transport: http`` cases cannot be expressed in a typed
-message (``from=abc``) and are counted on the ``skipped`` line.
+message (``from=abc``) and are counted on the ``skipped`` line. With ``--http`` the cases go to
+Restate's HTTP admin API instead (:mod:`grpc_server.http.conformance`, every case, bytes checked).
 
 Beyond what ``compare`` checks, every error is checked on the wire (:func:`wire_problems`): the
 gRPC code matches the issue's table for the (http_status, reason) the client sees, the trailer's
@@ -186,22 +188,39 @@ def _restart_request(request: dict[str, Any]) -> admin_pb2.RestartAsNewRequest:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grpc_server.conformance", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="JSONL files of cases (cases-format.md)")
-    parser.add_argument("--target", help="HOST:PORT of a running server; without it a server is started on 127.0.0.1:0")
+    parser.add_argument(
+        "--target",
+        help="a running server: HOST:PORT (gRPC) or http://HOST:PORT (--http); without it one is started on 127.0.0.1",
+    )
+    parser.add_argument("--http", action="store_true", help="ask Restate's HTTP admin API instead of gRPC")
     args = parser.parse_args(argv)
     own = None
     if args.target is None:
         from .server import start  # only when we need a server of our own
 
-        own = start(port=0)
-        args.target = own.target
+        own = start(port=0, http_port=0 if args.http else None)
+        args.target = own.http_url if args.http else own.target
     try:
-        with grpc.insecure_channel(args.target) as channel:
+        cases = read_cases(args.files)
+        if args.http:
+            from .http.conformance import HttpTarget
+
+            target = HttpTarget(args.target)
             try:
-                grpc.channel_ready_future(channel).result(timeout=TIMEOUT_S)
-            except grpc.FutureTimeoutError:
-                print(f"no gRPC server answers at {args.target}", file=sys.stderr)
+                report = replay(cases, target)
+            except OSError as exc:
+                print(f"no HTTP server answers at {args.target}: {exc}", file=sys.stderr)
                 return 2
-            report = replay(read_cases(args.files), GrpcTarget(channel))
+            finally:
+                target.close()
+        else:
+            with grpc.insecure_channel(args.target) as channel:
+                try:
+                    grpc.channel_ready_future(channel).result(timeout=TIMEOUT_S)
+                except grpc.FutureTimeoutError:
+                    print(f"no gRPC server answers at {args.target}", file=sys.stderr)
+                    return 2
+                report = replay(cases, GrpcTarget(channel))
     finally:
         if own is not None:
             own.stop(0)

@@ -1,0 +1,141 @@
+"""Raw HTTP probes of an admin API with no invocations: every answer's status, headers that matter, body.
+
+    python -m recording.http_probes --port ADMIN_PORT --out tests/conformance/recorded_http/probes.jsonl
+
+Asks a fresh server (no deployments, no invocations) every request of :func:`requests`: each
+invocation operation under every API-version prefix with well-formed, malformed, empty,
+non-UTF-8 and percent-encoded ids; wrong methods; unknown paths; query strings Restate refuses;
+the older ``DELETE /invocations/{id}?mode=``; health, version, services and deployments. One JSON
+line per request: ``method``, ``path``, and what came back: ``status``, ``content_type``,
+``allow``, ``body`` (UTF-8 text). The model must answer each one byte for byte
+(``tests/grpc_server/http/test_restate_api.py``). ``/version`` is recorded with its feature flags
+sorted (the real server lists them in a different order on each call) and its ingress address as
+the model's (the real one is the probed server's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import RecordingError
+
+ID = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9"
+OPERATIONS = ("cancel", "kill", "purge", "purge-journal", "pause", "resume", "restart-as-new")
+IDS = (ID, "inv_bogus", "", "%FF", "inv_%41", "a%2Fb", "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9x")
+PREFIXES = ("", "/v2", "/v3", "/v4", "/v1", "/v5", "/v0")
+QUERIES = (
+    "from=abc",
+    "from=1&from=2",
+    "from=",
+    "from=-1",
+    "from=99999999999",
+    "deployment=",
+    "deployment=dp_bad",
+    "deployment=latest",
+    "FROM=1",
+    "from=%20",
+    "from=+1",
+    "deployment=keep&deployment=latest",
+)
+#: What the model answers for the ingress address (it has no ingress): Restate's default.
+INGRESS = "http://127.0.0.1:8080/"
+
+
+def requests() -> list[tuple[str, str]]:
+    """Every probe, as (method, path with query)."""
+    out: list[tuple[str, str]] = []
+    for prefix in PREFIXES:
+        for operation in OPERATIONS:
+            out += [("PATCH", f"{prefix}/invocations/{raw}/{operation}") for raw in IDS]
+        out += [
+            ("GET", f"{prefix}/invocations/{ID}/cancel"),
+            ("POST", f"{prefix}/invocations/{ID}/restart-as-new"),
+            ("PATCH", f"{prefix}/invocations/{ID}"),
+            ("PATCH", f"{prefix}/invocations/{ID}/cancel/x"),
+            ("GET", f"{prefix}/health"),
+            ("HEAD", f"{prefix}/health"),
+            ("POST", f"{prefix}/health"),
+            ("GET", f"{prefix}/version"),
+            ("GET", f"{prefix}/nope"),
+            ("DELETE", f"{prefix}/invocations/{ID}"),
+            ("DELETE", f"{prefix}/invocations/{ID}?mode=kill"),
+            ("DELETE", f"{prefix}/invocations/{ID}?mode=Purge"),
+            ("DELETE", f"{prefix}/invocations/{ID}?mode=bogus"),
+            ("DELETE", f"{prefix}/invocations/{ID}?mode=kill&mode=purge"),
+            ("DELETE", f"{prefix}/invocations/inv_bogus"),
+            ("DELETE", f"{prefix}/invocations/inv_bogus?mode=bogus"),
+            ("DELETE", f"{prefix}/invocations/%FF"),
+            ("GET", f"{prefix}/services"),
+            ("GET", f"{prefix}/services/Nope"),
+            ("GET", f"{prefix}/services/%FF"),
+            ("GET", f"{prefix}/deployments"),
+            ("GET", f"{prefix}/deployments/dp_bad"),
+            ("GET", f"{prefix}/deployments/dp_16hyvaGLkmYCmSH4nzeUDZv"),
+            ("GET", f"{prefix}/deployments/%FF"),
+        ]
+        for query in QUERIES:
+            out += [
+                ("PATCH", f"{prefix}/invocations/{ID}/restart-as-new?{query}"),
+                ("PATCH", f"{prefix}/invocations/inv_bogus/restart-as-new?{query}"),
+                ("PATCH", f"{prefix}/invocations/{ID}/resume?{query}"),
+                ("PATCH", f"{prefix}/invocations/{ID}/cancel?{query}"),
+            ]
+    return out
+
+
+def ask(port: int, method: str, path: str, timeout: float = 10.0) -> dict[str, Any]:
+    """One request on a fresh connection; what came back, as a probe line."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+        return {
+            "method": method,
+            "path": path,
+            "status": resp.status,
+            "content_type": resp.getheader("content-type"),
+            "allow": resp.getheader("allow"),
+            "body": body.decode("utf-8", "replace"),
+        }
+    finally:
+        conn.close()
+
+
+def normalised(probe: dict[str, Any]) -> dict[str, Any]:
+    """``/version`` with its features sorted and the model's ingress (see the module's docstring)."""
+    if probe["status"] == 200 and probe["path"].endswith("/version") and probe["method"] == "GET":
+        version = json.loads(probe["body"])
+        version["ingress_endpoint"] = INGRESS
+        version["features"] = dict(sorted(version["features"].items()))
+        probe = {**probe, "body": json.dumps(version, separators=(",", ":"))}
+    return probe
+
+
+def record(port: int) -> list[dict[str, Any]]:
+    return [normalised(ask(port, method, path)) for method, path in requests()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m recording.http_probes", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True, help="the admin API's port on 127.0.0.1")
+    parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
+    args = parser.parse_args(argv)
+    try:
+        probes = record(args.port)
+    except (OSError, RecordingError) as exc:
+        print(f"cannot probe 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    args.out.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in probes), encoding="utf-8")
+    print(f"{len(probes)} probes written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

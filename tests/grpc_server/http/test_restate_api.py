@@ -1,0 +1,66 @@
+"""Restate's own paths answer as restate-server 1.7.12 did, byte for byte (its answers are recorded)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grpc_server.http.conformance import Answer, byte_problems
+from recording.http_probes import normalised
+
+from .conftest import Client
+
+RECORDED = Path(__file__).resolve().parents[2] / "conformance" / "recorded_http" / "probes.jsonl"
+PROBES = [json.loads(line) for line in RECORDED.read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_recording_covers_what_tools_send() -> None:
+    assert len(PROBES) == 847
+    kinds = {(p["status"], p["content_type"]) for p in PROBES}
+    assert {
+        (400, "application/json"),
+        (400, "text/plain; charset=utf-8"),
+        (404, "application/json"),
+        (404, None),
+        (405, None),
+        (202, None),
+        (200, None),
+        (200, "application/json"),
+    } <= kinds
+
+
+def test_every_recorded_answer_comes_back_byte_for_byte(client: Client) -> None:
+    different = []
+    for probe in PROBES:
+        got = client.request(probe["method"], probe["path"])
+        mine = normalised(
+            {
+                "method": probe["method"],
+                "path": probe["path"],
+                "status": got.status,
+                "content_type": got.content_type,
+                "allow": got.allow,
+                "body": got.body.decode("utf-8", "replace"),
+            }
+        )
+        if mine != probe:
+            different.append(f"{probe['method']} {probe['path']}: recorded {probe}, got {mine}")
+    assert different == [], "\n".join(different[:10])
+
+
+@pytest.mark.parametrize("index", [0, 5, 20])
+def test_a_one_byte_change_in_an_answer_fails_the_comparison(index: int) -> None:
+    case = {
+        "operation": "cancel",
+        "expect": {"http_status": 404, "message": "The requested invocation 'inv_1' does not exist"},
+    }
+    body = b'{"message":"The requested invocation \'inv_1\' does not exist","restate_code":null}'
+    assert byte_problems(case, Answer(404, "application/json", body), None) == []
+    changed = body[:index] + (b" " if body[index : index + 1] != b" " else b"_") + body[index + 1 :]
+    problems = byte_problems(case, Answer(404, "application/json", changed), None)
+    assert len(problems) == 1 and problems[0].startswith("body: expected")
+    assert byte_problems(case, Answer(404, "application/json; charset=utf-8", body), None) == [
+        "content-type: expected 'application/json', got 'application/json; charset=utf-8'"
+    ]
