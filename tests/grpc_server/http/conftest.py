@@ -33,11 +33,18 @@ class Client:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        json_type: bool = True,
     ) -> Reply:
+        """``json_type``: send ``content-type: application/json`` with a body unless ``headers`` say otherwise."""
         payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         sent = dict(headers or {})
-        if payload is not None and "content-type" not in sent:
+        if payload is not None and json_type and "content-type" not in sent:
             sent["content-type"] = "application/json"
         if self.connection.sock is None:
             self.connection.connect()

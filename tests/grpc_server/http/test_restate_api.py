@@ -17,7 +17,8 @@ PROBES = [json.loads(line) for line in RECORDED.read_text(encoding="utf-8").spli
 
 
 def test_the_recording_covers_what_tools_send() -> None:
-    assert len(PROBES) == 847
+    assert len(PROBES) == 985
+    assert sum("request_body" in p for p in PROBES) == 138  # the batch endpoints' bodies
     kinds = {(p["status"], p["content_type"]) for p in PROBES}
     assert {
         (400, "application/json"),
@@ -34,17 +35,26 @@ def test_the_recording_covers_what_tools_send() -> None:
 def test_every_recorded_answer_comes_back_byte_for_byte(client: Client) -> None:
     different = []
     for probe in PROBES:
-        got = client.request(probe["method"], probe["path"])
-        mine = normalised(
-            {
-                "method": probe["method"],
-                "path": probe["path"],
-                "status": got.status,
-                "content_type": got.content_type,
-                "allow": got.allow,
-                "body": got.body.decode("utf-8", "replace"),
-            }
+        payload = probe.get("request_body")
+        kind = probe.get("request_content_type")
+        got = client.request(
+            probe["method"],
+            probe["path"],
+            raw=None if payload is None else payload.encode(),
+            headers={} if kind is None else {"content-type": kind},
+            json_type=False,
         )
+        asked = {"method": probe["method"], "path": probe["path"]}
+        if payload is not None:
+            asked |= {"request_content_type": kind, "request_body": payload}
+        answered = {
+            **asked,
+            "status": got.status,
+            "content_type": got.content_type,
+            "allow": got.allow,
+            "body": got.body.decode("utf-8", "replace"),
+        }
+        mine = answered if payload is not None else normalised(answered)
         if mine != probe:
             different.append(f"{probe['method']} {probe['path']}: recorded {probe}, got {mine}")
     assert different == [], "\n".join(different[:10])
