@@ -169,6 +169,7 @@ class Admin:
         inv.pinned_protocol = plan.pinned_protocol
         inv.restarted_from = old.id
         world.enter(inv, "restarted")
+        world.restarted_as.setdefault(old.id, []).append(inv.id)
         return RestartResult(
             inv.id, old.id, list(plan.copied_indexes), inv.pinned_deployment, inv.pinned_protocol, inv.state
         )

@@ -198,6 +198,12 @@ class Engine:
     def idempotency(self) -> dict[tuple[str, str, str | None, str], str]:
         return self._world.idempotency
 
+    def restarted_as(self, invocation_id: str) -> list[str]:
+        """The stored invocations restarted from this one, oldest first (lineage, the other way round)."""
+        if not isinstance(invocation_id, str):
+            raise wrong_type("invocation_id", f"must be a string, got {type(invocation_id).__name__}")
+        return list(self._world.restarted_as.get(invocation_id, ()))
+
     def get_invocation(self, invocation_id: Any) -> Invocation | None:
         """The invocation, or None if absent (no parsing, no routing: a plain lookup)."""
         return self._world.get_invocation(invocation_id)

@@ -34,3 +34,8 @@ def check_invariants(world: World) -> None:
         for inv_id in inbox:
             queued = world.invocations.get(inv_id)
             assert queued is not None and queued.state == INBOXED, f"{inv_id} in inbox {lock} but not inboxed"
+    lineage: dict[str, list[str]] = {}
+    for inv in world.invocations.values():
+        if inv.restarted_from is not None:
+            lineage.setdefault(inv.restarted_from, []).append(inv.id)
+    assert world.restarted_as == lineage, f"lineage index {world.restarted_as} != restarted_from {lineage}"

@@ -227,6 +227,7 @@ class Invocation:
         "next_completion_id",
         "due_ms",
         "completed_ms",
+        "created_ms",
         "retry_count",
         "last_failure",
         "next_attempt_ms",
@@ -260,6 +261,7 @@ class Invocation:
         self.next_completion_id = 1
         self.due_ms: int | None = None
         self.completed_ms: int | None = None
+        self.created_ms: int | None = None  # None for an imported record that did not say
         self.retry_count = 0  # failed attempts so far (reset by resume)
         self.last_failure: str | None = None  # the last attempt's failure, until a new command is journaled
         self.next_attempt_ms: int | None = None  # backing off: when the next attempt starts

@@ -248,6 +248,7 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
     if inv.due_ms is not None and status != SCHEDULED:
         raise SnapshotError(f"{where}.due_ms", f"only a scheduled invocation is due to start, not a {status} one")
     inv.completed_ms = _time(_need(raw, "completed_ms", where, int, optional=True), f"{where}.completed_ms")
+    inv.created_ms = _time(_need(raw, "created_ms", where, int, optional=True), f"{where}.created_ms")
     if inv.completed_ms is not None and status != COMPLETED:
         raise SnapshotError(f"{where}.completed_ms", f"only a completed invocation has completed, not a {status} one")
     if inv.completed_ms is not None and inv.completed_ms > engine.now_ms:
@@ -328,6 +329,7 @@ def dump_invocation(
     for name in (
         "due_ms",
         "completed_ms",
+        "created_ms",
         "idempotency_key",
         "restarted_from",
         "awaiting",

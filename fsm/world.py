@@ -88,6 +88,8 @@ class World:
         self.inboxes: dict[tuple[str, str], deque[str]] = {}
         self.unavailable_partitions: set[int] = set()
         self.idempotency: dict[tuple[str, str, str | None, str], str] = {}
+        #: Lineage the other way round: an invocation's id -> the ids restarted from it (still stored).
+        self.restarted_as: dict[str, list[str]] = {}
         #: (exception, trigger, invocation id, source, dest) of callbacks that raised in this operation
         self.callback_errors: list[tuple[Exception, str, str, str, str]] = []
         self.in_callbacks = False
@@ -235,7 +237,7 @@ class World:
         inv_id = self.ids.invocation_id(now_ms, partition_key)
         while inv_id in self.invocations:  # astronomically unlikely; keeps ids unique anyway
             inv_id = self.ids.invocation_id(now_ms, partition_key)
-        return Invocation(
+        inv = Invocation(
             inv_id,
             service,
             handler,
@@ -244,6 +246,8 @@ class World:
             found.effective_journal_retention_s,
             found.effective_completion_retention_s,
         )
+        inv.created_ms = now_ms
+        return inv
 
     def enter(self, inv: Invocation, trigger: str, delayed: bool = False) -> str:
         """Fire ``invoke`` or ``restarted`` for a new record, then store it and schedule or start it."""
@@ -336,6 +340,12 @@ class World:
                     del self.inboxes[lock]
         if inv.idempotency_key is not None:
             self.idempotency.pop((inv.service, inv.handler, inv.key, inv.idempotency_key), None)
+        if inv.restarted_from is not None:
+            children = self.restarted_as.get(inv.restarted_from)
+            if children is not None and inv.id in children:
+                children.remove(inv.id)
+                if not children:
+                    del self.restarted_as[inv.restarted_from]
 
     def expire(self, kind: str, invocation_id: str) -> None:
         """The cleaner's work for one invocation: forget it, or drop its journal (if it is still due)."""
@@ -415,6 +425,8 @@ class World:
                 self.clock.schedule_start(inv.id, inv.due_ms)
             if inv.next_attempt_ms is not None:
                 self.clock.schedule_retry(inv.id, inv.next_attempt_ms)
+            if inv.restarted_from is not None:
+                self.restarted_as.setdefault(inv.restarted_from, []).append(inv.id)
             if inv.state == COMPLETED:
                 self.clock.schedule_retention(inv, self.clock.now_ms if inv.completed_ms is None else inv.completed_ms)
             for due_ms, completion_id in sleeps.get(inv.id, ()):

@@ -126,6 +126,7 @@ def invocation_to_proto(
         last_failure=inv.last_failure,
         next_attempt_ms=inv.next_attempt_ms,
         completion_failure=inv.completion_failure,
+        restarted_as=engine.restarted_as(inv.id),
     )
     if inv.pinned_deployment is not None:
         message.pinned.CopyFrom(

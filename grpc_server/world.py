@@ -24,6 +24,8 @@ class GuardedEngine:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
+        #: How many times the world was replaced (what remembers things about one world checks it).
+        self.generation = 0
 
     def run(self, operation: Callable[[Engine], T]) -> T:
         """``operation(engine)`` with the lock held for its whole duration."""
@@ -34,3 +36,4 @@ class GuardedEngine:
         """Swap in another world (ImportWorld); calls already running finish on the old one first."""
         with self._lock:
             self._engine = engine
+            self.generation += 1

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..world import GuardedEngine
-from . import batch, model_api, responses, restate_api
+from . import batch, extensions, model_api, responses, restate_api
 
 UNSUPPORTED_V1 = "Unsupported Admin API version V1. This server supports versions between V2 and V4."
 _VERSIONED = re.compile(r"^/v([0-9]+)(/.*)?$")
@@ -63,7 +63,12 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 def build_app(world: GuardedEngine, token: str | None = None) -> ASGIApp:
     """The whole HTTP side over ``world``."""
     inner = Starlette(
-        routes=[*restate_api.routes(world), *batch.routes(world), *model_api.routes(world)],
+        routes=[
+            *restate_api.routes(world),
+            *batch.routes(world),
+            *extensions.routes(world, extensions.IdempotencyKeys()),
+            *model_api.routes(world),
+        ],
         exception_handlers={404: _not_found, 405: _method_not_allowed},
     )
     expected = None if token is None else f"Bearer {token}".encode()

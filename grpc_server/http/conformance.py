@@ -128,8 +128,14 @@ class HttpTarget:
         self.connection.close()
 
     def _invocation(self, invocation_id: str) -> dict[str, Any] | None:
+        """The invocation's record in the world format (its lineage index left out: a restart adds to
+        the old one's ``restarted_as``, and the record itself must not change)."""
         answer = self.ask("GET", f"/model/invocations/{invocation_id}")
-        return answer.json() if answer.status == 200 else None
+        if answer.status != 200:
+            return None
+        record: dict[str, Any] = answer.json()
+        record.pop("restarted_as", None)
+        return record
 
     def run(self, case: dict[str, Any]) -> Outcome:
         path = request_path(case)

@@ -149,7 +149,9 @@ def routes(world: GuardedEngine) -> list[Route]:
             return responses.text(400, bad.text)
 
         def read(engine: Engine) -> dict[str, Any]:
-            return dump_invocation(engine, engine.lookup(target), engine.pending_sleeps())
+            shown = dump_invocation(engine, engine.lookup(target), engine.pending_sleeps())
+            shown["restarted_as"] = engine.restarted_as(target)
+            return shown
 
         try:
             found = await run_in_threadpool(world.run, read)

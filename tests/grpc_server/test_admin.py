@@ -36,7 +36,10 @@ def test_restart_as_new_copies_the_prefix_and_pins_latest(world: World) -> None:
     assert new.restarted_from == old
     assert [e.index for e in new.journal] == [0, 1, 2, 3, 4]
     assert [e.type for e in new.journal] == ["Input", "Run", "Run", "Run", "Run"]
-    assert world.get(old) == before, "the old invocation changed"
+    after = world.get(old)
+    assert list(after.restarted_as) == [new.id]  # lineage the other way round
+    del after.restarted_as[:]
+    assert after == before, "the old invocation changed"
     assert world.get(new.id) == new
 
 

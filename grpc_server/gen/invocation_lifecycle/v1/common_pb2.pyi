@@ -312,6 +312,7 @@ class Invocation(_message.Message):
     LAST_FAILURE_FIELD_NUMBER: _builtins.int
     NEXT_ATTEMPT_MS_FIELD_NUMBER: _builtins.int
     COMPLETION_FAILURE_FIELD_NUMBER: _builtins.int
+    RESTARTED_AS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The invocation id, `inv_1...` (38 characters)."""
     status: Global___InvocationStatus.ValueType
@@ -360,6 +361,12 @@ class Invocation(_message.Message):
     def timers(self) -> _containers.RepeatedCompositeFieldContainer[Global___SleepTimer]:
         """Sleep timers not fired yet, by due time."""
 
+    @_builtins.property
+    def restarted_as(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Lineage the other way round: the stored invocations restarted from this one, oldest first
+        (each names this one in its restarted_from).
+        """
+
     def __init__(
         self,
         *,
@@ -382,10 +389,11 @@ class Invocation(_message.Message):
         last_failure: _builtins.str | None = ...,
         next_attempt_ms: _builtins.int | None = ...,
         completion_failure: _builtins.str | None = ...,
+        restarted_as: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting", "_completed_ms", b"_completed_ms", "_completion_failure", b"_completion_failure", "_due_ms", b"_due_ms", "_idempotency_key", b"_idempotency_key", "_last_failure", b"_last_failure", "_next_attempt_ms", b"_next_attempt_ms", "_restarted_from", b"_restarted_from", "awaiting", b"awaiting", "completed_ms", b"completed_ms", "completion_failure", b"completion_failure", "due_ms", b"due_ms", "idempotency_key", b"idempotency_key", "last_failure", b"last_failure", "next_attempt_ms", b"next_attempt_ms", "pinned", b"pinned", "restarted_from", b"restarted_from", "target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting", "_completed_ms", b"_completed_ms", "_completion_failure", b"_completion_failure", "_due_ms", b"_due_ms", "_idempotency_key", b"_idempotency_key", "_last_failure", b"_last_failure", "_next_attempt_ms", b"_next_attempt_ms", "_restarted_from", b"_restarted_from", "awaiting", b"awaiting", "completed_ms", b"completed_ms", "completion", b"completion", "completion_failure", b"completion_failure", "completion_retention_s", b"completion_retention_s", "due_ms", b"due_ms", "id", b"id", "idempotency_key", b"idempotency_key", "journal", b"journal", "journal_retained", b"journal_retained", "journal_retention_s", b"journal_retention_s", "last_failure", b"last_failure", "next_attempt_ms", b"next_attempt_ms", "pinned", b"pinned", "restarted_from", b"restarted_from", "retry_count", b"retry_count", "status", b"status", "target", b"target", "timers", b"timers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting", "_completed_ms", b"_completed_ms", "_completion_failure", b"_completion_failure", "_due_ms", b"_due_ms", "_idempotency_key", b"_idempotency_key", "_last_failure", b"_last_failure", "_next_attempt_ms", b"_next_attempt_ms", "_restarted_from", b"_restarted_from", "awaiting", b"awaiting", "completed_ms", b"completed_ms", "completion", b"completion", "completion_failure", b"completion_failure", "completion_retention_s", b"completion_retention_s", "due_ms", b"due_ms", "id", b"id", "idempotency_key", b"idempotency_key", "journal", b"journal", "journal_retained", b"journal_retained", "journal_retention_s", b"journal_retention_s", "last_failure", b"last_failure", "next_attempt_ms", b"next_attempt_ms", "pinned", b"pinned", "restarted_as", b"restarted_as", "restarted_from", b"restarted_from", "retry_count", b"retry_count", "status", b"status", "target", b"target", "timers", b"timers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__awaiting: _TypeAlias = _typing.Literal["awaiting"]  # noqa: Y015
     _WhichOneofArgType__awaiting: _TypeAlias = _typing.Literal["_awaiting", b"_awaiting"]  # noqa: Y015
