@@ -29,6 +29,7 @@ from fsm.requests import parse_delete_mode, parse_query_string
 
 from ..world import GuardedEngine
 from . import responses
+from .openapi import document
 from .responses import BadSegment, segment
 
 T = TypeVar("T")
@@ -36,6 +37,8 @@ T = TypeVar("T")
 #: The version this model answers as (the CLI and SDK clients read it to pick an API version).
 VERSION = "1.7.12"
 MIN_API, MAX_API = 2, 4
+#: ``GET /openapi``: what this server answers over HTTP.
+OPENAPI = document(VERSION)
 #: What ``/version`` says of ingress: the model has none; Restate's default ingress address.
 INGRESS_ENDPOINT = "http://127.0.0.1:8080/"
 #: ``/version``'s feature flags, as restate-server 1.7.12 has them (all off there too); sorted here,
@@ -142,6 +145,9 @@ def routes(world: GuardedEngine) -> list[Route]:
             }
         )
 
+    async def openapi(request: Request) -> Response:
+        return responses.json_body(OPENAPI)
+
     async def list_services(request: Request) -> Response:
         services = await run(lambda e: [service_json(e, s) for s in e.services.values()])
         return responses.json_body({"services": services})
@@ -183,6 +189,7 @@ def routes(world: GuardedEngine) -> list[Route]:
         Route("/invocations/{invocation_id:segment}", delete_invocation, methods=["DELETE"]),
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
+        Route("/openapi", openapi, methods=["GET"]),
         Route("/services", list_services, methods=["GET"]),
         Route("/services/{name:segment}", get_service, methods=["GET"]),
         Route("/deployments", list_deployments, methods=["GET"]),

@@ -74,3 +74,23 @@ def test_a_one_byte_change_in_an_answer_fails_the_comparison(index: int) -> None
     assert byte_problems(case, Answer(404, "application/json; charset=utf-8", body), None) == [
         "content-type: expected 'application/json', got 'application/json; charset=utf-8'"
     ]
+
+
+def test_openapi_describes_every_path_served(client: Client, http_server: object) -> None:
+    from starlette.routing import Route
+
+    from grpc_server.http import batch, extensions, model_api, restate_api
+    from grpc_server.world import GuardedEngine
+
+    document = client.request("GET", "/v2/openapi").json()
+    assert document["openapi"] == "3.1.0"
+    assert [t["name"] for t in document["tags"]] == ["Restate admin API", "Model (not part of Restate's API)"]
+    world = GuardedEngine.__new__(GuardedEngine)
+    served = {
+        route.path.replace(":segment", "")
+        for module in (restate_api, batch, model_api)
+        for route in module.routes(world)
+        if isinstance(route, Route)
+    } | {r.path.replace(":segment", "") for r in extensions.routes(world, extensions.IdempotencyKeys())}
+    described = {p.replace("{service}", "{name}").replace("{deployment}", "{deployment_id}") for p in document["paths"]}
+    assert served - {"/openapi"} <= described, served - described
