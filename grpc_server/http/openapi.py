@@ -24,7 +24,10 @@ ERROR: dict[str, Any] = {
         }
     },
 }
-TEXT: dict[str, Any] = {"description": "A query string or path segment Restate cannot read", "content": {"text/plain": {}}}
+TEXT: dict[str, Any] = {
+    "description": "A query string or path segment Restate cannot read",
+    "content": {"text/plain": {}},
+}
 EMPTY = {"description": "Done (no body)"}
 ID = {"name": "invocation_id", "in": "path", "required": True, "schema": {"type": "string"}}
 DEPLOYMENT = {
