@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+from grpc_server.server import start
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = re.compile(r"<!-- embedding-example:start -->\n(.*?)<!-- embedding-example:end -->", re.S)
@@ -52,3 +56,67 @@ def test_the_embedding_example_is_typed_without_any(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+TOUR = re.compile(r"<!-- http-tour:start -->\n```console\n(.*?)```\n<!-- http-tour:end -->", re.S)
+
+
+def tour() -> list[tuple[str, str]]:
+    """The README's HTTP session: (command, the output it shows)."""
+    found = TOUR.search((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert found, "README.md lost its HTTP tour markers"
+    steps: list[tuple[str, str]] = []
+    for line in found.group(1).splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], ""))
+        else:
+            command, shown = steps[-1]
+            steps[-1] = (command, f"{shown}\n{line}" if shown else line)
+    return steps
+
+
+def curl(command: str, port: int) -> str:
+    """What ``curl`` prints for the flags the tour uses (-s, -X, -H, -d, -w), without needing curl."""
+    words = shlex.split(command)
+    assert words[0] == "curl", command
+    method, headers, data, write_out, url = "GET", {}, None, "", ""
+    i = 1
+    while i < len(words):
+        word = words[i]
+        if word in ("-X", "-H", "-d", "-w"):
+            value = words[i + 1]
+            if word == "-X":
+                method = value
+            elif word == "-H":
+                name, _, text = value.partition(":")
+                headers[name.strip()] = text.strip()
+            elif word == "-d":
+                data = value.encode()
+            else:
+                write_out = value
+            i += 2
+            continue
+        if word != "-s":
+            url = word
+        i += 1
+    assert url.startswith("localhost:9070/"), url
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, url.removeprefix("localhost:9070"), body=data, headers=headers)
+        answer = connection.getresponse()
+        body = answer.read().decode()
+        return body + write_out.replace("%{http_code}", str(answer.status)).replace("\\n", "\n")
+    finally:
+        connection.close()
+
+
+def test_the_http_tour_prints_what_the_readme_shows() -> None:
+    server = start(port=0, http_port=0)  # a fresh server, as `make run` starts one (seed 0)
+    try:
+        assert server.http is not None
+        steps = tour()
+        assert len(steps) >= 10
+        for command, shown in steps:
+            assert curl(command, server.http.port).rstrip() == shown, command
+    finally:
+        server.stop(0)
