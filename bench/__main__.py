@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import grpc_bench, holding, hotpath, report, restate
+from . import grpc_bench, holding, hotpath, http_bench, report, restate
 from .common import JSON, RESULTS, ROOT, machine, run_child, stop
 
-SECTIONS = ("hotpath", "simulator", "memory", "fsm-simulate", "grpc", "holding", "restate")
+SECTIONS = ("hotpath", "simulator", "memory", "fsm-simulate", "grpc", "http", "holding", "restate")
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,8 @@ def run(args: argparse.Namespace) -> JSON:
             completed=sizes.grpc_completed,
             ready_runs=sizes.ready_runs,
         )
+    if section("http", "HTTP: restart-as-new over Restate's admin API at 1 and 8 clients"):
+        results["http"] = http_bench.measure(sizes.restate_restarts)
     if section("holding", "the server holds: health under 8 and 100 stalled streams, AdvanceClock(10^15)"):
         results["holding"] = holding.measure(sizes.health_checks, sizes.sleepers)
     if section("restate", "real restate-server: start-to-ready and restart-as-new"):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import os
 import platform
 import signal
+import socket
 import statistics
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -110,3 +114,74 @@ def run_child(module: str, args: list[str], timeout_s: float, prefix: Sequence[s
 def emit(result: JSON) -> None:
     """A child's answer to :func:`run_child`: one JSON line on stdout."""
     print(json.dumps(result), flush=True)
+
+
+def _connection(port: int) -> http.client.HTTPConnection:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.connect()
+    assert conn.sock is not None
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle/delayed-ACK waits
+    return conn
+
+
+def timed_patch(port: int, path: str, count: int, expect: int) -> tuple[list[float], int]:
+    """``count`` PATCHes on one kept-alive connection: latencies (ms) and answers other than ``expect``."""
+    conn = _connection(port)
+    latencies: list[float] = []
+    unexpected = 0
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            conn.request("PATCH", path)
+            response = conn.getresponse()
+            response.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+            unexpected += response.status != expect
+    finally:
+        conn.close()
+    return latencies, unexpected
+
+
+def latency(latencies: list[float], unexpected: int) -> JSON:
+    """p50/p99/mean of one client's sequential calls, and the rate they came at."""
+    total_s = sum(latencies) / 1000
+    return {
+        "calls": len(latencies),
+        "unexpected_answers": unexpected,
+        "p50_ms": round(percentile(latencies, 0.5), 3),
+        "p99_ms": round(percentile(latencies, 0.99), 3),
+        "mean_ms": round(sum(latencies) / len(latencies), 3) if latencies else 0.0,
+        "rps_one_client": round(len(latencies) / total_s, 1) if total_s else 0.0,
+    }
+
+
+def concurrent_patch(port: int, path: str, clients: int, per_client: int, expect: int) -> JSON:
+    """``clients`` threads, each on its own kept-alive connection, ``per_client`` PATCHes each:
+    requests per second over the wall time, and latency percentiles over all calls."""
+    results: list[tuple[list[float], int]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+
+    def client() -> None:
+        start.wait()
+        found = timed_patch(port, path, per_client, expect)
+        with lock:
+            results.append(found)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    all_calls = [ms for calls, _ in results for ms in calls]
+    return {
+        "clients": clients,
+        "calls": len(all_calls),
+        "unexpected_answers": sum(bad for _, bad in results),
+        "rps": round(len(all_calls) / wall, 1) if wall else 0.0,
+        "p50_ms": round(percentile(all_calls, 0.5), 3),
+        "p99_ms": round(percentile(all_calls, 0.99), 3),
+    }

@@ -51,6 +51,7 @@ class ServerProcess:
     listening_s: float
     ready_s: float
     log: IO[bytes]
+    http_port: int | None = None  # Restate's HTTP admin API, when the server serves it
 
     def cpu_s(self) -> float:
         """User + system CPU seconds the server has used (from /proc; 0.0 where unavailable)."""
@@ -88,6 +89,8 @@ def start_server(snapshot: Path | None, log_path: Path, extra: Sequence[str] = (
             raise RuntimeError(f"the server did not start: {line!r}; see {log_path}")
         listening = time.perf_counter() - started
         target = line.split()[-1]
+        http_line = proc.stdout.readline()  # printed right after the gRPC line
+        http_port = int(http_line.rsplit(":", 1)[1]) if "HTTP admin API listening on" in http_line else None
         with grpc.insecure_channel(target) as channel:
             check = health_pb2_grpc.HealthStub(channel).Check
             while True:
@@ -101,7 +104,7 @@ def start_server(snapshot: Path | None, log_path: Path, extra: Sequence[str] = (
                     if time.perf_counter() - started > READY_TIMEOUT_S:
                         raise
                     time.sleep(0.005)
-        return ServerProcess(proc, target, listening, time.perf_counter() - started, log)
+        return ServerProcess(proc, target, listening, time.perf_counter() - started, log, http_port)
     except BaseException:
         stop(proc)
         log.close()

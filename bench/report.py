@@ -134,6 +134,18 @@ def targets(results: JSON) -> list[JSON]:
             None if far is None else far <= 2,
         )
     )
+    for clients, key, field in ((1, "restart_200", "rps_one_client"), (8, "restart_200_8_clients", "rps")):
+        model = _get(results, "http", key, field)
+        real = _get(results, "restate_server", key, field)
+        out.append(
+            _target(
+                f"HTTP restart-as-new at {clients} client{'s' if clients > 1 else ''} vs restate-server",
+                ">= the real server's req/s in the same run",
+                None if model is None else f"{model:,.0f} vs {real:,.0f} req/s" if real else f"{model:,.0f} req/s",
+                None if model is None or not real else model >= real,
+                "" if real else "restate-server not measured in this run",
+            )
+        )
     ready = _get(results, "grpc", "server_ready", "ready_s_median")
     out.append(
         _target(
@@ -290,6 +302,46 @@ def table(results: JSON) -> str:
                 _fmt(ready["ready_s_median"], 3),
                 ", ".join(str(x) for x in ready["ready_s"]),
             )
+        )
+    web = results.get("http")
+    if isinstance(web, dict) and "restart_200" in web:
+        real = results.get("restate_server") or {}
+        rows = [
+            (
+                "model, 1 client",
+                web["restart_200"]["rps_one_client"],
+                web["restart_200"]["p50_ms"],
+                web["restart_200"]["p99_ms"],
+            ),
+            (
+                "model, 8 clients",
+                web["restart_200_8_clients"]["rps"],
+                web["restart_200_8_clients"]["p50_ms"],
+                web["restart_200_8_clients"]["p99_ms"],
+            ),
+            (
+                "model, 404, 1 client",
+                web["restart_404"]["rps_one_client"],
+                web["restart_404"]["p50_ms"],
+                web["restart_404"]["p99_ms"],
+            ),
+        ]
+        if isinstance(real.get("restart_200"), dict):
+            rows.append(
+                (
+                    "restate-server, 1 client",
+                    real["restart_200"]["rps_one_client"],
+                    real["restart_200"]["p50_ms"],
+                    real["restart_200"]["p99_ms"],
+                )
+            )
+        if isinstance(real.get("restart_200_8_clients"), dict):
+            eight = real["restart_200_8_clients"]
+            rows.append(("restate-server, 8 clients", eight["rps"], eight["p50_ms"], eight["p99_ms"]))
+        lines += _rows(
+            "restart-as-new over HTTP (PATCH /invocations/{id}/restart-as-new, kept-alive connections)",
+            ("server", "req/s", "p50 ms", "p99 ms"),
+            [(name, _fmt(rps), _fmt(p50, 2), _fmt(p99, 2)) for name, rps, p50, p99 in rows],
         )
     held = results.get("holding")
     if isinstance(held, dict) and "health" in held:

@@ -18,7 +18,6 @@ The parent (:func:`measure`) runs the stage (``python -m bench.restate --stage``
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import shutil
 import subprocess
@@ -34,7 +33,7 @@ from recording.install import server_binary
 from recording.launch import free_ports, prepare_server, server_args, server_env, services_args, services_env
 from recording.processes import Processes, loopback_up
 
-from .common import JSON, ROOT, emit, median, percentile, run_child
+from .common import JSON, ROOT, concurrent_patch, emit, latency, median, run_child, timed_patch
 
 #: A well-formed invocation id that exists nowhere (the 404 path).
 ABSENT_ID = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8ed"
@@ -106,36 +105,6 @@ def _start_server(
     return server, ports, time.perf_counter() - started
 
 
-def _timed_patch(port: int, path: str, count: int, expect: int) -> tuple[list[float], int]:
-    """``count`` PATCHes on one kept-alive connection: latencies (ms) and answers other than ``expect``."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    latencies: list[float] = []
-    unexpected = 0
-    try:
-        for _ in range(count):
-            started = time.perf_counter()
-            conn.request("PATCH", path)
-            response = conn.getresponse()
-            response.read()
-            latencies.append((time.perf_counter() - started) * 1000)
-            unexpected += response.status != expect
-    finally:
-        conn.close()
-    return latencies, unexpected
-
-
-def _latency(latencies: list[float], unexpected: int) -> JSON:
-    total_s = sum(latencies) / 1000
-    return {
-        "calls": len(latencies),
-        "unexpected_answers": unexpected,
-        "p50_ms": round(percentile(latencies, 0.5), 3),
-        "p99_ms": round(percentile(latencies, 0.99), 3),
-        "mean_ms": round(sum(latencies) / len(latencies), 3) if latencies else 0.0,
-        "rps_one_client": round(len(latencies) / total_s, 1) if total_s else 0.0,
-    }
-
-
 def _restart_as_new(sdk_python: Path, workdir: Path, ports: dict[str, int], procs: Processes, restarts: int) -> JSON:
     services_port = free_ports("services")["services"]
     services = procs.start(
@@ -157,14 +126,16 @@ def _restart_as_new(sdk_python: Path, workdir: Path, ports: dict[str, int], proc
             raise RuntimeError(f"{inv_id} did not complete")
         time.sleep(0.05)
     path = f"/invocations/{inv_id}/restart-as-new"
-    _timed_patch(ports["admin"], path, 10, 200)  # warm-up
-    ok = _latency(*_timed_patch(ports["admin"], path, restarts, 200))
-    _timed_patch(ports["admin"], f"/invocations/{ABSENT_ID}/restart-as-new", 10, 404)
-    absent = _latency(*_timed_patch(ports["admin"], f"/invocations/{ABSENT_ID}/restart-as-new", restarts, 404))
+    timed_patch(ports["admin"], path, 10, 200)  # warm-up
+    ok = latency(*timed_patch(ports["admin"], path, restarts, 200))
+    timed_patch(ports["admin"], f"/invocations/{ABSENT_ID}/restart-as-new", 10, 404)
+    absent = latency(*timed_patch(ports["admin"], f"/invocations/{ABSENT_ID}/restart-as-new", restarts, 404))
+    eight = concurrent_patch(ports["admin"], path, 8, max(restarts // 8, 10), 200)
     return {
         "completed_invocation": "Steps/run (three ctx.run), deployment /d1 of recording/services.py",
         "restart_200": ok,
         "restart_404": absent,
+        "restart_200_8_clients": eight,
     }
 
 

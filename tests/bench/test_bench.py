@@ -47,6 +47,8 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
             "scenarios": {"restart@8": {"rps": 2500.0, "p99_ms": 4.0}, "echo@8": {"rps": 4000.0}},
             "server_ready": {"ready_s_median": 0.4},
         },
+        "http": {"restart_200": {"rps_one_client": 700.0}, "restart_200_8_clients": {"rps": 1400.0}},
+        "restate_server": {"restart_200": {"rps_one_client": 400.0}},
         "holding": {
             "health": {"no stalled streams": {"max_ms": 2.0}, "8 stalled streams": {"max_ms": 150.0}},
             "advance_clock": {"sleepers": 100, "far_s_worst": 1.5, "near_s_worst": 1.4},
@@ -62,6 +64,8 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
         "RestartAsNew at 8 clients": True,
         "RestartAsNew vs Echo floor at 8 clients": True,
         "RestartAsNew p99 at 8 clients": True,
+        "HTTP restart-as-new at 1 client vs restate-server": True,
+        "HTTP restart-as-new at 8 clients vs restate-server": None,
         "health check with 8 stalled streams open": False,
         "AdvanceClock(10^15 ms)": True,
         "server start-to-ready": True,
@@ -80,7 +84,7 @@ def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(out.read_text())
     assert results["mode"] == "quick" and results["machine"]["nproc"] >= 1
-    for section in ("hot_path", "memory", "simulator", "grpc", "holding"):
+    for section in ("hot_path", "memory", "simulator", "grpc", "holding", "http"):
         assert "error" not in json.dumps(results[section]), results[section]
     expected = {f"{rpc}@{n}" for rpc in ("echo", "restart", "refusal") for n in (1, 8)}
     expected.add("restart@8 --log-level WARNING")
@@ -93,5 +97,7 @@ def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     assert results["memory"]["worlds"]["completed"]["journal_entries_per_invocation"] == 6.0
     assert set(results["holding"]["health"]) == {"no stalled streams", "8 stalled streams", "100 stalled streams"}
     assert results["holding"]["advance_clock"]["far_s_worst"] > 0
-    assert len(results["targets"]) == 11 and "\ntargets\n" in done.stdout
+    assert results["http"]["restart_200"]["unexpected_answers"] == 0
+    assert results["http"]["restart_200_8_clients"]["calls"] >= 80
+    assert len(results["targets"]) == 13 and "\ntargets\n" in done.stdout
     assert set(results["hot_path"]["ns_per_transition_best"]) == set(hotpath.VARIANTS)
