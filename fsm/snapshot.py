@@ -8,6 +8,7 @@ raises :class:`fsm.errors.SnapshotError` naming the field, e.g. ``invocations[2]
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .engine import DEFAULT_EPOCH_MS, Engine
@@ -233,12 +234,7 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
         if status == SCHEDULED:
             raise SnapshotError(f"{where}.pinned", "a scheduled invocation has not started: it is pinned to nothing")
         inv.pinned_deployment = _need(pinned, "deployment_id", f"{where}.pinned", str)
-        try:
-            parse_deployment_id(inv.pinned_deployment)
-        except IdError as exc:
-            raise SnapshotError(
-                f"{where}.pinned.deployment_id", f"{inv.pinned_deployment!r} is not a deployment id ({exc.reason})"
-            ) from None
+        _check_id(parse_deployment_id, inv.pinned_deployment, f"{where}.pinned.deployment_id", "a deployment id")
         inv.pinned_protocol = _need(pinned, "protocol", f"{where}.pinned", int)
         if inv.pinned_protocol < 1:
             raise SnapshotError(f"{where}.pinned.protocol", f"must be >= 1, got {inv.pinned_protocol}")
@@ -270,12 +266,7 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
     inv.idempotency_key = _need(raw, "idempotency_key", where, str, optional=True)
     inv.restarted_from = _need(raw, "restarted_from", where, str, optional=True)
     if inv.restarted_from is not None:
-        try:
-            parse_invocation_id(inv.restarted_from)
-        except IdError as exc:
-            raise SnapshotError(
-                f"{where}.restarted_from", f"{inv.restarted_from!r} is not an invocation id ({exc.reason})"
-            ) from None
+        _check_id(parse_invocation_id, inv.restarted_from, f"{where}.restarted_from", "an invocation id")
     inv.awaiting = _need(raw, "awaiting", where, int, optional=True) if status == SUSPENDED else None
     if inv.awaiting is not None:  # what suspend() accepts: a completion a command awaits, not yet delivered
         command, delivered = awaited_by(journal, inv.awaiting)
@@ -295,7 +286,16 @@ def _load_invocation(engine: Engine, raw: Any, where: str, seen: set[str]) -> tu
     return inv, timers
 
 
-def _dump_entry(entry: Entry) -> dict[str, Any]:
+def _check_id(parse: Callable[[str], object], value: str, where: str, what: str) -> None:
+    """A field that must hold an id: its parser's reason, named at ``where``, when it does not."""
+    try:
+        parse(value)
+    except IdError as exc:
+        raise SnapshotError(where, f"{value!r} is not {what} ({exc.reason})") from None
+
+
+def dump_entry(entry: Entry) -> dict[str, Any]:
+    """One journal entry in the world format."""
     out: dict[str, Any] = {"index": entry.index, "kind": entry.kind, "type": entry.type}
     if entry.name is not None:
         out["name"] = entry.name
@@ -320,7 +320,7 @@ def dump_invocation(
         if inv.pinned_deployment is None
         else {"deployment_id": inv.pinned_deployment, "protocol": inv.pinned_protocol},
         "journal_retained": inv.journal is not None,
-        "journal": [_dump_entry(e) for e in inv.journal or ()],
+        "journal": [dump_entry(e) for e in inv.journal or ()],
     }
     if inv.journal_retention_s != service.effective_journal_retention_s:
         out["journal_retention_s"] = inv.journal_retention_s

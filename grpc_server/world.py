@@ -32,6 +32,19 @@ class GuardedEngine:
         with self._lock:
             return operation(self._engine)
 
+    def try_run(self, operation: Callable[[Engine], T]) -> tuple[bool, T | None]:
+        """``(True, operation(engine))`` if the lock is free right now, else ``(False, None)`` at once.
+
+        For an event loop: short work runs inline when nobody holds the engine, and goes to a thread
+        (``run``) only when someone does, so the loop never waits for a slow call of another client.
+        """
+        if not self._lock.acquire(blocking=False):
+            return False, None
+        try:
+            return True, operation(self._engine)
+        finally:
+            self._lock.release()
+
     def replace(self, engine: Engine) -> None:
         """Swap in another world (ImportWorld); calls already running finish on the old one first."""
         with self._lock:

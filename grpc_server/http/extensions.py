@@ -38,10 +38,11 @@ from fsm.ids import IdError, parse_invocation_id
 from fsm.lifecycle import LIVE_STATES
 from fsm.model import Invocation
 from fsm.requests import parse_query_string
+from fsm.snapshot import dump_entry
 
 from ..world import GuardedEngine
 from . import batch, responses
-from .model_api import BadBody, entry_json, read_json
+from .model_api import BadBody, read_json
 from .responses import BadSegment, segment
 
 #: How many Idempotency-Keys are remembered (the oldest are forgotten first).
@@ -124,7 +125,7 @@ def dry_run(engine: Engine, invocation_id: str, from_: int | None, deployment: s
             "copied_indexes": decision.plan.copied_indexes,
             "pinned_deployment_id": decision.plan.pinned_deployment,
             "pinned_protocol": decision.plan.pinned_protocol,
-            "journal": [entry_json(e) for e in decision.plan.journal],
+            "journal": [dump_entry(e) for e in decision.plan.journal],
         }
     return out
 

@@ -29,7 +29,7 @@ from fsm.engine import Engine
 from fsm.errors import LifecycleError, SnapshotError
 from fsm.model import Entry
 from fsm.retry import RetryPolicy
-from fsm.snapshot import dump_invocation, dump_world, load_world
+from fsm.snapshot import dump_entry, dump_invocation, dump_world, load_world
 
 from ..world import GuardedEngine
 from . import responses
@@ -79,17 +79,6 @@ def arguments(body: Any, allowed: tuple[str, ...], required: tuple[str, ...] = (
     if missing:
         raise BadBody(f"Missing field '{missing[0]}'.")
     return body
-
-
-def entry_json(entry: Entry) -> dict[str, Any]:
-    out: dict[str, Any] = {"index": entry.index, "kind": entry.kind, "type": entry.type}
-    if entry.name is not None:
-        out["name"] = entry.name
-    if entry.completion_ids:
-        out["completion_ids"] = list(entry.completion_ids)
-    if entry.completion_id is not None:
-        out["completion_id"] = entry.completion_id
-    return out
 
 
 def routes(world: GuardedEngine) -> list[Route]:
@@ -241,7 +230,7 @@ def routes(world: GuardedEngine) -> list[Route]:
                     inv = engine.invocations.get(target)
                     out: dict[str, Any] = {"status": inv.state if inv is not None else "free"}
                     if isinstance(result, Entry):
-                        out["entry"] = entry_json(result)
+                        out["entry"] = dump_entry(result)
                     if inv is not None:
                         out["retry_count"] = inv.retry_count
                         if inv.next_attempt_ms is not None:

@@ -8,7 +8,8 @@
 - ``GET /health``, ``GET /version``, ``GET /services[/{name}]``, ``GET /deployments[/{id}]``.
 
 Every path works under ``/v2``, ``/v3`` and ``/v4`` too (:mod:`grpc_server.http.app` strips the
-prefix). Engine work runs in Starlette's thread pool, under the engine's lock.
+prefix). Engine work runs inline when the engine's lock is free, else on a thread of Starlette's pool
+(:meth:`grpc_server.world.GuardedEngine.try_run`): the loop never waits for another client's slow call.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ def routes(world: GuardedEngine) -> list[Route]:
     """The Restate paths over ``world``."""
 
     async def run(operation: Callable[[Engine], T]) -> T:
+        """Engine work: inline when the engine is free (no thread hand-off), else on a thread."""
+        done, value = world.try_run(operation)
+        if done:
+            return value  # type: ignore[return-value]  # done means operation returned it
         return await run_in_threadpool(world.run, operation)
 
     def invocation_route(word: str) -> Route:
