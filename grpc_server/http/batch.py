@@ -34,7 +34,7 @@ from fsm.requests import parse_deployment
 
 from ..world import GuardedEngine
 from . import responses
-from .model_api import MAX_BODY_BYTES
+from .model_api import BadBody, read_body
 
 #: Restate's BATCH_OPERATION_MAX_SIZE.
 MAX_IDS = 1000
@@ -262,9 +262,10 @@ def check_deployment(operation: str, deployment: str | None) -> None:
 def routes(world: GuardedEngine) -> list[Route]:
     def route(operation: str) -> Route:
         async def endpoint(request: Request) -> Response:
-            body = await request.body()
-            if len(body) > MAX_BODY_BYTES:
-                return responses.error(413, f"The body is larger than {MAX_BODY_BYTES} bytes, the most accepted.")
+            try:
+                body = await read_body(request)
+            except BadBody as bad:
+                return responses.error(bad.status, str(bad))
             try:
                 ids, deployment = read_request(
                     request.headers.get("content-type"), body, operation in ("resume", "restart-as-new")

@@ -49,6 +49,17 @@ class BadBody(Exception):
 
 async def read_json(request: Request) -> Any:
     """The request's JSON body, at most :data:`MAX_BODY_BYTES`."""
+    raw = await read_body(request)
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, absurd nesting
+        raise BadBody(f"The body is not valid JSON: {exc}") from None
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's body, refused (413) past :data:`MAX_BODY_BYTES` before more of it is read."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise BadBody(f"The body is {declared} bytes; the most accepted is {MAX_BODY_BYTES}.", 413)
@@ -59,13 +70,7 @@ async def read_json(request: Request) -> Any:
         if size > MAX_BODY_BYTES:
             raise BadBody(f"The body is larger than {MAX_BODY_BYTES} bytes, the most accepted.", 413)
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, absurd nesting
-        raise BadBody(f"The body is not valid JSON: {exc}") from None
+    return b"".join(chunks)
 
 
 def arguments(body: Any, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:

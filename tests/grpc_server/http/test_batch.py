@@ -85,3 +85,9 @@ def test_ten_thousand_ids_and_bodies_that_are_not_json_are_refused_cleanly(clien
     garbage = client.request("POST", f"{BATCH}/cancel", raw=b"\xff\x00not json")
     assert garbage.status == 400 and garbage.body.startswith(b"Failed to parse the request body as JSON: ")
     assert client.request("GET", f"/model/invocations/{ids['running']}").json()["status"] == "running"
+
+
+def test_a_huge_batch_body_is_refused_before_it_is_read_whole(client: Client) -> None:
+    huge = b'{"invocation_ids":["' + b"a" * (16 * 1024 * 1024) + b'"]}'
+    refused = client.request("POST", f"{BATCH}/cancel", raw=huge)
+    assert refused.status == 413 and "the most accepted" in refused.json()["message"]
