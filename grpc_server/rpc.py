@@ -15,10 +15,12 @@ scalars skip ``json_format`` (:func:`request_fields`); how lines are formatted a
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent import futures
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -54,16 +56,63 @@ REQUEST_TYPES: dict[tuple[str, str], type[Message]] = {
 METHODS: list[tuple[str, str]] = list(REQUEST_TYPES)
 
 
-def register(server: grpc.Server, service: str, servicer: object) -> None:
+#: Methods whose work can be long (a whole world, a clock move over many timers, a page of 1,000):
+#: always run on a worker thread, so the event loop never waits for them.
+ON_A_THREAD = frozenset({"ImportWorld", "ExportWorld", "AdvanceClock", "ListInvocations"})
+
+
+class _Aborted(Exception):
+    """What a servicer's ``context.abort`` asked for, carried out of the servicer to the event loop."""
+
+    def __init__(self, code: grpc.StatusCode, details: str, metadata: Any) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+        self.metadata = metadata
+
+
+class _Context:
+    """The part of a servicer context the servicers use (``abort``), usable on or off the loop."""
+
+    def abort(self, code: grpc.StatusCode, details: str, trailing_metadata: Any = ()) -> None:
+        raise _Aborted(code, details, trailing_metadata)
+
+
+def register(server: grpc.aio.Server, service: str, servicer: Any, workers: futures.Executor) -> None:
     """Serve ``servicer``'s methods of ``service``, each handed its request body undecoded.
 
     gRPC would otherwise decode the body before any of our code runs and answer INTERNAL for bytes
     that do not decode; :func:`rpc` decodes it instead, and such bytes are the client's mistake.
+
+    A call runs on the event loop itself when the engine is free (no hand-off to a thread, most of
+    a short call's cost), else on one of ``workers``; the methods of :data:`ON_A_THREAD` always go
+    to a worker.
     """
     descriptor = SERVICES[service]
+    world = servicer.world
+    context = _Context()
+
+    def handler_for(name: str) -> Callable[[bytes, Any], Awaitable[Message]]:
+        method = getattr(servicer, name)
+        always_threaded = name in ON_A_THREAD
+
+        async def handle(request: bytes, real: Any) -> Message:
+            try:
+                if always_threaded or world.busy():
+                    loop = asyncio.get_running_loop()
+                    response: Message = await loop.run_in_executor(workers, method, request, context)
+                else:
+                    response = method(request, context)
+            except _Aborted as aborted:
+                await real.abort(aborted.code, aborted.details, aborted.metadata)
+                raise  # abort raises; never reached
+            return response
+
+        return handle
+
     handlers = {
         method.name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name), request_deserializer=None, response_serializer=_serialize
+            handler_for(method.name), request_deserializer=None, response_serializer=_serialize
         )
         for method in descriptor.methods
     }

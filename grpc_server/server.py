@@ -147,8 +147,9 @@ async def _start(
     security: Security,
     http_port: int | None,
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer, HttpListener | None]:
+    pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker")
     server = grpc.aio.server(
-        migration_thread_pool=futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker"),
+        migration_thread_pool=pool,
         interceptors=[TokenCheck(security.token)] if security.token is not None else None,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -156,8 +157,8 @@ async def _start(
             ("grpc.so_reuseport", 0),  # a second server on the same port fails instead of sharing it
         ],
     )
-    rpc.register(server, "admin", AdminServicer(world))
-    rpc.register(server, "simulation", SimulationServicer(world))
+    rpc.register(server, "admin", AdminServicer(world), pool)
+    rpc.register(server, "simulation", SimulationServicer(world), pool)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -32,6 +32,10 @@ class GuardedEngine:
         with self._lock:
             return operation(self._engine)
 
+    def busy(self) -> bool:
+        """Whether a call holds the engine right now (a hint: it may change the next moment)."""
+        return self._lock.locked()
+
     def try_run(self, operation: Callable[[Engine], T]) -> tuple[bool, T | None]:
         """``(True, operation(engine))`` if the lock is free right now, else ``(False, None)`` at once.
 

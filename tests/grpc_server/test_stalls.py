@@ -48,3 +48,31 @@ def test_health_and_calls_answer_while_streams_stall(stalled: int) -> None:
         for channel in channels:
             channel.close()
         server.stop(0)
+
+
+def test_a_call_waiting_for_a_busy_engine_does_not_hold_the_event_loop() -> None:
+    server = start(port=0, host="127.0.0.1")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(engine: object) -> None:
+        holding.set()
+        release.wait(6 * DEADLINE_S)  # longer than the health check may take: a blocked loop fails it
+
+    holder = threading.Thread(target=server.world.run, args=(hold,))
+    holder.start()
+    try:
+        assert holding.wait(DEADLINE_S)
+        with grpc.insecure_channel(server.target) as channel:
+            waiting = admin_pb2_grpc.AdminServiceStub(channel).ListServices.future(
+                adm.ListServicesRequest(), timeout=DEADLINE_S
+            )
+            time.sleep(0.2)  # it reached the server and waits for the engine, on a worker thread
+            assert not waiting.done()
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=DEADLINE_S)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING  # the loop still answers
+            release.set()
+            assert list(waiting.result(timeout=DEADLINE_S).services) == []
+    finally:
+        release.set()
+        holder.join()
+        server.stop(0)
