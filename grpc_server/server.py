@@ -1,8 +1,10 @@
-"""Build, start and stop the gRPC server: both servicers, health, reflection, limits, TLS and token.
+"""Build, start and stop the server: gRPC (both servicers, health, reflection, limits, TLS and token)
+and Restate's HTTP admin API, in one asyncio event loop on a thread of its own.
 
-The server is ``grpc.aio`` on an event loop thread of its own; the servicers are plain functions
-run on a small thread pool once a request has fully arrived, so a client that stalls mid-request
-holds no thread and cannot starve the others.
+A request runs on the loop itself once it has fully arrived, if nobody holds the engine, and on
+one of a few worker threads if someone does (:func:`grpc_server.rpc.register`,
+:meth:`grpc_server.world.GuardedEngine.try_run`): a client that stalls mid-request holds nothing,
+and the loop never waits for another client's slow call.
 
 :func:`start` returns a running :class:`Server` (tests use it with port 0); :func:`serve` runs one
 until SIGTERM or SIGINT and then shuts down gracefully: health turns NOT_SERVING, new calls are
@@ -40,10 +42,10 @@ DEFAULT_PORT = 50051
 DEFAULT_HTTP_PORT = 9070
 #: Largest message received or sent (a world snapshot is the biggest), in bytes.
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-#: Threads that run the servicers once a request is whole (the event loop receives and sends; a
-#: stalled client holds none of them). The engine lock serialises engine work and the GIL most of
-#: the rest, so more threads only add hand-overs; two keep one slow call (a big ImportWorld) from
-#: stalling every other.
+#: Threads that run a servicer when the engine is busy, and the long calls always (the event loop
+#: receives, sends, and runs short calls itself). The engine lock serialises engine work and the
+#: GIL most of the rest, so more threads only add hand-overs; two keep one slow call (a big
+#: ImportWorld) from stalling every other.
 DEFAULT_WORKERS = 2
 #: Seconds calls in flight may take to finish after a shutdown signal.
 DEFAULT_GRACE_S = 5.0
@@ -58,9 +60,10 @@ log = logging.getLogger("grpc_server.server")
 class Server:
     """A started server and what tests and the CLI need from it.
 
-    The server is ``grpc.aio`` on an event loop of its own thread: a call holds no thread while its
-    body is still arriving, so clients that stall cannot starve the others. The servicers stay
-    plain functions, run on ``workers`` threads once their request is whole.
+    The server is ``grpc.aio`` (and uvicorn, with HTTP) on an event loop of its own thread: a call
+    holds nothing while its body is still arriving, so clients that stall cannot starve the others.
+    The servicers stay plain functions, run on the loop when the engine is free, else on ``workers``
+    threads.
     """
 
     grpc_server: grpc.aio.Server
