@@ -70,6 +70,29 @@ BATCH_BODIES: tuple[tuple[str | None, str], ...] = (
 )
 
 
+#: ``POST /query`` bodies, asked for JSON (an empty server: the answers are errors, counts, empty rows).
+QUERIES_SQL = (
+    '{"query":"selec 1"}',
+    '{"query":"select * from nope"}',
+    '{"query":"select id, status from sys_invocation_status"}',
+    '{"query":"select count(*) as n from sys_invocation"}',
+    '{"query":"SELECT status, count(*) AS n FROM sys_invocation GROUP BY status"}',
+    '{"query":"select 1 as one, null as nothing"}',
+    '{"query":"select name from sys_service"}',
+    '{"query":"select id from sys_deployment"}',
+    '{"query":"select * from sys_journal limit 1"}',
+    "{}",
+    '{"query":5}',
+)
+
+
+def query_requests() -> list[tuple[str, str, str | None, str]]:
+    """Every ``/query`` probe, as (method, path, content type, body)."""
+    out: list[tuple[str, str, str | None, str]] = [("POST", "/query", "application/json", b) for b in QUERIES_SQL]
+    out += [("POST", "/v4/query", "application/json", QUERIES_SQL[3]), ("POST", "/query", "text/plain", QUERIES_SQL[3])]
+    return out
+
+
 def batch_requests() -> list[tuple[str, str, str | None, str]]:
     """Every batch probe, as (method, path, content type, body)."""
     out: list[tuple[str, str, str | None, str]] = []
@@ -128,6 +151,7 @@ def ask(
     content_type: str | None = None,
     payload: str | None = None,
     timeout: float = 10.0,
+    accept: str | None = None,
 ) -> dict[str, Any]:
     """One request on a fresh connection; what came back, as a probe line."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -136,6 +160,8 @@ def ask(
         data = None if payload is None else payload.encode("utf-8")
         if content_type is not None:
             conn.putheader("content-type", content_type)
+        if accept is not None:
+            conn.putheader("accept", accept)
         if data is not None:
             conn.putheader("content-length", str(len(data)))
         conn.endheaders(data)
@@ -145,6 +171,8 @@ def ask(
         if payload is not None:
             probe["request_content_type"] = content_type
             probe["request_body"] = payload
+        if accept is not None:
+            probe["request_accept"] = accept
         return {
             **probe,
             "status": resp.status,
@@ -168,7 +196,11 @@ def normalised(probe: dict[str, Any]) -> dict[str, Any]:
 
 def record(port: int) -> list[dict[str, Any]]:
     plain = [normalised(ask(port, method, path)) for method, path in requests()]
-    return plain + [ask(port, method, path, kind, body) for method, path, kind, body in batch_requests()]
+    bodies = [ask(port, method, path, kind, body) for method, path, kind, body in batch_requests()]
+    sql = [
+        ask(port, method, path, kind, body, accept="application/json") for method, path, kind, body in query_requests()
+    ]
+    return plain + bodies + sql
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..world import GuardedEngine
-from . import batch, extensions, model_api, responses, restate_api
+from . import batch, extensions, model_api, query_api, responses, restate_api
 
 UNSUPPORTED_V1 = "Unsupported Admin API version V1. This server supports versions between V2 and V4."
 _VERSIONED = re.compile(r"^/v([0-9]+)(/.*)?$")
@@ -66,6 +66,7 @@ def build_app(world: GuardedEngine, token: str | None = None) -> ASGIApp:
         routes=[
             *restate_api.routes(world),
             *batch.routes(world),
+            *query_api.routes(world),
             *extensions.routes(world, extensions.IdempotencyKeys()),
             *model_api.routes(world),
         ],

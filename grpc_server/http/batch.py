@@ -74,14 +74,14 @@ class Refused(Exception):
         self.response = response
 
 
-def _position(text: str, end: int) -> str:
+def position(text: str, end: int) -> str:
     """serde's ``at line L column C`` for a token ending at ``end`` (exclusive)."""
     line = text.count("\n", 0, end) + 1
     column = end - (text.rfind("\n", 0, end) + 1)
     return f"at line {line} column {column}"
 
 
-def _value_ends(text: str) -> tuple[int, dict[str, tuple[int, int]]]:
+def value_spans(text: str) -> tuple[int, dict[str, tuple[int, int]]]:
     """Where the top-level object ends, and where each top-level value starts and ends."""
     decoder = json.JSONDecoder()
     spans: dict[str, tuple[int, int]] = {}
@@ -128,13 +128,13 @@ def _from_sequence(text: str, body: list[Any]) -> dict[str, Any]:
         raise Refused(
             responses.text(
                 422,
-                f"{DESERIALIZE}[0]: invalid type: {_type_name(body[0])}, expected a sequence {_position(text, end)}",
+                f"{DESERIALIZE}[0]: invalid type: {type_name(body[0])}, expected a sequence {position(text, end)}",
             )
         )
     return {"invocation_ids": body[0]} if body else {}
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     """serde's ``invalid type`` description of a JSON value."""
     if isinstance(value, bool):
         return f"boolean `{str(value).lower()}`"
@@ -159,30 +159,30 @@ def read_request(content_type: str | None, raw: bytes, with_deployment: bool) ->
         body = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise Refused(responses.text(400, PARSE + str(exc))) from None
-    end, spans = _value_ends(text)
+    end, spans = value_spans(text)
     if isinstance(body, list):  # serde reads a struct from a sequence too: element 0 is invocation_ids
         body = _from_sequence(text, body)
     if not isinstance(body, dict):
         raise Refused(
-            responses.text(422, f"{DESERIALIZE}invalid type: {_type_name(body)}, expected a map {_position(text, end)}")
+            responses.text(422, f"{DESERIALIZE}invalid type: {type_name(body)}, expected a map {position(text, end)}")
         )
     if "invocation_ids" not in body:
-        raise Refused(responses.text(422, f"{DESERIALIZE}missing field `invocation_ids` {_position(text, end)}"))
+        raise Refused(responses.text(422, f"{DESERIALIZE}missing field `invocation_ids` {position(text, end)}"))
     ids = body["invocation_ids"]
     start, stop = spans.get("invocation_ids", (0, end))
     if not isinstance(ids, list):
         raise Refused(
             responses.text(
                 422,
-                f"{DESERIALIZE}invocation_ids: invalid type: {_type_name(ids)}, expected a sequence "
-                f"{_position(text, stop)}",
+                f"{DESERIALIZE}invocation_ids: invalid type: {type_name(ids)}, expected a sequence "
+                f"{position(text, stop)}",
             )
         )
     ends = _item_ends(text, start)
     for i, raw_id in enumerate(ids):
-        at = _position(text, ends[i] if i < len(ends) else stop)
+        at = position(text, ends[i] if i < len(ends) else stop)
         if not isinstance(raw_id, str):
-            problem = f"invalid type: {_type_name(raw_id)}, expected a string"
+            problem = f"invalid type: {type_name(raw_id)}, expected a string"
             raise Refused(responses.text(422, f"{DESERIALIZE}invocation_ids[{i}]: {problem} {at}"))
         try:
             parse_invocation_id(raw_id)
@@ -195,7 +195,7 @@ def read_request(content_type: str | None, raw: bytes, with_deployment: bool) ->
             responses.text(
                 422,
                 f"{DESERIALIZE}deployment: data did not match any variant of untagged enum PatchDeploymentId "
-                f"{_position(text, d_stop + 1)}",
+                f"{position(text, d_stop + 1)}",
             )
         )
     if len(ids) > MAX_IDS:

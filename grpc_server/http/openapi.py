@@ -104,6 +104,14 @@ def document(version: str) -> dict[str, Any]:
                 requestBody=OBJECT,
             )
         }
+    paths["/query"] = {
+        "post": _operation(
+            "SQL over sys_* tables (DataFusion): JSON rows for Accept: application/json, else Arrow IPC",
+            RESTATE,
+            {"200": OBJECT | {"description": "The rows"}, "400": ERROR, "500": ERROR},
+            requestBody=OBJECT,
+        )
+    }
     paths["/health"] = {"get": _operation("Health", RESTATE, {"200": EMPTY})}
     paths["/version"] = {
         "get": _operation("Version and admin API versions", RESTATE, {"200": OBJECT | {"description": "Version"}})

@@ -11,6 +11,7 @@ def test_every_operation_prefix_and_kind_of_id_is_asked() -> None:
     asked = http_probes.requests()
     assert len(asked) == len(set(asked)) == 847
     assert len(http_probes.batch_requests()) == 138
+    assert len(http_probes.query_requests()) == 13
     for prefix in http_probes.PREFIXES:
         for operation in http_probes.OPERATIONS:
             assert ("PATCH", f"{prefix}/invocations/%FF/{operation}") in asked

@@ -17,8 +17,8 @@ PROBES = [json.loads(line) for line in RECORDED.read_text(encoding="utf-8").spli
 
 
 def test_the_recording_covers_what_tools_send() -> None:
-    assert len(PROBES) == 985
-    assert sum("request_body" in p for p in PROBES) == 138  # the batch endpoints' bodies
+    assert len(PROBES) == 998
+    assert sum("request_body" in p for p in PROBES) == 151  # the batch endpoints' and /query's bodies
     kinds = {(p["status"], p["content_type"]) for p in PROBES}
     assert {
         (400, "application/json"),
@@ -37,16 +37,22 @@ def test_every_recorded_answer_comes_back_byte_for_byte(client: Client) -> None:
     for probe in PROBES:
         payload = probe.get("request_body")
         kind = probe.get("request_content_type")
+        accept = probe.get("request_accept")
+        headers = {} if kind is None else {"content-type": kind}
+        if accept is not None:
+            headers["accept"] = accept
         got = client.request(
             probe["method"],
             probe["path"],
             raw=None if payload is None else payload.encode(),
-            headers={} if kind is None else {"content-type": kind},
+            headers=headers,
             json_type=False,
         )
         asked = {"method": probe["method"], "path": probe["path"]}
         if payload is not None:
             asked |= {"request_content_type": kind, "request_body": payload}
+        if accept is not None:
+            asked["request_accept"] = accept
         answered = {
             **asked,
             "status": got.status,
@@ -79,7 +85,7 @@ def test_a_one_byte_change_in_an_answer_fails_the_comparison(index: int) -> None
 def test_openapi_describes_every_path_served(client: Client, http_server: object) -> None:
     from starlette.routing import Route
 
-    from grpc_server.http import batch, extensions, model_api, restate_api
+    from grpc_server.http import batch, extensions, model_api, query_api, restate_api
     from grpc_server.world import GuardedEngine
 
     document = client.request("GET", "/v2/openapi").json()
@@ -88,7 +94,7 @@ def test_openapi_describes_every_path_served(client: Client, http_server: object
     world = GuardedEngine.__new__(GuardedEngine)
     served = {
         route.path.replace(":segment", "")
-        for module in (restate_api, batch, model_api)
+        for module in (restate_api, batch, model_api, query_api)
         for route in module.routes(world)
         if isinstance(route, Route)
     } | {r.path.replace(":segment", "") for r in extensions.routes(world, extensions.IdempotencyKeys())}

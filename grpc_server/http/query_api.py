@@ -1,0 +1,66 @@
+"""``POST /query`` over HTTP: the body read as Restate's admin API reads it, the SQL run by DataFusion.
+
+Body problems answer as the real server's JSON extractor does (``text/plain``): 415 without a
+JSON content type, 400 when the body is not JSON, 422 when ``query`` is missing or not a string.
+The query itself: :mod:`grpc_server.sql.query`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..sql import query as sql
+from ..sql import tables
+from ..world import GuardedEngine
+from . import responses
+from .batch import DESERIALIZE, PARSE, position, type_name, value_spans
+from .model_api import BadBody, read_body
+
+
+def _query_text(content_type: str | None, raw: bytes) -> str | Response:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind != "application/json" and not (kind.startswith("application/") and kind.endswith("+json")):
+        return responses.text(415, "Expected request with `Content-Type: application/json`")
+    try:
+        text = raw.decode("utf-8")
+        body = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return responses.text(400, PARSE + str(exc))
+    end, spans = value_spans(text)
+    if not isinstance(body, dict) or "query" not in body:
+        return responses.text(422, f"{DESERIALIZE}missing field `query` {position(text, end)}")
+    query = body["query"]
+    if not isinstance(query, str):
+        stop = spans["query"][1]
+        problem = f"query: invalid type: {type_name(query)}, expected a string"
+        return responses.text(422, f"{DESERIALIZE}{problem} {position(text, stop)}")
+    return query
+
+
+def routes(world: GuardedEngine) -> list[Route]:
+    async def run_query(request: Request) -> Response:
+        try:
+            raw = await read_body(request)
+        except BadBody as bad:
+            return responses.error(bad.status, str(bad))
+        query = _query_text(request.headers.get("content-type"), raw)
+        if isinstance(query, Response):
+            return query
+        rows = await run_in_threadpool(world.run, tables.read)  # one read of the engine, under its lock
+
+        def execute() -> sql.Result:
+            return sql.answer(sql.run(tables.build(rows), query), request.headers.get("accept"), responses.compact)
+
+        try:
+            result = await run_in_threadpool(execute)  # Arrow and DataFusion work, off the lock
+        except sql.QueryError as err:
+            return responses.json_body({"message": err.message}, err.status)
+        headers = {"x-restate-model-truncated": "true"} if result.truncated else None
+        return Response(result.body, status_code=result.status, media_type=result.content_type, headers=headers)
+
+    return [Route("/query", run_query, methods=["POST"])]

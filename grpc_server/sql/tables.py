@@ -1,0 +1,182 @@
+"""Arrow tables of Restate's introspection schema, built from the engine for one query's snapshot.
+
+Each table has exactly the columns, Arrow types and nullability of restate-server 1.7.12
+(:mod:`grpc_server.sql.schema`). The model fills what it knows; a column it has no notion of
+(trace ids, vqueues, raw journal bytes, the server that ran an attempt) is null. Every timestamp is
+virtual time. :func:`build` reads the engine once, under its lock, into plain rows; the Arrow work
+happens after, off the lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from fsm.engine import Engine
+from fsm.ids import parse_invocation_id
+from fsm.model import COMMAND, Invocation
+
+from .schema import COLUMNS
+
+#: How DataFusion names each Arrow type of the schema.
+TYPES: dict[str, pa.DataType] = {
+    "UInt64": pa.uint64(),
+    "UInt32": pa.uint32(),
+    "LargeUtf8": pa.large_string(),
+    "Boolean": pa.bool_(),
+    "LargeBinary": pa.large_binary(),
+    'Timestamp(ms, "+00:00")': pa.timestamp("ms", tz="+00:00"),
+    "Duration(ms)": pa.duration("ms"),
+    "List(UInt32)": pa.list_(pa.uint32()),
+    "List(LargeUtf8)": pa.list_(pa.large_string()),
+}
+#: ``sys_invocation_status.status``: the status table's own words.
+STATUS_WORDS = {
+    "scheduled": "scheduled",
+    "inboxed": "inboxed",
+    "running": "invoked",
+    "suspended": "suspended",
+    "paused": "paused",
+    "completed": "completed",
+}
+SERVICE_TYPES = {"service": "service", "virtual_object": "virtual_object", "workflow": "workflow"}
+
+
+def schema(table: str) -> pa.Schema:
+    """The Arrow schema of one of Restate's tables."""
+    return pa.schema(
+        [pa.field(name.rstrip("!"), TYPES[kind], nullable=not name.endswith("!")) for name, kind in COLUMNS[table]]
+    )
+
+
+def invocation_status(inv: Invocation) -> str:
+    """``sys_invocation.status``: scheduled, pending, ready, running, backing-off, suspended, paused, completed."""
+    if inv.state == "inboxed":
+        return "pending"
+    if inv.state == "running":
+        return "backing-off" if inv.next_attempt_ms is not None else "running"
+    return inv.state
+
+
+def _target(inv: Invocation) -> str:
+    return f"{inv.service}/{inv.key}/{inv.handler}" if inv.key is not None else f"{inv.service}/{inv.handler}"
+
+
+def _invocation_row(engine: Engine, inv: Invocation) -> dict[str, Any]:
+    journal = inv.journal or []
+    service = engine.services.get(inv.service)
+    return {
+        "partition_key": parse_invocation_id(inv.id).partition_key,
+        "id": inv.id,
+        "target": _target(inv),
+        "target_service_name": inv.service,
+        "target_service_key": inv.key,
+        "target_handler_name": inv.handler,
+        "target_service_ty": SERVICE_TYPES.get(service.type) if service is not None else None,
+        "idempotency_key": inv.idempotency_key,
+        "invoked_by": "restart_as_new" if inv.restarted_from is not None else "ingress",
+        "restarted_from": inv.restarted_from,
+        "pinned_deployment_id": inv.pinned_deployment,
+        "pinned_service_protocol_version": inv.pinned_protocol,
+        "journal_size": len(journal) if inv.journal is not None else None,
+        "journal_commands_size": sum(1 for e in journal if e.kind == COMMAND) if inv.journal is not None else None,
+        "created_at": inv.created_ms,
+        "modified_at": inv.completed_ms if inv.completed_ms is not None else inv.created_ms,
+        "scheduled_start_at": inv.due_ms,
+        "completed_at": inv.completed_ms,
+        "completion_retention": inv.completion_retention_s * 1000,
+        "journal_retention": inv.journal_retention_s * 1000,
+        "suspended_waiting_for_completions": [inv.awaiting] if inv.awaiting is not None else None,
+        "completion_result": inv.completion,
+        "completion_failure": inv.completion_failure,
+        "retry_count": inv.retry_count,
+        "next_retry_at": inv.next_attempt_ms,
+        "last_failure": inv.last_failure,
+    }
+
+
+def read(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows as plain dicts (run under the engine's lock; no Arrow here)."""
+    rows: dict[str, list[dict[str, Any]]] = {table: [] for table in COLUMNS}
+    for inv in engine.invocations.values():
+        row = _invocation_row(engine, inv)
+        rows["sys_invocation_status"].append({**row, "status": STATUS_WORDS[inv.state]})
+        rows["sys_invocation"].append({**row, "status": invocation_status(inv)})
+        rows["sys_invocation_state"].append(
+            {
+                "partition_key": row["partition_key"],
+                "id": inv.id,
+                "in_flight": inv.state == "running" and inv.next_attempt_ms is None,
+                "retry_count": inv.retry_count,
+                "next_retry_at": inv.next_attempt_ms,
+                "last_failure": inv.last_failure,
+                "last_attempt_deployment_id": inv.pinned_deployment,
+            }
+        )
+        for entry in inv.journal or ():
+            rows["sys_journal"].append(
+                {
+                    "partition_key": row["partition_key"],
+                    "id": inv.id,
+                    "index": entry.index,
+                    "entry_type": f"{entry.kind.capitalize()}: {entry.type}",
+                    "name": entry.name,
+                }
+            )
+    for lock, inbox in engine.inboxes.items():
+        for sequence, inv_id in enumerate(inbox):
+            rows["sys_inbox"].append(
+                {
+                    "partition_key": parse_invocation_id(inv_id).partition_key,
+                    "service_name": lock[0],
+                    "service_key": lock[1],
+                    "id": inv_id,
+                    "sequence_number": sequence,
+                    "created_at": engine.invocations[inv_id].created_ms,
+                }
+            )
+    for (service_name, key), holder in engine.lock_holders.items():
+        rows["sys_keyed_service_status"].append(
+            {
+                "partition_key": parse_invocation_id(holder).partition_key,
+                "service_name": service_name,
+                "service_key": key,
+                "invocation_id": holder,
+            }
+        )
+    for service in engine.services.values():
+        latest = engine.latest_deployment(service.name)
+        rows["sys_service"].append(
+            {
+                "name": service.name,
+                "revision": 1,
+                "public": True,
+                "ty": SERVICE_TYPES[service.type],
+                "deployment_id": latest.id if latest is not None else None,
+            }
+        )
+    for deployment in engine.deployments.values():
+        rows["sys_deployment"].append(
+            {
+                "id": deployment.id,
+                "ty": "http",
+                "min_service_protocol_version": deployment.protocol_min,
+                "max_service_protocol_version": deployment.protocol_max,
+                "services": list(deployment.services),
+            }
+        )
+    return rows
+
+
+def build(rows: dict[str, list[dict[str, Any]]]) -> dict[str, pa.Table]:
+    """The Arrow tables of :func:`read`'s rows, each with Restate's exact schema."""
+    tables = {}
+    for table, records in rows.items():
+        shape = schema(table)
+        columns = [[record.get(field.name) for record in records] for field in shape]
+        tables[table] = pa.Table.from_arrays(
+            [pa.array(values, type=field.type) for values, field in zip(columns, shape, strict=True)],
+            schema=shape,
+        )
+    return tables
