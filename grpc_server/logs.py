@@ -118,6 +118,10 @@ def lean_log_records() -> None:
     logging.logMultiprocessing = False
 
 
+#: Libraries that log their internals (DataFusion's optimizer logs every plan at DEBUG): WARNING and up.
+QUIET_LIBRARIES = ("datafusion", "datafusion_optimizer", "datafusion_physical_plan", "uvicorn", "asyncio")
+
+
 def configure_logging(level: str, fmt: str, stream: TextIO) -> LineWriter:
     """Route every log record to ``stream`` as JSON (``fmt="json"``) or text; stop the writer at exit."""
     writer = LineWriter(stream).start()
@@ -127,5 +131,7 @@ def configure_logging(level: str, fmt: str, stream: TextIO) -> LineWriter:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for chatty in QUIET_LIBRARIES:  # their debug lines are their own workings, not the server's
+        logging.getLogger(chatty).setLevel(max(logging.getLevelName(level), logging.WARNING))
     lean_log_records()
     return writer

@@ -14,6 +14,7 @@ prefix). Engine work runs inline when the engine's lock is free, else on a threa
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -154,7 +155,9 @@ def routes(world: GuardedEngine) -> list[Route]:
         return responses.json_body(OPENAPI)
 
     async def list_services(request: Request) -> Response:
-        services = await run(lambda e: [service_json(e, s) for s in e.services.values()])
+        services = await run(
+            lambda e: [service_json(e, s) for s in e.services.values() if e.latest_deployment(s.name) is not None]
+        )
         return responses.json_body({"services": services})
 
     async def get_service(request: Request) -> Response:
@@ -206,30 +209,39 @@ SERVICE_TYPE = {"service": "Service", "virtual_object": "VirtualObject", "workfl
 
 
 def service_json(engine: Engine, service: Service) -> dict[str, Any]:
-    """A service as ``GET /services`` lists it (the fields the model knows)."""
+    """A service as ``GET /services`` lists it: the fields the model knows, in Restate's shape (what
+    it does not know, such as handlers and timeouts, is left to the readers' defaults)."""
     latest = engine.latest_deployment(service.name)
-    return {
+    out: dict[str, Any] = {
         "name": service.name,
-        "handlers": [],
         "ty": SERVICE_TYPE[service.type],
+        "handlers": [],
         "deployment_id": latest.id if latest is not None else None,
         "revision": 1,
         "public": True,
-        "journal_retention": f"{service.journal_retention_s}s",
         "idempotency_retention": f"{service.effective_completion_retention_s}s",
+        "journal_retention": f"{service.journal_retention_s}s",
     }
+    return out
+
+
+def _created_at(deployment: Deployment) -> str:
+    """When a deployment was registered: the time in its id's ULID, RFC 3339 as Restate writes it."""
+    millis = parse_deployment_id(deployment.id) >> 80
+    moment = datetime.datetime.fromtimestamp(millis / 1000, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{millis % 1000:03d}Z" if millis % 1000 else "Z")
 
 
 def deployment_json(engine: Engine, deployment: Deployment) -> dict[str, Any]:
-    """A deployment as ``GET /deployments`` lists it (the fields the model knows)."""
+    """A deployment as ``GET /deployments`` lists it, as an HTTP deployment of Restate's shape. The
+    model has no endpoints: ``uri`` names the deployment under ``http://model.invalid/``."""
     return {
         "id": deployment.id,
-        "name": deployment.name,
+        "uri": f"http://model.invalid/{deployment.name or deployment.id}",
+        "protocol_type": "BidiStream",
+        "http_version": "HTTP/2.0",
+        "created_at": _created_at(deployment),
         "min_protocol_version": deployment.protocol_min,
         "max_protocol_version": deployment.protocol_max,
-        "services": [
-            {"name": name, "ty": SERVICE_TYPE[engine.services[name].type]}
-            for name in deployment.services
-            if name in engine.services
-        ],
+        "services": [{"name": name, "revision": 1} for name in deployment.services if name in engine.services],
     }

@@ -122,6 +122,7 @@ def read(engine: Engine) -> dict[str, list[dict[str, Any]]]:
                     "index": entry.index,
                     "entry_type": f"{entry.kind.capitalize()}: {entry.type}",
                     "name": entry.name,
+                    "version": 1 if inv.pinned_protocol is not None and inv.pinned_protocol < 4 else 2,
                 }
             )
     for lock, inbox in engine.inboxes.items():
