@@ -51,10 +51,12 @@ def routes(world: GuardedEngine) -> list[Route]:
         query = _query_text(request.headers.get("content-type"), raw)
         if isinstance(query, Response):
             return query
-        rows = await run_in_threadpool(world.run, tables.read)  # one read of the engine, under its lock
+        needed = tables.referenced(query)
+        rows = await run_in_threadpool(world.run, lambda e: tables.read(e, needed))  # one read, under the lock
 
         def execute() -> sql.Result:
-            return sql.answer(sql.run(tables.build(rows), query), request.headers.get("accept"), responses.compact)
+            built = tables.build(rows, tables.referenced_columns(query))
+            return sql.answer(sql.run(built, query), request.headers.get("accept"), responses.compact)
 
         try:
             result = await run_in_threadpool(execute)  # Arrow and DataFusion work, off the lock

@@ -9,6 +9,7 @@ happens after, off the lock.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -96,25 +97,49 @@ def _invocation_row(engine: Engine, inv: Invocation) -> dict[str, Any]:
     }
 
 
-def read(engine: Engine) -> dict[str, list[dict[str, Any]]]:
-    """Every table's rows as plain dicts (run under the engine's lock; no Arrow here)."""
+def referenced(query: str) -> set[str]:
+    """The tables a query may read: those whose name it mentions (a superset; the rest stay empty)."""
+    text = query.lower()
+    return {table for table in COLUMNS if re.search(rf"\b{table}\b", text)}
+
+
+_COUNT_STAR = re.compile(r"count\s*\(\s*\*\s*\)", re.IGNORECASE)
+
+
+def referenced_columns(query: str) -> set[str] | None:
+    """The columns a query may read: every one whose name it mentions, or None (all of them) when it
+    has a ``*`` other than ``count(*)``. A superset: a column left out is one the query cannot read."""
+    if "*" in _COUNT_STAR.sub("", query):
+        return None
+    text = query.lower()
+    return {name.rstrip("!") for columns in COLUMNS.values() for name, _ in columns if name.rstrip("!") in text}
+
+
+def read(engine: Engine, needed: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``needed`` tables (all when None) as plain dicts; the others empty. Run under the
+    engine's lock; no Arrow here."""
+    wanted = set(COLUMNS) if needed is None else needed
     rows: dict[str, list[dict[str, Any]]] = {table: [] for table in COLUMNS}
-    for inv in engine.invocations.values():
+    per_invocation = wanted & {"sys_invocation_status", "sys_invocation", "sys_invocation_state", "sys_journal"}
+    for inv in engine.invocations.values() if per_invocation else ():
         row = _invocation_row(engine, inv)
-        rows["sys_invocation_status"].append({**row, "status": STATUS_WORDS[inv.state]})
-        rows["sys_invocation"].append({**row, "status": invocation_status(inv)})
-        rows["sys_invocation_state"].append(
-            {
-                "partition_key": row["partition_key"],
-                "id": inv.id,
-                "in_flight": inv.state == "running" and inv.next_attempt_ms is None,
-                "retry_count": inv.retry_count,
-                "next_retry_at": inv.next_attempt_ms,
-                "last_failure": inv.last_failure,
-                "last_attempt_deployment_id": inv.pinned_deployment,
-            }
-        )
-        for entry in inv.journal or ():
+        if "sys_invocation_status" in wanted:
+            rows["sys_invocation_status"].append({**row, "status": STATUS_WORDS[inv.state]})
+        if "sys_invocation" in wanted:
+            rows["sys_invocation"].append({**row, "status": invocation_status(inv)})
+        if "sys_invocation_state" in wanted:
+            rows["sys_invocation_state"].append(
+                {
+                    "partition_key": row["partition_key"],
+                    "id": inv.id,
+                    "in_flight": inv.state == "running" and inv.next_attempt_ms is None,
+                    "retry_count": inv.retry_count,
+                    "next_retry_at": inv.next_attempt_ms,
+                    "last_failure": inv.last_failure,
+                    "last_attempt_deployment_id": inv.pinned_deployment,
+                }
+            )
+        for entry in inv.journal or () if "sys_journal" in wanted else ():
             rows["sys_journal"].append(
                 {
                     "partition_key": row["partition_key"],
@@ -170,14 +195,17 @@ def read(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def build(rows: dict[str, list[dict[str, Any]]]) -> dict[str, pa.Table]:
-    """The Arrow tables of :func:`read`'s rows, each with Restate's exact schema."""
+def build(rows: dict[str, list[dict[str, Any]]], columns: set[str] | None = None) -> dict[str, pa.Table]:
+    """The Arrow tables of :func:`read`'s rows, each with Restate's exact schema; a column outside
+    ``columns`` (when given: the query cannot read it) is left null, which costs nothing to build."""
     tables = {}
     for table, records in rows.items():
         shape = schema(table)
-        columns = [[record.get(field.name) for record in records] for field in shape]
-        tables[table] = pa.Table.from_arrays(
-            [pa.array(values, type=field.type) for values, field in zip(columns, shape, strict=True)],
-            schema=shape,
-        )
+        arrays = [
+            pa.array([record.get(field.name) for record in records], type=field.type)
+            if columns is None or field.name in columns or not field.nullable
+            else pa.nulls(len(records), type=field.type)
+            for field in shape
+        ]
+        tables[table] = pa.Table.from_arrays(arrays, schema=shape)
     return tables

@@ -121,3 +121,15 @@ def test_a_result_over_the_limit_is_cut_and_says_so(monkeypatch: object) -> None
     finally:
         patch.undo()
     assert result.truncated and len(json.loads(result.body)["rows"]) == 2
+
+
+def test_only_what_a_query_can_read_is_built() -> None:
+    assert tables.referenced("SELECT count(*) FROM sys_invocation_status") == {"sys_invocation_status"}
+    assert tables.referenced_columns("SELECT * FROM sys_invocation") is None
+    assert tables.referenced_columns("SELECT t.* FROM sys_inbox t") is None
+    assert tables.referenced_columns("SELECT status, COUNT( * ) FROM sys_invocation GROUP BY status") == {"status"}
+    e, ids = world()
+    query = "SELECT status, count(*) AS n FROM sys_invocation WHERE id = '" + ids["done"] + "' GROUP BY status"
+    built = tables.build(tables.read(e, tables.referenced(query)), tables.referenced_columns(query))
+    assert built["sys_invocation"].column("target").null_count == 6  # not asked for: left null
+    assert sql.run(built, query).to_pylist() == [{"status": "completed", "n": 1}]
