@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import shlex
 import subprocess
@@ -118,5 +119,41 @@ def test_the_http_tour_prints_what_the_readme_shows() -> None:
         assert len(steps) >= 10
         for command, shown in steps:
             assert curl(command, server.http.port).rstrip() == shown, command
+    finally:
+        server.stop(0)
+
+
+CLI_TOUR = re.compile(r"<!-- cli-tour:start -->\n```console\n(.*?)```\n<!-- cli-tour:end -->", re.S)
+DURATION = re.compile(r"Query took [0-9.]+[µm]?s")
+
+
+def test_the_cli_session_prints_what_the_readme_shows_after_the_http_tour() -> None:
+    from tests.grpc_server.http.test_restate_cli import install
+
+    cli = install()  # skips, saying why, where npm cannot install it
+    found = CLI_TOUR.search((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert found, "README.md lost its CLI session markers"
+    steps: list[tuple[str, str]] = []
+    for line in found.group(1).splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], ""))
+        else:
+            command, shown = steps[-1]
+            steps[-1] = (command, f"{shown}\n{line}" if shown else line)
+    server = start(port=0, http_port=0)
+    try:
+        assert server.http is not None
+        for command, _ in tour():
+            curl(command, server.http.port)
+        env = {**os.environ, "RESTATE_ADMIN_URL": str(server.http_url), "NO_COLOR": "1", "TERM": "dumb"}
+        for command, shown in steps:
+            if command.startswith("curl "):
+                got = curl(command, server.http.port)
+            else:
+                words = shlex.split(command)
+                done = subprocess.run([str(cli), *words[1:]], capture_output=True, text=True, timeout=60, env=env)
+                got = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
+            tidy = "\n".join(line.rstrip() for line in got.rstrip().splitlines())
+            assert DURATION.sub("Query took …", tidy) == DURATION.sub("Query took …", shown), command
     finally:
         server.stop(0)
