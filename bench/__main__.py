@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import grpc_bench, holding, hotpath, http_bench, report, restate
+from . import grpc_bench, holding, hotpath, http_bench, report, restate, sql_bench
 from .common import JSON, RESULTS, ROOT, machine, run_child, stop
 
-SECTIONS = ("hotpath", "simulator", "memory", "fsm-simulate", "grpc", "http", "holding", "restate")
+SECTIONS = ("hotpath", "simulator", "memory", "fsm-simulate", "grpc", "http", "sql", "holding", "restate")
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,11 @@ class Sizes:
     restate_restarts: int
     health_checks: int
     sleepers: int
+    sql_invocations: int
 
 
-FULL = Sizes(1_000_000, 1_000_000, 2, 7, 0.25, 3, 2.5, 50, 1_000, 5, 3, 200, 200, 10_000)
-QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10, 20, 100)
+FULL = Sizes(1_000_000, 1_000_000, 2, 7, 0.25, 3, 2.5, 50, 1_000, 5, 3, 200, 200, 10_000, 100_000)
+QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10, 20, 100, 2_000)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -83,6 +84,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         restate_restarts=base.restate_restarts,
         health_checks=base.health_checks,
         sleepers=base.sleepers,
+        sql_invocations=base.sql_invocations,
     )
 
 
@@ -177,6 +179,8 @@ def run(args: argparse.Namespace) -> JSON:
         )
     if section("http", "HTTP: restart-as-new over Restate's admin API at 1 and 8 clients"):
         results["http"] = http_bench.measure(sizes.restate_restarts)
+    if section("sql", f"SQL: read, build and query over {sizes.sql_invocations:,} invocations"):
+        results["sql"] = sql_bench.measure(sizes.sql_invocations)
     if section("holding", "the server holds: health under 8 and 100 stalled streams, AdvanceClock(10^15)"):
         results["holding"] = holding.measure(sizes.health_checks, sizes.sleepers)
     if section("restate", "real restate-server: start-to-ready and restart-as-new"):

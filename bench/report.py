@@ -146,6 +146,22 @@ def targets(results: JSON) -> list[JSON]:
                 "" if real else "restate-server not measured in this run",
             )
         )
+    for name, label in (("list", "the CLI's kind of listing"), ("count_by_status", "a count by status")):
+        total = _get(results, "sql", name, "total_s")
+        size = _get(results, "sql", "invocations")
+        parts = results.get("sql", {}).get(name, {}) if isinstance(results.get("sql"), dict) else {}
+        out.append(
+            _target(
+                f"SQL {label} over 100,000 invocations",
+                "< 1 s",
+                None
+                if total is None
+                else f"{total} s (read {parts.get('read_s')}, build {parts.get('build_s')}, "
+                f"query {parts.get('query_s')}; N={size:,})",
+                None if total is None or size != 100_000 else total < 1,
+                "" if size in (None, 100_000) else "below the target's 100,000 invocations",
+            )
+        )
     ready = _get(results, "grpc", "server_ready", "ready_s_median")
     out.append(
         _target(

@@ -51,11 +51,11 @@ def routes(world: GuardedEngine) -> list[Route]:
         query = _query_text(request.headers.get("content-type"), raw)
         if isinstance(query, Response):
             return query
-        needed = tables.referenced(query)
-        rows = await run_in_threadpool(world.run, lambda e: tables.read(e, needed))  # one read, under the lock
+        needed, columns = tables.referenced(query), tables.referenced_columns(query)
+        rows = await run_in_threadpool(world.run, lambda e: tables.read(e, needed, columns))  # one read, locked
 
         def execute() -> sql.Result:
-            built = tables.build(rows, tables.referenced_columns(query))
+            built = tables.build(rows, columns)
             return sql.answer(sql.run(built, query), request.headers.get("accept"), responses.compact)
 
         try:

@@ -64,11 +64,11 @@ def _target(inv: Invocation) -> str:
     return f"{inv.service}/{inv.key}/{inv.handler}" if inv.key is not None else f"{inv.service}/{inv.handler}"
 
 
-def _invocation_row(engine: Engine, inv: Invocation) -> dict[str, Any]:
+def _invocation_row(engine: Engine, inv: Invocation, partition_keys: bool) -> dict[str, Any]:
     journal = inv.journal or []
     service = engine.services.get(inv.service)
     return {
-        "partition_key": parse_invocation_id(inv.id).partition_key,
+        "partition_key": parse_invocation_id(inv.id).partition_key if partition_keys else None,
         "id": inv.id,
         "target": _target(inv),
         "target_service_name": inv.service,
@@ -115,14 +115,18 @@ def referenced_columns(query: str) -> set[str] | None:
     return {name.rstrip("!") for columns in COLUMNS.values() for name, _ in columns if name.rstrip("!") in text}
 
 
-def read(engine: Engine, needed: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The rows of ``needed`` tables (all when None) as plain dicts; the others empty. Run under the
-    engine's lock; no Arrow here."""
+def read(
+    engine: Engine, needed: set[str] | None = None, columns: set[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``needed`` tables (all when None) as plain dicts; the others empty. A partition
+    key (decoded from each id, the costly part) only when ``columns`` (None: all) has it. Run under
+    the engine's lock; no Arrow here."""
     wanted = set(COLUMNS) if needed is None else needed
+    partition_keys = columns is None or "partition_key" in columns
     rows: dict[str, list[dict[str, Any]]] = {table: [] for table in COLUMNS}
     per_invocation = wanted & {"sys_invocation_status", "sys_invocation", "sys_invocation_state", "sys_journal"}
     for inv in engine.invocations.values() if per_invocation else ():
-        row = _invocation_row(engine, inv)
+        row = _invocation_row(engine, inv, partition_keys)
         if "sys_invocation_status" in wanted:
             rows["sys_invocation_status"].append({**row, "status": STATUS_WORDS[inv.state]})
         if "sys_invocation" in wanted:

@@ -66,6 +66,8 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
         "RestartAsNew p99 at 8 clients": True,
         "HTTP restart-as-new at 1 client vs restate-server": True,
         "HTTP restart-as-new at 8 clients vs restate-server": None,
+        "SQL the CLI's kind of listing over 100,000 invocations": None,
+        "SQL a count by status over 100,000 invocations": None,
         "health check with 8 stalled streams open": False,
         "AdvanceClock(10^15 ms)": True,
         "server start-to-ready": True,
@@ -99,5 +101,6 @@ def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     assert results["holding"]["advance_clock"]["far_s_worst"] > 0
     assert results["http"]["restart_200"]["unexpected_answers"] == 0
     assert results["http"]["restart_200_8_clients"]["calls"] >= 80
-    assert len(results["targets"]) == 13 and "\ntargets\n" in done.stdout
+    assert results["sql"]["count_by_status"]["total_s"] > 0
+    assert len(results["targets"]) == 15 and "\ntargets\n" in done.stdout
     assert set(results["hot_path"]["ns_per_transition_best"]) == set(hotpath.VARIANTS)
