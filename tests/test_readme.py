@@ -59,13 +59,11 @@ def test_the_embedding_example_is_typed_without_any(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-TOUR = re.compile(r"<!-- http-tour:start -->\n```console\n(.*?)```\n<!-- http-tour:end -->", re.S)
-
-
-def tour() -> list[tuple[str, str]]:
-    """The README's HTTP session: (command, the output it shows)."""
-    found = TOUR.search((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert found, "README.md lost its HTTP tour markers"
+def session(marker: str) -> list[tuple[str, str]]:
+    """A console session of the README between ``<!-- marker:start/end -->``: (command, the output shown)."""
+    block = re.compile(rf"<!-- {marker}:start -->\n```console\n(.*?)```\n<!-- {marker}:end -->", re.S)
+    found = block.search((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert found, f"README.md lost its {marker} markers"
     steps: list[tuple[str, str]] = []
     for line in found.group(1).splitlines():
         if line.startswith("$ "):
@@ -74,6 +72,11 @@ def tour() -> list[tuple[str, str]]:
             command, shown = steps[-1]
             steps[-1] = (command, f"{shown}\n{line}" if shown else line)
     return steps
+
+
+def tour() -> list[tuple[str, str]]:
+    """The README's HTTP session."""
+    return session("http-tour")
 
 
 def curl(command: str, port: int) -> str:
@@ -123,7 +126,6 @@ def test_the_http_tour_prints_what_the_readme_shows() -> None:
         server.stop(0)
 
 
-CLI_TOUR = re.compile(r"<!-- cli-tour:start -->\n```console\n(.*?)```\n<!-- cli-tour:end -->", re.S)
 DURATION = re.compile(r"Query took [0-9.]+[µm]?s")
 
 
@@ -131,15 +133,7 @@ def test_the_cli_session_prints_what_the_readme_shows_after_the_http_tour() -> N
     from tests.grpc_server.http.test_restate_cli import install
 
     cli = install()  # skips, saying why, where npm cannot install it
-    found = CLI_TOUR.search((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert found, "README.md lost its CLI session markers"
-    steps: list[tuple[str, str]] = []
-    for line in found.group(1).splitlines():
-        if line.startswith("$ "):
-            steps.append((line[2:], ""))
-        else:
-            command, shown = steps[-1]
-            steps[-1] = (command, f"{shown}\n{line}" if shown else line)
+    steps = session("cli-tour")
     server = start(port=0, http_port=0)
     try:
         assert server.http is not None
