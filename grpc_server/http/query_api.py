@@ -14,8 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..sql import query as sql
-from ..sql import tables
 from ..world import GuardedEngine
 from . import responses
 from .batch import DESERIALIZE, PARSE, position, type_name, value_spans
@@ -44,6 +42,10 @@ def _query_text(content_type: str | None, raw: bytes) -> str | Response:
 
 def routes(world: GuardedEngine) -> list[Route]:
     async def run_query(request: Request) -> Response:
+        # Arrow and DataFusion (~90 MiB) load with the first query, not with the server.
+        from ..sql import query as sql
+        from ..sql import tables
+
         try:
             raw = await read_body(request)
         except BadBody as bad:
