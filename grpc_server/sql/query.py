@@ -65,8 +65,10 @@ def run(tables: dict[str, pa.Table], query: str) -> pa.Table:
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if isinstance(value, datetime.timedelta):
-        return int(value.total_seconds() * 1000)
+    if isinstance(value, datetime.timedelta):  # ISO 8601, as restate-server writes it: PT86400S, PT0.5S
+        millis = round(value.total_seconds() * 1000)
+        seconds = f"{millis // 1000}.{millis % 1000:03d}".rstrip("0").rstrip(".")
+        return f"PT{seconds}S"
     if isinstance(value, bytes):
         return list(value)
     if isinstance(value, list):

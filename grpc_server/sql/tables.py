@@ -41,6 +41,8 @@ STATUS_WORDS = {
     "paused": "paused",
     "completed": "completed",
 }
+#: What ``created_using_restate_version`` says (the version the model answers as).
+RESTATE_VERSION = "1.7.12"
 SERVICE_TYPES = {"service": "service", "virtual_object": "virtual_object", "workflow": "workflow"}
 
 
@@ -83,6 +85,8 @@ def _invocation_row(engine: Engine, inv: Invocation, partition_keys: bool) -> di
         "journal_size": len(journal) if inv.journal is not None else None,
         "journal_commands_size": sum(1 for e in journal if e.kind == COMMAND) if inv.journal is not None else None,
         "created_at": inv.created_ms,
+        "created_using_restate_version": RESTATE_VERSION,
+        "running_at": inv.created_ms if inv.state not in ("scheduled", "inboxed") and inv.due_ms is None else None,
         "modified_at": inv.completed_ms if inv.completed_ms is not None else inv.created_ms,
         "scheduled_start_at": inv.due_ms,
         "completed_at": inv.completed_ms,
@@ -91,9 +95,10 @@ def _invocation_row(engine: Engine, inv: Invocation, partition_keys: bool) -> di
         "suspended_waiting_for_completions": [inv.awaiting] if inv.awaiting is not None else None,
         "completion_result": inv.completion,
         "completion_failure": inv.completion_failure,
-        "retry_count": inv.retry_count,
+        # the invoker's view: only for an invocation it is running (restate-server leaves these null otherwise)
+        "retry_count": inv.retry_count if inv.state == "running" else None,
         "next_retry_at": inv.next_attempt_ms,
-        "last_failure": inv.last_failure,
+        "last_failure": inv.last_failure if inv.state == "running" else None,
     }
 
 
@@ -131,7 +136,7 @@ def read(
             rows["sys_invocation_status"].append({**row, "status": STATUS_WORDS[inv.state]})
         if "sys_invocation" in wanted:
             rows["sys_invocation"].append({**row, "status": invocation_status(inv)})
-        if "sys_invocation_state" in wanted:
+        if "sys_invocation_state" in wanted and inv.state == "running":
             rows["sys_invocation_state"].append(
                 {
                     "partition_key": row["partition_key"],
@@ -150,7 +155,7 @@ def read(
                     "id": inv.id,
                     "index": entry.index,
                     "entry_type": f"{entry.kind.capitalize()}: {entry.type}",
-                    "name": entry.name,
+                    "name": entry.name if entry.kind != COMMAND else entry.name or "",  # commands: "" for none
                     "version": 1 if inv.pinned_protocol is not None and inv.pinned_protocol < 4 else 2,
                 }
             )

@@ -133,3 +133,33 @@ def test_only_what_a_query_can_read_is_built() -> None:
     built = tables.build(tables.read(e, tables.referenced(query)), tables.referenced_columns(query))
     assert built["sys_invocation"].column("target").null_count == 6  # not asked for: left null
     assert sql.run(built, query).to_pylist() == [{"status": "completed", "n": 1}]
+
+
+#: Values that cannot be the same: ids, the ingress's idempotency key, and wall-clock times.
+DIFFERENT_BY_NATURE = ("id", "partition_key", "idempotency_key", "pinned_deployment_id")
+TIMES = ("created_at", "modified_at", "running_at", "completed_at")
+
+
+def test_a_completed_call_reads_as_restate_server_recorded_it() -> None:
+    recorded = json.loads((RECORDED.parent / "completed_steps.json").read_text())
+    e = Engine(seed=1)
+    e.register_service("Steps")
+    e.register_deployment(["Steps"])
+    inv = e.call("Steps", "run")
+    for n in (1, 2, 3):  # recording/services.py's Steps/run: three ctx.run, then it returns
+        e.complete_command(inv, e.append_command(inv, "Run", f"step{n}").completion_ids[0])
+    e.complete(inv)
+    for table in ("sys_invocation", "sys_invocation_status"):
+        (real,) = recorded[table]
+        (mine,) = rows(e, f"SELECT * FROM {table} WHERE id = '{inv}'")
+        for row in (real, mine):
+            for name in DIFFERENT_BY_NATURE:
+                row.pop(name, None)
+            for name in TIMES:  # present in both, and all at one instant or later than created_at
+                assert name in row, (table, name)
+                row.pop(name)
+        assert mine == real, table
+    journal = rows(e, f"SELECT id, index, entry_type, name, completed, version FROM sys_journal WHERE id = '{inv}'")
+    assert [{k: v for k, v in r.items() if k != "id"} for r in journal] == [
+        {k: v for k, v in r.items() if k != "id"} for r in recorded["sys_journal"]
+    ]
