@@ -163,3 +163,34 @@ def test_a_completed_call_reads_as_restate_server_recorded_it() -> None:
     assert [{k: v for k, v in r.items() if k != "id"} for r in journal] == [
         {k: v for k, v in r.items() if k != "id"} for r in recorded["sys_journal"]
     ]
+
+
+def test_each_state_reads_in_the_words_restate_server_recorded() -> None:
+    recorded = json.loads((RECORDED.parent / "status_words.json").read_text())["states"]
+    e = Engine(seed=2)
+    e.register_service("Steps")
+    e.register_service("Locker", "virtual_object")
+    e.register_deployment(["Steps", "Locker"])
+    made = {
+        "suspended": e.call("Steps", "run"),
+        "scheduled": e.call("Steps", "run", delay_ms=3_600_000),
+        "holder": e.call("Locker", "hold", "kq"),
+        "inboxed": e.call("Locker", "hold", "kq"),
+        "backing_off": e.call("Steps", "run"),
+        "paused_after_retries": e.call("Steps", "run"),
+        "completed": e.call("Steps", "run"),
+    }
+    e.sleep(made["suspended"], 60_000)
+    e.fail_attempt(made["backing_off"], failure="[500] boom")
+    e.fail_attempt(made["paused_after_retries"], max_attempts=1, failure="[500] boom")
+    e.complete(made["completed"])
+    for state, want in recorded.items():
+        inv = made[state]
+        query = (
+            "SELECT status, last_failure IS NOT NULL AS has_failure, next_retry_at IS NOT NULL AS has_next "
+            f"FROM sys_invocation WHERE id = '{inv}'"
+        )
+        assert rows(e, query) == [want["sys_invocation"]], state
+        assert rows(e, f"SELECT status FROM sys_invocation_status WHERE id = '{inv}'") == [
+            {"status": want["sys_invocation_status"]}
+        ], state
