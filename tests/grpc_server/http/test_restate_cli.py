@@ -147,3 +147,21 @@ def test_the_cli_acts_and_the_model_changes(cli: Path, model: tuple[Server, Clie
     journal = client.request("GET", f"/model/invocations/{cancelled}").json()["journal"]
     assert journal[-1] == {"index": 1, "kind": "notification", "type": "Signal", "name": "cancel"}
     assert json.loads(client.request("GET", "/model/world").body)["invocations"]
+
+
+def test_the_cli_filters_invocations_by_status_service_and_key(cli: Path, model: tuple[Server, Client]) -> None:
+    server, client = model
+    client.request("POST", "/model/services", {"name": "Locker", "type": "virtual_object"})
+    client.request("POST", "/model/deployments", {"services": ["Steps", "Locker"], "name": "v2"})
+    sleeper = call(client)
+    client.request("POST", f"/model/invocations/{sleeper}/sleep", {"duration_ms": 60_000})
+    body = {"service": "Locker", "handler": "hold", "key": "k"}
+    holder = client.request("POST", "/model/invocations", body).json()["invocation_id"]
+    waiting = client.request("POST", "/model/invocations", body).json()["invocation_id"]
+    suspended = run(cli, server, "invocations", "list", "--status", "suspended")
+    assert sleeper in suspended and holder not in suspended
+    pending = run(cli, server, "invocations", "list", "--status", "pending")
+    assert waiting in pending and holder not in pending and "Showing 1/1 invocations" in pending
+    locker = run(cli, server, "invocations", "list", "--service", "Locker")
+    assert holder in locker and waiting in locker and sleeper not in locker
+    assert "Showing 2/2 invocations" in run(cli, server, "invocations", "list", "--key", "k")
