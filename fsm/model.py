@@ -108,12 +108,18 @@ def check_text(what: str, value: Any) -> str:
 
 def check_length(what: str, value: str) -> str:
     """At most :data:`MAX_NAME_CHARS` characters of valid Unicode (no lone surrogate), or a 400 naming it."""
-    if len(value) > MAX_NAME_CHARS:
-        raise invalid_argument(what, f"must be at most {MAX_NAME_CHARS} characters, got {len(value)}")
-    problem = unicode_problem(value)
+    problem = text_problem(value)
     if problem is not None:
         raise invalid_argument(what, problem)
     return value
+
+
+def text_problem(value: str) -> str | None:
+    """Why a name the model keeps cannot be ``value`` (too long, or not valid Unicode), or None: the
+    one rule for names in calls (:func:`check_length`) and in imported worlds (:mod:`fsm.snapshot`)."""
+    if len(value) > MAX_NAME_CHARS:
+        return f"must be at most {MAX_NAME_CHARS} characters, got {len(value)}"
+    return unicode_problem(value)
 
 
 def unicode_problem(value: str) -> str | None:

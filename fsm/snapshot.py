@@ -19,7 +19,6 @@ from .lifecycle import COMPLETED, LIVE_STATES, RUNNING, SCHEDULED, SUSPENDED
 from .model import (
     COMMAND,
     FAILURE,
-    MAX_NAME_CHARS,
     MAX_TIME_MS,
     NOTIFICATION,
     SERVICE,
@@ -27,7 +26,7 @@ from .model import (
     SUCCESS,
     Entry,
     Invocation,
-    unicode_problem,
+    text_problem,
 )
 from .retry import RetryPolicy
 
@@ -46,9 +45,7 @@ def _need(obj: Any, key: str, where: str, kinds: type | tuple[type, ...], *, opt
         raise SnapshotError(f"{where}.{key}", f"must be {_kind_names(kinds)}, got a boolean")
     if not isinstance(value, kinds):
         raise SnapshotError(f"{where}.{key}", f"must be {_kind_names(kinds)}, got {type(value).__name__}")
-    if isinstance(value, str) and len(value) > MAX_NAME_CHARS:
-        raise SnapshotError(f"{where}.{key}", f"must be at most {MAX_NAME_CHARS} characters, got {len(value)}")
-    if isinstance(value, str) and (problem := unicode_problem(value)) is not None:
+    if isinstance(value, str) and (problem := text_problem(value)) is not None:
         raise SnapshotError(f"{where}.{key}", problem)
     return value
 
