@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TypeVar
 
 from fsm.errors import InvalidArgument, LifecycleError
+from fsm.stateful import check_refusal
 
 E = TypeVar("E", bound=LifecycleError)
 
@@ -21,16 +21,10 @@ def refused(call: Callable[[], object], kind: type[E]) -> E:
     raise AssertionError(f"expected {kind.__name__}, but the call returned {returned!r}")
 
 
-#: Every status code the model refuses with (Restate's admin API uses no others for refusals).
-STATUSES = frozenset({400, 404, 409, 410, 422, 425, 503})
-REASON = re.compile(r"[A-Z][A-Z_]*[A-Z]")
-
-
 def well_formed(err: LifecycleError) -> None:
-    """What any refusal must be, whatever caused it: a known status, a reason code, a message."""
-    assert err.http_status in STATUSES, err
-    assert REASON.fullmatch(err.reason), err
-    assert err.message and str(err) == f"{err.http_status} {err.reason}: {err.message}", err
+    """What any refusal must be (the testing kit's rule: a known status, a reason code, the
+    documented text), and a malformed argument a 400."""
+    check_refusal(err)
     if isinstance(err, InvalidArgument):
         assert err.http_status == 400, err
 
