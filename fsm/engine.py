@@ -121,7 +121,6 @@ class Engine:
         self._clock = self._world.clock
         self._steps = Steps(self._world)
         self._admin = Admin(self._world)
-        self._watched = False
         if machine is not None:
             self._use_machine(machine)
 
@@ -153,9 +152,9 @@ class Engine:
         by a callback on it); an engine nobody subscribes to keeps its compiled fast path.
         """
         self._world.observers.subscribe(observer)
-        if not self._watched:
-            self.machine.after_state_change.append(self._world.record_transition)
-            self._watched = True
+        callbacks = self.machine.after_state_change
+        if self._world.record_transition not in callbacks:  # recorded once, however many observe
+            callbacks.append(self._world.record_transition)
         return functools.partial(self.unsubscribe, observer)
 
     def unsubscribe(self, observer: Observer) -> None:
@@ -448,20 +447,19 @@ def _settling(name: str) -> Callable[..., Any]:
                 "engine after the operation returns."
             )
         observers = world.observers
+        target = _text(args[0] if args else kwargs.get("invocation_id")) if answered else ""
         try:
             result = operation(self, *args, **kwargs)
         except LifecycleError as err:
             if answered and observers:
-                raw = args[0] if args else kwargs.get("invocation_id")
                 observers.pending.append(
-                    AnswerEvent(name, _text(raw), err.http_status, err.reason, err.message, world.clock.now_ms)
+                    AnswerEvent(name, target, err.http_status, err.reason, err.message, world.clock.now_ms)
                 )
             raise
         else:
             if answered and observers:
-                raw = args[0] if args else kwargs.get("invocation_id")
                 status = result if isinstance(result, int) else 200  # restart_as_new answers 200 with its result
-                observers.pending.append(AnswerEvent(name, _text(raw), status, None, None, world.clock.now_ms))
+                observers.pending.append(AnswerEvent(name, target, status, None, None, world.clock.now_ms))
             return result
         finally:
             try:
