@@ -37,7 +37,3 @@ def missing_extra() -> str | None:
                 "(pip install 'invocation-lifecycle[server]')"
             )
     return None
-
-
-#: Read by the commands before they import anything of the server's.
-MISSING_EXTRA = missing_extra()

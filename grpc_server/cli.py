@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import sys
 
-from . import MISSING_EXTRA
+from . import missing_extra
 
-if MISSING_EXTRA is not None:  # one line, before anything imports grpc
-    sys.exit(MISSING_EXTRA)
+if (problem := missing_extra()) is not None:  # one line, before anything imports grpc
+    sys.exit(problem)
 
 import argparse
 import json
