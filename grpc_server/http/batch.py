@@ -18,7 +18,6 @@ As restate-server 1.7.12 does (asked with curl; its texts read in its admin crat
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -34,13 +33,12 @@ from fsm.requests import parse_deployment
 
 from ..world import GuardedEngine
 from . import responses
+from .extractor import DESERIALIZE, Refused, item_ends, json_body, position, skip, type_name, value_spans
 from .model_api import BadBody, read_body
 
 #: Restate's BATCH_OPERATION_MAX_SIZE.
 MAX_IDS = 1000
 OPERATIONS = ("cancel", "kill", "purge", "purge-journal", "pause", "resume", "restart-as-new")
-DESERIALIZE = "Failed to deserialize the JSON body into the target type: "
-PARSE = "Failed to parse the request body as JSON: "
 
 #: The batch's text for each refusal, by the model's reason (``{id}`` is the invocation id).
 FAILURES: dict[str, str] = {
@@ -66,65 +64,10 @@ DEPLOYMENT_NOT_FOUND = {
 }
 
 
-class Refused(Exception):
-    """The whole batch is refused before any id is tried."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__()
-        self.response = response
-
-
-def position(text: str, end: int) -> str:
-    """serde's ``at line L column C`` for a token ending at ``end`` (exclusive)."""
-    line = text.count("\n", 0, end) + 1
-    column = end - (text.rfind("\n", 0, end) + 1)
-    return f"at line {line} column {column}"
-
-
-def value_spans(text: str) -> tuple[int, dict[str, tuple[int, int]]]:
-    """Where the top-level object ends, and where each top-level value starts and ends."""
-    decoder = json.JSONDecoder()
-    spans: dict[str, tuple[int, int]] = {}
-    i = _skip(text, 0)
-    if text[i : i + 1] != "{":
-        return len(text), spans
-    i = _skip(text, i + 1)
-    while i < len(text) and text[i] != "}":
-        key, i = decoder.raw_decode(text, i)
-        i = _skip(text, _skip(text, i) + 1)  # past ':'
-        start = i
-        _, i = decoder.raw_decode(text, i)
-        spans[str(key)] = (start, i)
-        i = _skip(text, i)
-        if text[i : i + 1] == ",":
-            i = _skip(text, i + 1)
-    return i + 1, spans
-
-
-def _skip(text: str, i: int) -> int:
-    while i < len(text) and text[i] in " \t\n\r":
-        i += 1
-    return i
-
-
-def _item_ends(text: str, start: int) -> list[int]:
-    """Where each element of the array starting at ``start`` ends (exclusive)."""
-    decoder = json.JSONDecoder()
-    ends = []
-    i = _skip(text, start + 1)
-    while i < len(text) and text[i] != "]":
-        _, i = decoder.raw_decode(text, i)
-        ends.append(i)
-        i = _skip(text, i)
-        if text[i : i + 1] == ",":
-            i = _skip(text, i + 1)
-    return ends
-
-
 def _from_sequence(text: str, body: list[Any]) -> dict[str, Any]:
     """A body written as a sequence: its elements are the fields in order (``invocation_ids`` first)."""
     if body and not isinstance(body[0], list):
-        end = _item_ends(text, _skip(text, 0))[0]
+        end = item_ends(text, skip(text, 0))[0]
         raise Refused(
             responses.text(
                 422,
@@ -134,31 +77,9 @@ def _from_sequence(text: str, body: list[Any]) -> dict[str, Any]:
     return {"invocation_ids": body[0]} if body else {}
 
 
-def type_name(value: Any) -> str:
-    """serde's ``invalid type`` description of a JSON value."""
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f'string "{value}"'
-    if value is None:
-        return "null"
-    return "map" if isinstance(value, dict) else "sequence"
-
-
 def read_request(content_type: str | None, raw: bytes, with_deployment: bool) -> tuple[list[str], str | None]:
     """The ids and the deployment, or :class:`Refused` with Restate's answer."""
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind != "application/json" and not (kind.startswith("application/") and kind.endswith("+json")):
-        raise Refused(responses.text(415, "Expected request with `Content-Type: application/json`"))
-    try:
-        text = raw.decode("utf-8")
-        body = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise Refused(responses.text(400, PARSE + str(exc))) from None
+    text, body = json_body(content_type, raw)
     end, spans = value_spans(text)
     if isinstance(body, list):  # serde reads a struct from a sequence too: element 0 is invocation_ids
         body = _from_sequence(text, body)
@@ -178,7 +99,7 @@ def read_request(content_type: str | None, raw: bytes, with_deployment: bool) ->
                 f"{position(text, stop)}",
             )
         )
-    ends = _item_ends(text, start)
+    ends = item_ends(text, start)
     for i, raw_id in enumerate(ids):
         at = position(text, ends[i] if i < len(ends) else stop)
         if not isinstance(raw_id, str):

@@ -42,6 +42,7 @@ from fsm.snapshot import dump_entry
 
 from ..world import GuardedEngine
 from . import batch, responses
+from .extractor import Refused
 from .model_api import BadBody, read_json
 from .responses import BadSegment, segment
 
@@ -211,7 +212,7 @@ def routes(world: GuardedEngine, keys: IdempotencyKeys) -> list[Route]:
                 batch.check_deployment(operation, deployment)
             except BadBody as bad:
                 return responses.error(bad.status, str(bad))
-            except batch.Refused as refused:
+            except Refused as refused:
                 return refused.response
 
             def work(engine: Engine) -> tuple[int, Any]:

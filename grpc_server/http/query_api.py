@@ -7,8 +7,6 @@ The query itself: :mod:`grpc_server.sql.query`.
 
 from __future__ import annotations
 
-import json
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,19 +14,15 @@ from starlette.routing import Route
 
 from ..world import GuardedEngine
 from . import responses
-from .batch import DESERIALIZE, PARSE, position, type_name, value_spans
+from .extractor import DESERIALIZE, Refused, json_body, position, type_name, value_spans
 from .model_api import BadBody, read_body
 
 
 def _query_text(content_type: str | None, raw: bytes) -> str | Response:
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind != "application/json" and not (kind.startswith("application/") and kind.endswith("+json")):
-        return responses.text(415, "Expected request with `Content-Type: application/json`")
     try:
-        text = raw.decode("utf-8")
-        body = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        return responses.text(400, PARSE + str(exc))
+        text, body = json_body(content_type, raw)
+    except Refused as refused:
+        return refused.response
     end, spans = value_spans(text)
     if not isinstance(body, dict) or "query" not in body:
         return responses.text(422, f"{DESERIALIZE}missing field `query` {position(text, end)}")
