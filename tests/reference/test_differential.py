@@ -25,7 +25,7 @@ from fsm.errors import LifecycleError
 from tests.budget import budget
 
 from .ids import ALPHABET, decode, partition_key
-from .records import COMMAND, COMPLETED, NOTIFICATION, Entry, Invocation, Refusal, Restarted
+from .records import COMMAND, COMPLETED, NOTIFICATION, Entry, Refusal, Restarted
 from .steps import Reference
 
 HOUR = 3_600_000
@@ -171,32 +171,39 @@ def comparable(value: Any) -> Any:
     return value
 
 
+#: What the model and the reference must agree on for each invocation, in this order.
+INVOCATION_FIELDS = (
+    "id",
+    "state",
+    "service",
+    "handler",
+    "key",
+    "completion",
+    "pinned_deployment",
+    "pinned_protocol",
+    "journal",
+    "retry_count",
+    "next_attempt_ms",
+    "restarted_from",
+    "idempotency_key",
+    "due_ms",
+    "completed_ms",
+    "journal_retention_s",
+    "completion_retention_s",
+    "awaiting",
+)
+
+
+def _view(i: Any, entry: Callable[[Any], tuple[Any, ...]]) -> tuple[Any, ...]:
+    """An invocation as :data:`INVOCATION_FIELDS`, its journal entries as ``entry`` makes them tuples."""
+    journal = None if i.journal is None else [entry(item) for item in i.journal]
+    return tuple(journal if field == "journal" else getattr(i, field) for field in INVOCATION_FIELDS)
+
+
 def engine_world(e: Engine) -> dict[str, Any]:
     return {
         "now": e.now_ms,
-        "invocations": [
-            (
-                i.id,
-                i.state,
-                i.service,
-                i.handler,
-                i.key,
-                i.completion,
-                i.pinned_deployment,
-                i.pinned_protocol,
-                None if i.journal is None else [tuple(entry) for entry in i.journal],
-                i.retry_count,
-                i.next_attempt_ms,
-                i.restarted_from,
-                i.idempotency_key,
-                i.due_ms,
-                i.completed_ms,
-                i.journal_retention_s,
-                i.completion_retention_s,
-                i.awaiting,
-            )
-            for i in e.invocations.values()
-        ],
+        "invocations": [_view(i, tuple) for i in e.invocations.values()],
         "locks": dict(e.lock_holders),
         "inboxes": {lock: list(inbox) for lock, inbox in e.inboxes.items()},
         "idempotency": dict(e.idempotency),
@@ -207,32 +214,9 @@ def engine_world(e: Engine) -> dict[str, Any]:
 
 
 def reference_world(r: Reference) -> dict[str, Any]:
-    def view(i: Invocation) -> tuple[Any, ...]:
-        journal = None if i.journal is None else [entry.fields() for entry in i.journal]
-        return (
-            i.id,
-            i.state,
-            i.service,
-            i.handler,
-            i.key,
-            i.completion,
-            i.pinned_deployment,
-            i.pinned_protocol,
-            journal,
-            i.retry_count,
-            i.next_attempt_ms,
-            i.restarted_from,
-            i.idempotency_key,
-            i.due_ms,
-            i.completed_ms,
-            i.journal_retention_s,
-            i.completion_retention_s,
-            i.awaiting,
-        )
-
     return {
         "now": r.now_ms,
-        "invocations": [view(i) for i in r.invocations.values()],
+        "invocations": [_view(i, Entry.fields) for i in r.invocations.values()],
         "locks": dict(r.locks),
         "inboxes": {lock: list(inbox) for lock, inbox in r.inboxes.items()},
         "idempotency": dict(r.idempotency),
