@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import importlib.util
 
+#: The restate-server release the model answers as: its ``/version``, its OpenAPI document, the
+#: ``created_using_restate_version`` of its tables, and the CLI the tests drive it with.
+RESTATE_VERSION = "1.7.12"
+
 #: What the ``[server]`` extra brings, by import name.
 SERVER_MODULES = ("grpc", "google.protobuf", "google.rpc", "grpc_status", "grpc_health", "grpc_reflection")
 

@@ -29,6 +29,7 @@ from fsm.ids import IdError, parse_deployment_id
 from fsm.model import Deployment, Service
 from fsm.requests import parse_delete_mode, parse_query_string
 
+from .. import RESTATE_VERSION
 from ..world import GuardedEngine
 from . import responses
 from .openapi import document
@@ -36,11 +37,9 @@ from .responses import BadSegment, segment
 
 T = TypeVar("T")
 
-#: The version this model answers as (the CLI and SDK clients read it to pick an API version).
-VERSION = "1.7.12"
 MIN_API, MAX_API = 2, 4
 #: ``GET /openapi``: what this server answers over HTTP.
-OPENAPI = document(VERSION)
+OPENAPI = document(RESTATE_VERSION)
 #: What ``/version`` says of ingress: the model has none; Restate's default ingress address.
 INGRESS_ENDPOINT = "http://127.0.0.1:8080/"
 #: ``/version``'s feature flags, as restate-server 1.7.12 has them (all off there too); sorted here,
@@ -143,7 +142,7 @@ def routes(world: GuardedEngine) -> list[Route]:
     async def version(request: Request) -> Response:
         return responses.json_body(
             {
-                "version": VERSION,
+                "version": RESTATE_VERSION,  # the CLI and SDK clients read it to pick an API version
                 "min_admin_api_version": MIN_API,
                 "max_admin_api_version": MAX_API,
                 "ingress_endpoint": INGRESS_ENDPOINT,

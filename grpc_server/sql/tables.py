@@ -18,6 +18,7 @@ from fsm.engine import Engine
 from fsm.ids import parse_invocation_id
 from fsm.model import COMMAND, Invocation
 
+from .. import RESTATE_VERSION
 from .schema import COLUMNS
 
 #: How DataFusion names each Arrow type of the schema.
@@ -41,9 +42,6 @@ STATUS_WORDS = {
     "paused": "paused",
     "completed": "completed",
 }
-#: What ``created_using_restate_version`` says (the version the model answers as).
-RESTATE_VERSION = "1.7.12"
-SERVICE_TYPES = {"service": "service", "virtual_object": "virtual_object", "workflow": "workflow"}
 
 
 def schema(table: str) -> pa.Schema:
@@ -76,7 +74,7 @@ def _invocation_row(engine: Engine, inv: Invocation, partition_keys: bool) -> di
         "target_service_name": inv.service,
         "target_service_key": inv.key,
         "target_handler_name": inv.handler,
-        "target_service_ty": SERVICE_TYPES.get(service.type) if service is not None else None,
+        "target_service_ty": service.type if service is not None else None,  # Restate's words too
         "idempotency_key": inv.idempotency_key,
         "invoked_by": "restart_as_new" if inv.restarted_from is not None else "ingress",
         "restarted_from": inv.restarted_from,
@@ -141,7 +139,7 @@ def read(
                 {
                     "partition_key": row["partition_key"],
                     "id": inv.id,
-                    "in_flight": inv.state == "running" and inv.next_attempt_ms is None,
+                    "in_flight": inv.next_attempt_ms is None,  # running, and not backing off
                     "retry_count": inv.retry_count,
                     "next_retry_at": inv.next_attempt_ms,
                     "last_failure": inv.last_failure,
@@ -187,7 +185,7 @@ def read(
                 "name": service.name,
                 "revision": 1,
                 "public": True,
-                "ty": SERVICE_TYPES[service.type],
+                "ty": service.type,
                 "deployment_id": latest.id if latest is not None else None,
             }
         )

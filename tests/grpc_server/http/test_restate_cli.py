@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from grpc_server import RESTATE_VERSION
 from grpc_server.server import Server, start
 
 from ..conftest import ROOT
 from .conftest import Client
 
-VERSION = "1.7.12"
 PREFIX = ROOT / ".venv" / "restate-cli"
 BINARY = PREFIX / "node_modules" / "@restatedev" / "restate-linux-x64" / "bin" / "restate"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -44,7 +44,7 @@ def install() -> Path:
             "--no-audit",
             "--no-fund",
             "--ignore-scripts",
-            f"@restatedev/restate@{VERSION}",
+            f"@restatedev/restate@{RESTATE_VERSION}",
         ],
         capture_output=True,
         text=True,
@@ -52,7 +52,7 @@ def install() -> Path:
         check=False,
     )
     if done.returncode != 0 or not BINARY.exists():
-        pytest.skip(f"could not install @restatedev/restate@{VERSION} from npm: {done.stderr.strip()[-300:]}")
+        pytest.skip(f"could not install @restatedev/restate@{RESTATE_VERSION} from npm: {done.stderr.strip()[-300:]}")
     return BINARY
 
 
