@@ -165,6 +165,20 @@ def test_a_completed_call_reads_as_restate_server_recorded_it() -> None:
     ]
 
 
+def test_attempts_and_services_read_as_the_model_holds_them() -> None:
+    e, ids = world()
+    in_flight = rows(e, "SELECT id, in_flight FROM sys_invocation_state ORDER BY id")
+    want = {ids["holder"]: True, ids["restarted"]: True, ids["flaky"]: False}  # flaky is backing off
+    assert in_flight == [{"id": inv, "in_flight": want[inv]} for inv in sorted(want)]
+    services = rows(e, "SELECT name, ty, deployment_id FROM sys_service ORDER BY name")
+    assert services == [
+        {"name": "Locker", "ty": "virtual_object", "deployment_id": ids["deployment"]},
+        {"name": "Steps", "ty": "service", "deployment_id": ids["deployment"]},
+    ]
+    (version,) = rows(e, f"SELECT created_using_restate_version AS v FROM sys_invocation WHERE id = '{ids['done']}'")
+    assert version == {"v": "1.7.12"}
+
+
 def test_each_state_reads_in_the_words_restate_server_recorded() -> None:
     recorded = json.loads((RECORDED.parent / "status_words.json").read_text())["states"]
     e = Engine(seed=2)
