@@ -12,6 +12,7 @@ come back (a query over more is cut there, and says so in the ``x-restate-model-
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +77,9 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def answer(table: pa.Table, accept: str | None, compact: Any) -> Result:
-    """The result table as the client asked: JSON rows (without null columns) or an Arrow stream."""
+def answer(table: pa.Table, accept: str | None, compact: Callable[[Any], bytes]) -> Result:
+    """The result table as the client asked: JSON rows (without null columns, written by ``compact``)
+    or an Arrow stream."""
     truncated = table.num_rows > MAX_ROWS
     if truncated:
         table = table.slice(0, MAX_ROWS)
