@@ -4,7 +4,10 @@ The modules, each importing only those below it::
 
     record      the command line: flags, the lock, installs, the private network, the run
     session     the recording session in its fixed order: deployments, targets, probes, output
+    sql_values  one invocation per state, and what every SQL query shows of it (JSON and Arrow)
     driver      drives invocations into each lifecycle state and waits for them there
+    http_probes raw answers of an empty server's admin API: errors, wrong methods, /query bodies
+    sql_schema  the introspection tables' columns, types and nullability
     probes      one admin call on one target -> one case (and its raw answer)
     matrix      what gets probed: query strings, unknown and malformed ids, the operation plan
     launch      starts restate-server and the SDK services, waits until they answer

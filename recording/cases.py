@@ -11,6 +11,7 @@ import collections
 import json
 import re
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn, NotRequired, TypedDict, get_args
 
@@ -219,21 +220,32 @@ def validate_case(c: Case, deleted_dps: set[str]) -> None:
         bad(f"two invocations hold one virtual-object key: {holders}")
 
 
-def write_outputs(out_dir: Path, files: dict[str, list[Case]], deleted_dps: set[str]) -> None:
-    """Validates every case, then writes each file (name -> cases, in recording order) atomically."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def check_cases(files: dict[str, list[Case]], deleted_dps: set[str]) -> None:
+    """Every case valid, every name unique in its file; else :class:`RecordingError`."""
     for fname, cases in files.items():
         names = [c["name"] for c in cases]
         if len(names) != len(set(names)):
             raise RecordingError(f"duplicate names in {fname}")
         for c in cases:
             validate_case(c, deleted_dps)
+
+
+def write_jsonl(path: Path, lines: Sequence[object], compact: bool = True) -> None:
+    """One JSON document per line, written to a temporary file first and then moved into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    separators = (",", ":") if compact else None
+    with open(tmp, "w", encoding="utf-8") as f:
+        for line in lines:  # recording order is fixed by the code, so the order is deterministic
+            f.write(json.dumps(line, ensure_ascii=False, separators=separators) + "\n")
+    tmp.replace(path)
+
+
+def write_outputs(out_dir: Path, files: dict[str, list[Case]], deleted_dps: set[str]) -> None:
+    """Validates every case, then writes each file (name -> cases, in recording order) atomically."""
+    check_cases(files, deleted_dps)
     for fname, cases in files.items():
         path = out_dir / fname
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            for c in cases:  # recording order is fixed by the code, so the order is deterministic
-                f.write(json.dumps(c, ensure_ascii=False, separators=(",", ":")) + "\n")
-        tmp.replace(path)
+        write_jsonl(path, cases)
         by_status = collections.Counter(c["expect"]["http_status"] for c in cases)
         log(f"wrote {len(cases)} cases to {shown(path)}: {dict(sorted(by_status.items()))}")

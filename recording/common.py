@@ -9,8 +9,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 #: Everything a run installs or writes besides its output (git-ignored).
 WORK = HERE / ".work"
-#: Where the recorded cases go by default.
-OUT = ROOT / "tests" / "conformance" / "recorded"
+#: Where a recording goes by default: ``recorded/`` (the cases), ``recorded_http/`` (raw answers of
+#: an empty server) and ``recorded_sql/`` (the SQL schema, and what the tables show in each state).
+OUT = ROOT / "tests" / "conformance"
 
 
 class RecordingError(Exception):

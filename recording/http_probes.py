@@ -1,8 +1,7 @@
 """Raw HTTP probes of an admin API with no invocations: every answer's status, headers that matter, body.
 
-    python -m recording.http_probes --port ADMIN_PORT --out tests/conformance/recorded_http/probes.jsonl
-
-Asks a fresh server (no deployments, no invocations) every request of :func:`requests`: each
+The recording session runs it first, into ``tests/conformance/recorded_http/probes.jsonl``. It asks a
+fresh server (no deployments, no invocations) every request of :func:`requests`: each
 invocation operation under every API-version prefix with well-formed, malformed, empty,
 non-UTF-8 and percent-encoded ids; wrong methods; unknown paths; query strings Restate refuses;
 the older ``DELETE /invocations/{id}?mode=``; health, version, services and deployments. One JSON
@@ -15,14 +14,9 @@ the model's (the real one is the probed server's own).
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
-import sys
-from pathlib import Path
 from typing import Any
-
-from .common import RecordingError
 
 ID = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9"
 OPERATIONS = ("cancel", "kill", "purge", "purge-journal", "pause", "resume", "restart-as-new")
@@ -201,22 +195,3 @@ def record(port: int) -> list[dict[str, Any]]:
         ask(port, method, path, kind, body, accept="application/json") for method, path, kind, body in query_requests()
     ]
     return plain + bodies + sql
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recording.http_probes", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True, help="the admin API's port on 127.0.0.1")
-    parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
-    args = parser.parse_args(argv)
-    try:
-        probes = record(args.port)
-    except (OSError, RecordingError) as exc:
-        print(f"cannot probe 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    args.out.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in probes), encoding="utf-8")
-    print(f"{len(probes)} probes written to {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -53,7 +53,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
         type=Path,
         default=OUT,
         metavar="DIR",
-        help=f"write the .jsonl files to DIR (default: {shown(OUT)}; record.sh runs from the repository root)",
+        help=(
+            f"write the recordings under DIR: recorded/, recorded_http/, recorded_sql/ (default: {shown(OUT)}; "
+            "record.sh runs from the repository root)"
+        ),
     )
     parser.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

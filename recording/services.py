@@ -224,6 +224,15 @@ async def hold(ctx: ObjectContext, arg: str) -> str:
 
 
 @locker.handler()
+async def nap(ctx: ObjectContext, arg: str) -> str:
+    """Exclusive: holds its key while sleeping for hours (a 2nd call is inboxed); suspends on the sleep."""
+    ctx.set("holder", arg)
+    await ctx.run("publish", _step("napping"))
+    await ctx.sleep(LONG)
+    return "rested"
+
+
+@locker.handler()
 async def quick(ctx: ObjectContext, arg: str) -> str:
     """Exclusive and short: completes at once."""
     ctx.set("last", arg)

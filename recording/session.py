@@ -1,9 +1,11 @@
 """The recording session, in its fixed order: deployments, targets in every state, then the probes.
 
-Phase A registers only ``D1``, so every target and pool made then is pinned to it (protocol 6);
-then ``D4_fake_proto5`` (protocol 5 only), ``D2``, ``D3_other`` and ``D5_lonely`` (deleted after one
-invocation completed on it). Then restart-as-new is probed in every state and the other
-operations in every state, and the cases are validated and written.
+First, while the server is still empty, its raw HTTP answers (:mod:`recording.http_probes`) and its
+SQL schema (:mod:`recording.sql_schema`). Phase A registers only ``D1``, so every target and pool
+made then is pinned to it (protocol 6); then ``D4_fake_proto5`` (protocol 5 only), ``D2``,
+``D3_other`` and ``D5_lonely`` (deleted after one invocation completed on it). Then restart-as-new
+is probed in every state and the other operations in every state, what the SQL tables show in each
+state is asked (:mod:`recording.sql_values`), and everything is validated and written.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Concatenate, ParamSpec
 
-from .cases import OPS, write_outputs
+from . import http_probes, sql_schema, sql_values
+from .cases import OPS, check_cases, write_jsonl, write_outputs
 from .client import Restate
-from .common import RecordingError, log
+from .common import RecordingError, log, shown
 from .driver import Driver, Target
 from .matrix import ODD_OP_QUERIES, malformed_ids, op_plan, restart_queries, unknown_variant
 from .probes import Recorder
@@ -51,7 +54,10 @@ def one(make: Callable[Concatenate[int, P], list[Target]], *args: P.args, **kwar
 
 
 def record_all(rs: Restate, services_port: int, work: Path, out: Path) -> None:
-    """Records every case against the server behind ``rs`` and writes them to ``out``."""
+    """Records everything against the server behind ``rs`` (fresh, empty) and writes it under ``out``."""
+    probes = http_probes.record(rs.admin)
+    schema = sql_schema.record(rs.admin)
+    log(f"empty server: {len(probes)} raw HTTP answers, {len(schema)} SQL columns")
     catalog = Catalog(rs)
     rec = Recorder(rs, catalog, work / "raw_probes.jsonl")
     drv = Driver(rs, rec.reader)
@@ -195,8 +201,16 @@ def record_all(rs: Restate, services_port: int, work: Path, out: Path) -> None:
             rec.probe_op("malformed_id" if bad else "empty_id", op, bad)
     log(f"admin operations: {len(rec.op_cases)} probes ({time.monotonic() - t0:.1f}s)")
     rec.close()
-    write_outputs(
-        out,
-        {"restart_as_new.jsonl": rec.restart_cases, "admin_ops.jsonl": rec.op_cases},
-        deleted_dps={catalog.dp_ids["D5_lonely"]},
-    )
+    values = sql_values.record(rs, drv)
+    log(f"SQL: {len(values)} answers ({time.monotonic() - t0:.1f}s)")
+    cases = {"restart_as_new.jsonl": rec.restart_cases, "admin_ops.jsonl": rec.op_cases}
+    deleted = {catalog.dp_ids["D5_lonely"]}
+    check_cases(cases, deleted)  # nothing is written unless every case is sound
+    for path, lines in (
+        (out / "recorded_http" / "probes.jsonl", probes),
+        (out / "recorded_sql" / "schema.jsonl", schema),
+        (out / "recorded_sql" / "values.jsonl", values),
+    ):
+        write_jsonl(path, lines, compact=False)
+        log(f"wrote {len(lines)} lines to {shown(path)}")
+    write_outputs(out / "recorded", cases, deleted_dps=deleted)

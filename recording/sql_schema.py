@@ -1,18 +1,14 @@
 """The SQL schema of restate-server's introspection tables, as its ``information_schema`` tells it.
 
-    python -m recording.sql_schema --port ADMIN_PORT --out tests/conformance/recorded_sql/schema.jsonl
-
-One JSON line per column of :data:`TABLES`, in each table's column order: ``table``, ``column``,
+The recording session asks it first, into ``tests/conformance/recorded_sql/schema.jsonl``: one JSON
+line per column of :data:`TABLES`, in each table's column order: ``table``, ``column``,
 ``data_type`` (DataFusion's name of the Arrow type) and ``nullable``. The model's tables must have
 exactly these columns, types and nullability (``tests/grpc_server/sql/``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from .client import call
@@ -55,23 +51,3 @@ def record(port: int) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recording.sql_schema", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True, help="the admin API's port on 127.0.0.1")
-    parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
-    args = parser.parse_args(argv)
-    try:
-        columns = record(args.port)
-    except (OSError, RecordingError) as exc:
-        print(f"cannot read the schema from 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("".join(json.dumps(c) + "\n" for c in columns), encoding="utf-8")
-    print(f"{len(columns)} columns of {len(TABLES)} tables written to {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,11 +13,11 @@ from recording.common import OUT, ROOT, WORK, log, shown
 def test_paths() -> None:
     assert (ROOT / "recording" / "record.sh").is_file()
     assert WORK == ROOT / "recording" / ".work"
-    assert OUT == ROOT / "tests" / "conformance" / "recorded"
+    assert OUT == ROOT / "tests" / "conformance"
 
 
 def test_shown_is_relative_inside_the_repository_only(tmp_path: Path) -> None:
-    assert shown(OUT / "admin_ops.jsonl") == "tests/conformance/recorded/admin_ops.jsonl"
+    assert shown(OUT / "recorded" / "admin_ops.jsonl") == "tests/conformance/recorded/admin_ops.jsonl"
     assert shown(tmp_path / "x.jsonl") == str(tmp_path / "x.jsonl")
 
 

@@ -40,7 +40,7 @@ def test_help_runs_as_a_module_and_hides_the_internal_flag() -> None:
     assert res.returncode == 0, res.stderr
     assert "Records conformance cases from a real ``restate-server``." in res.stdout
     assert "--no-netns" in res.stdout and "--in-netns" not in res.stdout
-    assert "--out DIR" in res.stdout and "tests/conformance/recorded" in res.stdout
+    assert "--out DIR" in res.stdout and "recorded_sql/" in res.stdout and "tests/conformance" in res.stdout
 
 
 def test_record_sh_passes_its_flags_on() -> None:
