@@ -64,9 +64,20 @@ def _target(inv: Invocation) -> str:
     return f"{inv.service}/{inv.key}/{inv.handler}" if inv.key is not None else f"{inv.service}/{inv.handler}"
 
 
-def _invocation_row(engine: Engine, inv: Invocation, partition_keys: bool) -> dict[str, Any]:
+def _journal_sizes(inv: Invocation) -> tuple[int | None, int | None]:
+    """``journal_size`` and ``journal_commands_size``: null before the invocation starts (its Input
+    entry is in ``sys_journal`` all the same), 0 once the journal is gone."""
+    if inv.state in ("scheduled", "inboxed"):
+        return None, None
     journal = inv.journal or []
+    return len(journal), sum(1 for e in journal if e.kind == COMMAND)
+
+
+def _invocation_row(engine: Engine, inv: Invocation, partition_keys: bool) -> dict[str, Any]:
     service = engine.services.get(inv.service)
+    size, commands = _journal_sizes(inv)
+    in_invoker = inv.state == "running"  # what restate-server's invoker reports on: attempts, failures
+    in_flight = in_invoker and inv.next_attempt_ms is None
     return {
         "partition_key": parse_invocation_id(inv.id).partition_key if partition_keys else None,
         "id": inv.id,
@@ -80,23 +91,30 @@ def _invocation_row(engine: Engine, inv: Invocation, partition_keys: bool) -> di
         "restarted_from": inv.restarted_from,
         "pinned_deployment_id": inv.pinned_deployment,
         "pinned_service_protocol_version": inv.pinned_protocol,
-        "journal_size": len(journal) if inv.journal is not None else None,
-        "journal_commands_size": sum(1 for e in journal if e.kind == COMMAND) if inv.journal is not None else None,
+        "journal_size": size,
+        "journal_commands_size": commands,
         "created_at": inv.created_ms,
         "created_using_restate_version": RESTATE_VERSION,
         "running_at": inv.created_ms if inv.state not in ("scheduled", "inboxed") and inv.due_ms is None else None,
         "modified_at": inv.completed_ms if inv.completed_ms is not None else inv.created_ms,
+        "scheduled_at": inv.created_ms if inv.state == "scheduled" else None,
         "scheduled_start_at": inv.due_ms,
+        "inboxed_at": inv.created_ms if inv.state == "inboxed" else None,
         "completed_at": inv.completed_ms,
         "completion_retention": inv.completion_retention_s * 1000,
         "journal_retention": inv.journal_retention_s * 1000,
-        "suspended_waiting_for_completions": [inv.awaiting] if inv.awaiting is not None else None,
+        "suspended_waiting_for_completions": [inv.awaiting] if inv.state == "suspended" else None,
+        # signal 1 is the cancel signal, which a suspended invocation always awaits
+        "suspended_waiting_for_signals": [1] if inv.state == "suspended" else None,
         "completion_result": inv.completion,
         "completion_failure": inv.completion_failure,
-        # the invoker's view: only for an invocation it is running (restate-server leaves these null otherwise)
-        "retry_count": inv.retry_count if inv.state == "running" else None,
+        # the invoker's view: only for an invocation it is running (restate-server leaves these null
+        # otherwise). Its retry count counts attempts started: the failed ones, and one in flight.
+        "retry_count": inv.retry_count + (1 if in_flight else 0) if in_invoker else None,
         "next_retry_at": inv.next_attempt_ms,
-        "last_failure": inv.last_failure if inv.state == "running" else None,
+        "last_failure": inv.last_failure if in_invoker else None,
+        "last_attempt_deployment_id": inv.pinned_deployment if in_invoker else None,
+        "in_flight": in_flight,
     }
 
 
@@ -139,8 +157,8 @@ def read(
                 {
                     "partition_key": row["partition_key"],
                     "id": inv.id,
-                    "in_flight": inv.next_attempt_ms is None,  # running, and not backing off
-                    "retry_count": inv.retry_count,
+                    "in_flight": row["in_flight"],  # running, and not backing off
+                    "retry_count": row["retry_count"],
                     "next_retry_at": inv.next_attempt_ms,
                     "last_failure": inv.last_failure,
                     "last_attempt_deployment_id": inv.pinned_deployment,
@@ -153,7 +171,7 @@ def read(
                     "id": inv.id,
                     "index": entry.index,
                     "entry_type": f"{entry.kind.capitalize()}: {entry.type}",
-                    "name": entry.name if entry.kind != COMMAND else entry.name or "",  # commands: "" for none
+                    "name": entry.name or "" if entry.kind == COMMAND else None,  # commands: "" for none
                     "version": 1 if inv.pinned_protocol is not None and inv.pinned_protocol < 4 else 2,
                 }
             )
@@ -165,8 +183,7 @@ def read(
                     "service_name": lock[0],
                     "service_key": lock[1],
                     "id": inv_id,
-                    "sequence_number": sequence,
-                    "created_at": engine.invocations[inv_id].created_ms,
+                    "sequence_number": sequence,  # created_at: null, as restate-server 1.7.12 has it
                 }
             )
     for (service_name, key), holder in engine.lock_holders.items():
