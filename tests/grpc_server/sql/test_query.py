@@ -7,6 +7,7 @@ import pytest
 
 from grpc_server.sql import query as sql
 from grpc_server.sql import tables
+from grpc_server.sql.schema import COLUMNS
 
 GOOD = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9"
 
@@ -46,7 +47,7 @@ def test_other_conditions_filter_as_any_other(query: str) -> None:
 
 
 def test_an_unknown_column_is_named_without_datafusions_newer_hint() -> None:
-    built = tables.build({table: [] for table in tables.COLUMNS})
+    built = tables.build({table: [] for table in COLUMNS})
     with pytest.raises(sql.QueryError) as refused:
         sql.run(built, "SELECT scop FROM sys_invocation")
     assert refused.value.status == 500
