@@ -297,13 +297,19 @@ class Engine:
         else:
             self._world.unavailable_partitions.add(partition)
 
-    def restore(self, invocations: Sequence[Invocation], sleeps: Mapping[str, Sequence[tuple[int, int]]]) -> None:
-        """Adopt the invocations of a loaded world (:func:`fsm.load_world`), in order, with their timers.
+    def restore(
+        self,
+        invocations: Sequence[Invocation],
+        sleeps: Mapping[str, Sequence[tuple[int, int]]],
+        inbox_order: Sequence[str] | None = None,
+    ) -> None:
+        """Adopt the invocations of a loaded world (:func:`fsm.load_world`), in order, with their timers;
+        inboxes queue as ``inbox_order`` lists their invocations (None: in the order of ``invocations``).
 
         Refuses (:class:`fsm.errors.SnapshotError`, naming ``invocations[i]``) a world whose keys are
         held twice or whose inboxed invocations wait for no holder; then changes nothing.
         """
-        self._world.restore(invocations, sleeps)
+        self._world.restore(invocations, sleeps, inbox_order)
 
     # --- time -----------------------------------------------------------------------------------
 

@@ -13,9 +13,11 @@ UTF-8 bytes like Restate does (a field cut inside a multi-byte character is a "b
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import re
+import struct
 from typing import NamedTuple
 
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -202,6 +204,10 @@ _TO_CHAR = bytes(ord(ALPHABET[b % 62]) for b in range(256))
 _LEAD_U64 = [ALPHABET[b % ALPHABET.index("l")] for b in range(256)]
 _LEAD_U128 = [ALPHABET[b % ALPHABET.index("7")] for b in range(256)]
 _PREFIX_CACHE_MAX = 65_536
+#: ``random.Random``'s state: version 3, 624 Mersenne Twister words and the index into them.
+_STATE_VERSION = 3
+_STATE_WORDS = 625
+_STATE_BYTES = 4 * _STATE_WORDS
 
 
 class IdGenerator:
@@ -217,6 +223,26 @@ class IdGenerator:
     def __init__(self, seed: int | str | None = 0) -> None:
         self._rng = random.Random(seed)
         self._prefixes: dict[int, str] = {}  # partition key -> "inv_1" + its 11 characters
+
+    @property
+    def position(self) -> str:
+        """Where the generator stands, as text (:meth:`move_to` takes it): base64 of its state."""
+        version, words, gauss = self._rng.getstate()
+        assert version == _STATE_VERSION and gauss is None, "only getrandbits and randbytes draw from it"
+        return base64.b64encode(struct.pack(f"<{len(words)}I", *words)).decode("ascii")
+
+    def move_to(self, position: str) -> None:
+        """Continue from a :attr:`position`; ``ValueError`` (saying why) when it is not one."""
+        try:
+            raw = base64.b64decode(position.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError):
+            raise ValueError("is not base64") from None
+        if len(raw) != _STATE_BYTES:
+            raise ValueError(f"must decode to {_STATE_BYTES} bytes, got {len(raw)}")
+        words = struct.unpack(f"<{_STATE_WORDS}I", raw)
+        if words[-1] > _STATE_WORDS - 1:
+            raise ValueError("is not a generator's position (its index is out of range)")
+        self._rng.setstate((_STATE_VERSION, words, None))
 
     def ulid(self, now_ms: int) -> int:
         return ((now_ms & ((1 << 48) - 1)) << 80) | self._rng.getrandbits(80)

@@ -2,18 +2,23 @@
 
 ``dump_world(load_world(w)) == w`` for every world in that format: the model's own extra
 fields (clock, timers, retry counts, ...) are written only when they carry information, and
-unknown fields are ignored on import, so the format can grow. A world that breaks the format
-raises :class:`fsm.errors.SnapshotError` naming the field, e.g. ``invocations[2].status``.
+unknown fields are ignored on import, so the format can grow. Snapshots are lossless: a loaded
+world answers every later request as the dumped engine would, new ids included, because the
+world also carries where the id generator stands (``id_generator``, once it has moved from
+seed 0's start) and the inboxes' queue order (``inbox_order``, when it is not the listing order).
+A world that breaks the format raises :class:`fsm.errors.SnapshotError` naming the field, e.g.
+``invocations[2].status``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from .engine import DEFAULT_EPOCH_MS, Engine
 from .errors import LifecycleError, SnapshotError, wrong_type
-from .ids import IdError, parse_deployment_id, parse_invocation_id
+from .ids import IdError, IdGenerator, parse_deployment_id, parse_invocation_id
 from .journal import awaited_by, entry_type_problem
 from .lifecycle import COMPLETED, LIVE_STATES, RUNNING, SCHEDULED, SUSPENDED
 from .model import (
@@ -124,9 +129,18 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
         if not isinstance(partition, int) or not 0 <= partition < engine.partitions:
             raise SnapshotError(f"world.unavailable_partitions[{i}]", f"must be a partition below {engine.partitions}")
         unavailable.append(partition)
-    engine.restore(invocations, sleeps)
+    raw_order = _need(world, "inbox_order", "world", list, optional=True)
+    position = world.get("id_generator")  # longer than any name: read without the names' limit
+    if position is not None and not isinstance(position, str):
+        raise SnapshotError("world.id_generator", f"must be a string, got {type(position).__name__}")
+    engine.restore(invocations, sleeps, raw_order)
     for partition in unavailable:
         engine.set_partition_available(partition, False)
+    if position is not None:
+        try:
+            engine.ids.move_to(position)
+        except ValueError as exc:
+            raise SnapshotError("world.id_generator", str(exc)) from None
     return engine
 
 
@@ -408,4 +422,27 @@ def dump_world(engine: Engine) -> World:
         world["now_ms"] = engine.now_ms
     if engine.unavailable_partitions:
         world["unavailable_partitions"] = sorted(engine.unavailable_partitions)
+    order = _inbox_order(engine)
+    if order is not None:
+        world["inbox_order"] = order
+    position = engine.ids.position
+    if position != _seed_0_start():
+        world["id_generator"] = position
     return world
+
+
+def _inbox_order(engine: Engine) -> list[str] | None:
+    """Every inboxed invocation in its inbox's queue order; None when that is the listing order."""
+    queued = [inv_id for inbox in engine.inboxes.values() for inv_id in inbox]
+    inboxed = set(queued)
+    rank = {inv_id: i for i, inv_id in enumerate(engine.invocations) if inv_id in inboxed}
+    for inbox in engine.inboxes.values():
+        ranks = [rank[inv_id] for inv_id in inbox]
+        if ranks != sorted(ranks):
+            return queued
+    return None
+
+
+@functools.cache
+def _seed_0_start() -> str:
+    return IdGenerator(0).position

@@ -361,10 +361,17 @@ class World:
 
     # --- a loaded world -----------------------------------------------------------------------------
 
-    def restore(self, invocations: Sequence[Invocation], sleeps: Mapping[str, Sequence[tuple[int, int]]]) -> None:
+    def restore(
+        self,
+        invocations: Sequence[Invocation],
+        sleeps: Mapping[str, Sequence[tuple[int, int]]],
+        inbox_order: Sequence[str] | None = None,
+    ) -> None:
         """Adopt loaded invocations in order: locks and inboxes rebuilt, timers and retention scheduled.
 
-        Everything is checked before anything is stored; a refusal names ``invocations[i]``.
+        Each inbox queues its invocations in the order ``inbox_order`` lists them (every inboxed
+        invocation once), or in the order of ``invocations`` when it is None. Everything is checked
+        before anything is stored; a refusal names ``invocations[i]`` or ``inbox_order``.
         """
         if not isinstance(invocations, (list, tuple)):
             raise wrong_type("invocations", "must be a list of fsm.model.Invocation records")
@@ -417,6 +424,8 @@ class World:
                     f"the inboxed invocation {inv.id} waits for key {inv.key!r} of {inv.service}, which nobody holds",
                 )
             inboxed.append((lock, inv.id))
+        if inbox_order is not None:
+            inboxed = _in_order(inboxed, inbox_order)
         for inv in invocations:
             self.invocations[inv.id] = inv
             if inv.idempotency_key is not None:
@@ -434,3 +443,17 @@ class World:
         self.lock_holders.update(holders)
         for lock, inv_id in inboxed:
             self.inboxes.setdefault(lock, deque()).append(inv_id)
+
+
+def _in_order(inboxed: list[tuple[tuple[str, str], str]], order: Sequence[str]) -> list[tuple[tuple[str, str], str]]:
+    """``inboxed`` sorted as ``order`` lists the ids, which must be exactly theirs, each once."""
+    if not isinstance(order, (list, tuple)) or not all(isinstance(i, str) for i in order):
+        raise wrong_type("inbox_order", "must be a list of invocation ids")
+    lock_of = dict((inv_id, lock) for lock, inv_id in inboxed)
+    if len(set(order)) != len(order) or set(order) != set(lock_of):
+        missing, extra = sorted(set(lock_of) - set(order)), sorted(set(order) - set(lock_of))
+        problem = f"lists {', '.join(extra)}, which is not inboxed" if extra else f"leaves out {', '.join(missing)}"
+        if not extra and not missing:
+            problem = "lists an invocation twice"
+        raise SnapshotError("inbox_order", f"must list every inboxed invocation once; it {problem}")
+    return [(lock_of[inv_id], inv_id) for inv_id in order]

@@ -87,9 +87,7 @@ def test_a_failing_user_machine_prints_a_program_that_replays_the_counterexample
     assert lines[2].startswith("engine = load_world(json.loads(")
     assert lines[3:] == [
         "inv1 = engine.call('Steps', 'run', None, delay_ms=0, idempotency_key=None)",
-        "engine.fail_attempt(inv1, 2, None)",
-        "engine.advance(500)",
-        "engine.fail_attempt(inv1, 2, None)",
+        "engine.pause(inv1)",
     ]
     namespace: dict[str, object] = {}
     exec(program, namespace)  # the printed program, run as it is
