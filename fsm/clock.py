@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 
 from .lifecycle import COMPLETED
 from .model import Invocation
@@ -94,10 +94,12 @@ class Clock:
             self._seq += 1
             heapq.heappush(self._expiries, (completed_ms + retention_s * 1000, self._seq, kind, inv.id))
 
-    def pending_sleeps(self) -> dict[str, list[tuple[int, int]]]:
-        """Sleep timers not yet fired: invocation id -> [(due_ms, completion id)], by due time."""
+    def pending_sleeps(self, only: Container[str] | None = None) -> dict[str, list[tuple[int, int]]]:
+        """Sleep timers not yet fired: invocation id -> [(due_ms, completion id)], by due time; of the
+        invocations in ``only`` when given."""
         out: dict[str, list[tuple[int, int]]] = {}
-        for due, _, kind, inv_id, cid in sorted(self._timers):
+        timers = self._timers if only is None else [t for t in self._timers if t[3] in only]
+        for due, _, kind, inv_id, cid in sorted(timers):
             if kind == SLEEP:
                 out.setdefault(inv_id, []).append((due, cid))
         return out

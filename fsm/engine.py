@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from transitions import Machine
@@ -245,6 +245,23 @@ class Engine:
     def check_invariants(self) -> None:
         """Raise AssertionError if the world is inconsistent (used by tests and exploration)."""
         check_invariants(self._world)
+
+    # --- what changed, for a store ------------------------------------------------------------------
+
+    def track_changes(self) -> None:
+        """Note, from now on, which invocations each operation changes, creates or removes (all of them
+        count as changed at first). A store calls it once; untracked engines pay nothing."""
+        self._world.track_changes()
+
+    def take_changes(self) -> set[str]:
+        """The ids of invocations changed, created or removed since the last call: write those that
+        are still in :attr:`invocations`, delete the others. A superset (a refused step may list its
+        target). World-wide state (clock, registry, partitions, ids) a store compares itself."""
+        return self._world.take_changes()
+
+    def sleeps_of(self, invocation_ids: Iterable[str]) -> dict[str, list[tuple[int, int]]]:
+        """:meth:`pending_sleeps` of these invocations only."""
+        return self._clock.pending_sleeps(set(invocation_ids))
 
     # --- the world around the invocations ---------------------------------------------------------
 

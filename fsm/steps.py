@@ -290,6 +290,7 @@ class Steps:
         inv = self._world.invocations.get(invocation_id)
         if inv is not None and inv.next_attempt_ms == self._world.clock.now_ms:
             inv.next_attempt_ms = None
+            self._world.note_change(inv)
 
     def complete(self, invocation_id: Any, success: Any = True, *, failure: Any = None) -> None:
         """The handler returned (or failed terminally): journal the Output and complete.

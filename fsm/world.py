@@ -99,6 +99,8 @@ class World:
         self.resolve = lifecycle.resolve
         self.step: Step = lifecycle.fire  # the compiled fast path, until the machine is asked for
         self.move: Move = self._move_fast
+        #: The ids of invocations changed since the last :meth:`take_changes`, once tracked (None: not).
+        self.changed: set[str] | None = None
 
     # --- firing -------------------------------------------------------------------------------
 
@@ -113,7 +115,49 @@ class World:
             self._machine = self.lifecycle.new_machine() if machine is None else machine
             self.step = self._step_machine
             self.move = self._move_machine
+            if self.changed is not None:
+                self._track(self.changed)
         return self._machine
+
+    # --- what changed (for a store) -------------------------------------------------------------
+
+    def track_changes(self) -> None:
+        """From now on, note every invocation an operation changes, creates or removes.
+
+        Every change to an invocation comes with a step or a move of it (handler steps, admin
+        operations, the clock, the inbox passing a key on), or is the clock's retry timer or a
+        loaded world: those are where the ids are noted. Untracked worlds pay nothing.
+        """
+        if self.changed is None:
+            self.changed = set()
+            self._track(self.changed)
+            self.changed.update(self.invocations)
+
+    def _track(self, changed: set[str]) -> None:
+        step, move = self.step, self.move
+
+        def tracked_step(inv: Invocation, trigger: str, facts: Mapping[str, Any] | None = None, /) -> str:
+            changed.add(inv.id)
+            return step(inv, trigger, facts)
+
+        def tracked_move(inv: Invocation, trigger: str, dest: str, facts: Mapping[str, Any] = NO_FACTS, /) -> None:
+            changed.add(inv.id)
+            move(inv, trigger, dest, facts)
+
+        self.step, self.move = tracked_step, tracked_move
+
+    def take_changes(self) -> set[str]:
+        """The ids noted since the last call (a superset: a refused step may note its target)."""
+        if self.changed is None:
+            raise RuntimeError("call track_changes() first")
+        taken = set(self.changed)
+        self.changed.clear()
+        return taken
+
+    def note_change(self, inv: Invocation) -> None:
+        """A change that is no step or move (the retry timer's end)."""
+        if self.changed is not None:
+            self.changed.add(inv.id)
 
     def record_transition(self, event: Any) -> None:
         """A callback for ``after_state_change`` of this world's machine: one TransitionEvent per trigger.
@@ -443,6 +487,8 @@ class World:
         self.lock_holders.update(holders)
         for lock, inv_id in inboxed:
             self.inboxes.setdefault(lock, deque()).append(inv_id)
+        if self.changed is not None:
+            self.changed.update(inv.id for inv in invocations)
 
 
 def _in_order(inboxed: list[tuple[tuple[str, str], str]], order: Sequence[str]) -> list[tuple[tuple[str, str], str]]:

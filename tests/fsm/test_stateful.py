@@ -7,12 +7,15 @@ does not hold fails, and the program it prints replays the counterexample withou
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from fsm import Engine
+from fsm.snapshot import dump_invocation
 from fsm.testing import EngineStateMachine
 from tests.budget import budget
 
@@ -63,6 +66,33 @@ class EngineMachine(EngineStateMachine):
 
 EngineMachine.TestCase.settings = budget(150, steps=50, slow_ok=True)
 TestEngineMachine = EngineMachine.TestCase
+
+
+class ChangesAreNoted(EngineMachine):
+    """A store writes what ``take_changes`` lists: every invocation an operation changed must be in it."""
+
+    def make_engine(self) -> Engine:
+        engine = super().make_engine()
+        engine.track_changes()
+        engine.take_changes()
+        return engine
+
+    def records(self) -> dict[str, object]:
+        timers = self.engine.pending_sleeps()
+        return {i: dump_invocation(self.engine, inv, timers) for i, inv in self.engine.invocations.items()}
+
+    def attempt(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        before = self.records()
+        result = super().attempt(method, *args, **kwargs)
+        after = self.records()
+        changed = {i for i in before.keys() | after.keys() if before.get(i) != after.get(i)}
+        noted = self.engine.take_changes()
+        assert changed <= noted, f"engine.{method} changed {sorted(changed - noted)} without noting them"
+        return result
+
+
+ChangesAreNoted.TestCase.settings = budget(100, steps=50, slow_ok=True)
+TestChangesAreNoted = ChangesAreNoted.TestCase
 
 
 class NothingStaysPaused(EngineStateMachine):
