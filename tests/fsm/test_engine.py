@@ -582,3 +582,22 @@ def test_a_calls_status_lives_for_the_completion_retention_whatever_its_journal_
             f"The invocation '{inv}' cannot be restarted because the input is not available. "
             "This indicates that the journal was already purged, or not retained at all.",
         )
+
+
+def test_changes_are_noted_once_tracked_and_taken_once() -> None:
+    e = Engine()
+    e.register_service("Steps")
+    before = e.call("Steps", "run")
+    with pytest.raises(RuntimeError, match=r"call track_changes\(\) first"):
+        e.take_changes()
+    e.track_changes()
+    assert e.take_changes() == {before}  # what the world held counts as changed at first
+    new = e.call("Steps", "run")
+    e.sleep(new, 1_000)
+    assert e.take_changes() == {new} and e.take_changes() == set()
+    e.advance(1_000)  # the sleep ends: the notification lands
+    assert e.take_changes() == {new}
+    e.complete(new)
+    e.purge(new)
+    assert e.take_changes() == {new} and new not in e.invocations
+    assert e.sleeps_of([before, new]) == {}
