@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-run: setup  ## start the server: gRPC on $(HOST):$(PORT), Restate's HTTP admin API on $(HOST):$(HTTP_PORT)
-	$(PY) -m grpc_server --host $(HOST) --port $(PORT) --http-port $(HTTP_PORT)
+run: setup  ## start the server: gRPC on $(HOST):$(PORT), Restate's HTTP admin API on $(HOST):$(HTTP_PORT); DB=FILE keeps the state
+	$(PY) -m grpc_server --host $(HOST) --port $(PORT) --http-port $(HTTP_PORT) $(if $(DB),--db $(DB))
 
 # The Node.js client test (a gRPC client in another language) needs its packages.
 NODE_DEPS := tests/node/node_modules/.package-lock.json

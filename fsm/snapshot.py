@@ -395,6 +395,25 @@ def dump_world(engine: Engine) -> World:
         raise wrong_type("engine", f"must be an fsm.Engine, got {type(engine).__name__}")
     timers = engine.pending_sleeps()
     world: World = {
+        **dump_registry(engine),
+        "invocations": [dump_invocation(engine, inv, timers) for inv in engine.invocations.values()],
+    }
+    if engine.now_ms != DEFAULT_EPOCH_MS:
+        world["now_ms"] = engine.now_ms
+    if engine.unavailable_partitions:
+        world["unavailable_partitions"] = sorted(engine.unavailable_partitions)
+    order = _inbox_order(engine)
+    if order is not None:
+        world["inbox_order"] = order
+    position = engine.ids.position
+    if position != _seed_0_start():
+        world["id_generator"] = position
+    return world
+
+
+def dump_registry(engine: Engine) -> World:
+    """The world's ``deployments`` and ``services``, as :func:`dump_world` writes them."""
+    return {
         "deployments": [
             {
                 "id": d.id,
@@ -416,24 +435,13 @@ def dump_world(engine: Engine) -> World:
             }
             for s in engine.services.values()
         ],
-        "invocations": [dump_invocation(engine, inv, timers) for inv in engine.invocations.values()],
     }
-    if engine.now_ms != DEFAULT_EPOCH_MS:
-        world["now_ms"] = engine.now_ms
-    if engine.unavailable_partitions:
-        world["unavailable_partitions"] = sorted(engine.unavailable_partitions)
-    order = _inbox_order(engine)
-    if order is not None:
-        world["inbox_order"] = order
-    position = engine.ids.position
-    if position != _seed_0_start():
-        world["id_generator"] = position
-    return world
 
 
 def _inbox_order(engine: Engine) -> list[str] | None:
-    """Every inboxed invocation in its inbox's queue order; None when that is the listing order."""
-    queued = [inv_id for inbox in engine.inboxes.values() for inv_id in inbox]
+    """Every inboxed invocation in its inbox's queue order, inboxes by service and key; None when
+    each inbox queues in the listing order."""
+    queued = [inv_id for _, inbox in sorted(engine.inboxes.items()) for inv_id in inbox]
     inboxed = set(queued)
     rank = {inv_id: i for i, inv_id in enumerate(engine.invocations) if inv_id in inboxed}
     for inbox in engine.inboxes.values():

@@ -178,6 +178,8 @@ class Steps:
     def sleep_ended(self, invocation_id: str, completion_id: int) -> None:
         """The clock: a Sleep's time is up, its completion arrives (unless it already did)."""
         inv = self._world.invocations.get(invocation_id)
+        if inv is not None:
+            self._world.note_change(inv)  # its timer is gone, whatever happens next
         if inv is None or inv.journal is None or inv.state not in (RUNNING, SUSPENDED, PAUSED):
             return  # gone, or ended meanwhile
         command, delivered = awaited_by(inv.journal, completion_id)

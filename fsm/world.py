@@ -125,8 +125,8 @@ class World:
         """From now on, note every invocation an operation changes, creates or removes.
 
         Every change to an invocation comes with a step or a move of it (handler steps, admin
-        operations, the clock, the inbox passing a key on), or is the clock's retry timer or a
-        loaded world: those are where the ids are noted. Untracked worlds pay nothing.
+        operations, the clock, the inbox passing a key on), or is one of its timers running out,
+        or a loaded world: those are where the ids are noted. Untracked worlds pay nothing.
         """
         if self.changed is None:
             self.changed = set()
@@ -155,7 +155,7 @@ class World:
         return taken
 
     def note_change(self, inv: Invocation) -> None:
-        """A change that is no step or move (the retry timer's end)."""
+        """A change that is no step or move (a retry or sleep timer's end)."""
         if self.changed is not None:
             self.changed.add(inv.id)
 

@@ -1,10 +1,12 @@
 """``python -m grpc_server`` (or ``invocation-lifecycle-server``): run the gRPC server.
 
     python -m grpc_server [--host 127.0.0.1] [--port 50051] [--http-port 9070 | --no-http] [--seed 0]
-                          [--snapshot world.json]
+                          [--snapshot world.json] [--db state.sqlite]
 
 Serves gRPC on ``--port`` and Restate's HTTP admin API on ``--http-port`` (9070, Restate's own
-admin port; ``HTTP_PORT`` when the flag is absent), both over one engine.
+admin port; ``HTTP_PORT`` when the flag is absent), both over one engine. With ``--db`` (or
+``DB``) the engine lives in that SQLite file: it comes back on the next start, and every change is
+in the file before its answer is sent.
 
 Logs one JSON object per line on stderr (``--log-format text`` for plain lines); each admin call is
 one line (``--log-level DEBUG`` adds the simulation calls). Stops gracefully on SIGTERM / SIGINT.
@@ -40,9 +42,12 @@ from .server import (
     DEFAULT_WORKERS,
     serve,
 )
+from .store.sqlite import Store, StoreError
 
 #: Read when ``--http-port`` is not given.
 HTTP_PORT_ENV = "HTTP_PORT"
+#: Read when ``--db`` is not given.
+DB_ENV = "DB"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,6 +69,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         metavar="FILE",
         help="a world to load (the `world` object of cases-format.md, or a whole case line)",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        metavar="FILE",
+        default=Path(os.environ[DB_ENV]) if os.environ.get(DB_ENV) else None,
+        help=f"keep the state in this SQLite file, created if new (default ${DB_ENV}; none: in memory only)",
     )
     parser.add_argument(
         "--max-message-bytes",
@@ -141,15 +153,36 @@ def main(argv: list[str] | None = None) -> int:
         writer.stop()  # writes every line still queued
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.snapshot is not None:
-        try:
+def open_store(args: argparse.Namespace) -> tuple[Engine, Store | None]:
+    """The engine to serve and the store keeping it (StoreError, OSError, ValueError, LifecycleError)."""
+    if args.db is None:
+        return (load_snapshot(args.snapshot, args.seed) if args.snapshot is not None else Engine(seed=args.seed)), None
+    store = Store(args.db)
+    try:
+        if args.snapshot is not None:
+            if not store.is_empty():
+                kept = f"--snapshot would replace the state kept in {args.db}"
+                raise StoreError(f"{kept}; start from a new file, or without --snapshot")
             engine = load_snapshot(args.snapshot, args.seed)
-        except (OSError, json.JSONDecodeError, LifecycleError) as exc:
-            print(f"cannot load --snapshot {args.snapshot}: {exc}", file=sys.stderr)
-            return 2
-    else:
-        engine = Engine(seed=args.seed)
+            store.replace(engine)
+        else:
+            engine = store.load(args.seed)
+            store.save(engine)  # a new file holds the empty world from the start
+    except BaseException:
+        store.close()
+        raise
+    return engine, store
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        engine, store = open_store(args)
+    except StoreError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (OSError, ValueError, LifecycleError) as exc:  # JSONDecodeError is a ValueError
+        print(f"cannot load --snapshot {args.snapshot}: {exc}", file=sys.stderr)
+        return 2
     try:
         security = security_of(args)
     except OSError as exc:
@@ -165,10 +198,14 @@ def _run(args: argparse.Namespace) -> int:
             grace_s=args.grace,
             security=security,
             http_port=args.http_port,
+            store=store,
         )
     except OSError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    finally:
+        if store is not None:
+            store.close()
     return 0
 
 

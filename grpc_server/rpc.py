@@ -86,7 +86,7 @@ def register(server: grpc.aio.Server, service: str, servicer: Any, workers: futu
 
     A call runs on the event loop itself when the engine is free (no hand-off to a thread, most of
     a short call's cost), else on one of ``workers``; the methods of :data:`ON_A_THREAD` always go
-    to a worker.
+    to a worker, and so does every call when a store commits each change (it waits for the disk).
     """
     descriptor = SERVICES[service]
     world = servicer.world
@@ -94,7 +94,7 @@ def register(server: grpc.aio.Server, service: str, servicer: Any, workers: futu
 
     def handler_for(name: str) -> Callable[[bytes, Any], Awaitable[Message]]:
         method = getattr(servicer, name)
-        always_threaded = name in ON_A_THREAD
+        always_threaded = name in ON_A_THREAD or world.store is not None
 
         async def handle(request: bytes, real: Any) -> Message:
             try:

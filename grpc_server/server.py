@@ -34,6 +34,7 @@ from .http import build_app
 from .http.serving import HttpListener, start_http
 from .security import PLAIN, Security, TokenCheck, check_listen, credentials
 from .simulation import SimulationServicer
+from .store.sqlite import Store
 from .world import GuardedEngine
 
 DEFAULT_HOST = "127.0.0.1"
@@ -116,16 +117,18 @@ def start(
     workers: int = DEFAULT_WORKERS,
     security: Security = PLAIN,
     http_port: int | None = None,
+    store: Store | None = None,
 ) -> Server:
     """Start serving ``engine`` (a new empty world if None) on ``host:port`` (0: any free port), and
-    Restate's HTTP admin API on ``host:http_port`` when given (0: any free port).
+    Restate's HTTP admin API on ``host:http_port`` when given (0: any free port). With a ``store``
+    (which loaded ``engine``), every change is committed to it before its answer is sent.
 
     Off loopback, ``security`` must bring TLS or say ``insecure`` (see :mod:`grpc_server.security`).
     """
     warning = check_listen(host, security)
     if warning is not None:
         log.warning("%s", warning)
-    world = GuardedEngine(engine if engine is not None else Engine())
+    world = GuardedEngine(engine if engine is not None else Engine(), store)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="grpc-loop", daemon=True)
     thread.start()
@@ -194,6 +197,7 @@ def serve(
     grace_s: float = DEFAULT_GRACE_S,
     security: Security = PLAIN,
     http_port: int | None = DEFAULT_HTTP_PORT,
+    store: Store | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully. Call from the main thread."""
     server = start(
@@ -204,6 +208,7 @@ def serve(
         workers=workers,
         security=security,
         http_port=http_port,
+        store=store,
     )
     stopping = threading.Event()
 

@@ -5,32 +5,67 @@ every engine call, and the reading of its results into messages, happens inside
 :meth:`GuardedEngine.run`, under one ``threading.Lock``. Nothing inside does I/O: JSON parsing of a
 world, logging and network writes happen outside. A concurrent caller therefore always sees the
 world between two whole operations, never in the middle of one.
+
+With a store (``--db``), each operation's changes are committed inside the same lock, before the
+operation returns and so before its answer is sent; the one I/O inside. If a commit fails, the
+operation answers 503 and so does every later one: the engine in memory is then ahead of the file,
+and a restart comes back with what the file holds, which is everything that was answered.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 from fsm.engine import Engine
+from fsm.errors import Unavailable
+
+from .store.sqlite import Store, StoreError
 
 T = TypeVar("T")
+log = logging.getLogger("grpc_server.store")
 
 
 class GuardedEngine:
     """Holds the current engine; :meth:`run` applies a function to it under the lock."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, store: Store | None = None) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         #: How many times the world was replaced (what remembers things about one world checks it).
         self.generation = 0
+        self.store = store
+        self._failed: str | None = None  # why the store failed: nothing is answered any more
 
     def run(self, operation: Callable[[Engine], T]) -> T:
-        """``operation(engine)`` with the lock held for its whole duration."""
+        """``operation(engine)`` with the lock held for its whole duration (and its changes saved)."""
         with self._lock:
-            return operation(self._engine)
+            if self.store is None:
+                return operation(self._engine)
+            self._check()
+            try:
+                return operation(self._engine)
+            finally:
+                self._save()
+
+    def _check(self) -> None:
+        if self._failed is not None:
+            raise Unavailable(
+                503,
+                "STATE_NOT_SAVED",
+                f"The model's state could not be saved, so it answers nothing until it is restarted: {self._failed}",
+            )
+
+    def _save(self) -> None:
+        assert self.store is not None
+        try:
+            self.store.save(self._engine)
+        except StoreError as exc:
+            self._failed = str(exc)
+            log.error("the state could not be saved; every request now answers 503: %s", exc)
+            self._check()
 
     def busy(self) -> bool:
         """Whether a call holds the engine right now (a hint: it may change the next moment)."""
@@ -42,15 +77,22 @@ class GuardedEngine:
         For an event loop: short work runs inline when nobody holds the engine, and goes to a thread
         (``run``) only when someone does, so the loop never waits for a slow call of another client.
         """
-        if not self._lock.acquire(blocking=False):
-            return False, None
+        if self.store is not None or not self._lock.acquire(blocking=False):
+            return False, None  # a commit waits for the disk: never on the event loop
         try:
             return True, operation(self._engine)
         finally:
             self._lock.release()
 
     def replace(self, engine: Engine) -> None:
-        """Swap in another world (ImportWorld); calls already running finish on the old one first."""
+        """Swap in another world (ImportWorld); calls already running finish on the old one first.
+        With a store, the file is made to hold it first (if that fails, the old world stays)."""
         with self._lock:
+            if self.store is not None:
+                self._check()
+                try:
+                    self.store.replace(engine)
+                except StoreError as exc:
+                    raise Unavailable(503, "STATE_NOT_SAVED", f"The world could not be saved: {exc}") from None
             self._engine = engine
             self.generation += 1

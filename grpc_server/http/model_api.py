@@ -119,7 +119,10 @@ def routes(world: GuardedEngine) -> list[Route]:
             return responses.error(bad.status, str(bad))
         except SnapshotError as err:
             return responses.error(400, err.message)
-        world.replace(engine)
+        try:
+            await run_in_threadpool(world.replace, engine)  # with a store, the file is written first
+        except LifecycleError as err:
+            return responses.error(err.http_status, err.message)
         return responses.json_body(
             {
                 "services": len(engine.services),

@@ -601,3 +601,15 @@ def test_changes_are_noted_once_tracked_and_taken_once() -> None:
     e.purge(new)
     assert e.take_changes() == {new} and new not in e.invocations
     assert e.sleeps_of([before, new]) == {}
+
+
+def test_a_killed_sleepers_timer_running_out_is_a_change() -> None:
+    e = Engine()
+    e.register_service("NoRet", journal_retention_s=0)
+    e.track_changes()
+    inv = e.call("NoRet", "run")
+    e.sleep(inv, 30_000)
+    e.kill(inv)  # completed; its timer stays until it runs out
+    e.take_changes()
+    e.advance(60_000)
+    assert e.take_changes() == {inv} and e.pending_sleeps() == {}
