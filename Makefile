@@ -8,7 +8,7 @@ PORT   ?= 50051
 HTTP_PORT ?= 9070
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
-.PHONY: setup run test test-long bench fuzz lint mutate explore simulate diagram conformance conformance-grpc \
+.PHONY: setup run test test-long bench fuzz crash-test lint mutate explore simulate diagram conformance conformance-grpc \
         conformance-record codegen clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
@@ -46,6 +46,9 @@ bench: setup  ## benchmarks: prints a table, writes bench/results.json
 
 fuzz: setup  ## 100,000 random and extreme calls to a live server: answers by code, INTERNAL count, RSS
 	$(PY) -m bench.fuzz $(ARGS)
+
+crash-test: setup  ## SIGKILL a server keeping its state (--db) 100 times under load: acknowledged writes lost
+	$(PY) -m bench.crash $(ARGS)
 
 lint: setup  ## ruff check, ruff format --check, mypy --strict over every package and the tests
 	$(PY) -m ruff check .

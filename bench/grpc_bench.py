@@ -74,9 +74,13 @@ def read_line(stream: IO[str], deadline: float) -> str:
     return stream.readline()
 
 
-def start_server(snapshot: Path | None, log_path: Path, extra: Sequence[str] = ()) -> ServerProcess:
-    """Spawn ``python -m grpc_server``; ready = the first SERVING answer of the health service."""
-    args = [sys.executable, "-m", "grpc_server", "--host", "127.0.0.1", "--port", "0", "--http-port", "0", *extra]
+def start_server(
+    snapshot: Path | None, log_path: Path, extra: Sequence[str] = (), program: Sequence[str] = ()
+) -> ServerProcess:
+    """Spawn ``python -m grpc_server`` (or ``program``, taking its flags); ready = the first SERVING
+    answer of the health service."""
+    command = program or (sys.executable, "-m", "grpc_server")
+    args = [*command, "--host", "127.0.0.1", "--port", "0", "--http-port", "0", *extra]
     if snapshot is not None:
         args += ["--snapshot", str(snapshot)]
     log = open(log_path, "wb")
