@@ -4,14 +4,16 @@ Tables (:data:`SCHEMA_VERSION` 1)::
 
     meta         key -> value: schema_version, now_ms, id_generator, registry (the services and
                  deployments as JSON), unavailable_partitions (JSON)
-    invocations  id, seq (creation order), record (the invocation in the world format, as JSON)
+    invocations  seq (creation order), then the columns of :data:`fsm.rows.COLUMNS`
     inboxes      service, key, position, id: each key's inbox in queue order
 
 :meth:`Store.save` writes the invocations the engine noted as changed (upserted, or deleted when
 gone), the inboxes of their keys, and the world-wide values that differ from what the file holds,
 and commits with ``synchronous=FULL``: once it returns, the change survives a crash of the process
-or of the machine. :meth:`Store.load` rebuilds the engine from the file through
-:func:`fsm.snapshot.load_world`, so a file is checked as strictly as an imported world.
+or of the machine. :meth:`Store.load` rebuilds the engine from the file: the registry and clock
+through :func:`fsm.snapshot.load_world`, the invocations through :class:`fsm.rows.RowReader`
+(fast, trusting rows it wrote) and :meth:`fsm.engine.Engine.restore`, which checks keys, inboxes
+and services. A row that does not decode, or a world the model refuses, is named.
 
 Every failure is a :class:`StoreError` whose message names the file and what went wrong.
 """
@@ -25,13 +27,18 @@ from typing import Any
 
 from fsm.engine import Engine
 from fsm.errors import LifecycleError
-from fsm.snapshot import dump_invocation, dump_registry, load_world
+from fsm.rows import COLUMNS, RowReader, to_row
+from fsm.snapshot import dump_registry, load_world
 
 #: The layout this code reads and writes; a file with another one is refused.
 SCHEMA_VERSION = 1
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS invocations (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS invocations (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, service TEXT NOT NULL, handler TEXT NOT NULL, key TEXT,
+    state TEXT NOT NULL, completion TEXT, pinned_deployment TEXT, pinned_protocol INTEGER, created_ms INTEGER,
+    completed_ms INTEGER, journal TEXT, extras TEXT
+);
 CREATE INDEX IF NOT EXISTS invocations_by_seq ON invocations (seq);
 CREATE TABLE IF NOT EXISTS inboxes (
     service TEXT NOT NULL, key TEXT NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL,
@@ -39,7 +46,11 @@ CREATE TABLE IF NOT EXISTS inboxes (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS inboxes_by_id ON inboxes (id);
 """
-_WORLD_FIELDS = ("now_ms", "id_generator", "registry", "unavailable_partitions")
+_COLUMNS = ", ".join(COLUMNS)
+_UPSERT = (
+    f"INSERT INTO invocations (seq, {_COLUMNS}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS[1:])}"
+)
 
 
 class StoreError(Exception):
@@ -116,28 +127,42 @@ class Store:
         if self.is_empty():
             return Engine(seed=seed)
         meta = dict(db.execute("SELECT key, value FROM meta"))
-        world: dict[str, Any] = {}
         try:
             registry = json.loads(meta["registry"])
-            world["services"], world["deployments"] = registry["services"], registry["deployments"]
-            world["now_ms"] = int(meta["now_ms"])
-            world["unavailable_partitions"] = json.loads(meta.get("unavailable_partitions", "[]"))
-            records = db.execute("SELECT record FROM invocations ORDER BY seq")
-            invocations = [json.loads(record) for (record,) in records]
+            world = {
+                "services": registry["services"],
+                "deployments": registry["deployments"],
+                "invocations": [],
+                "now_ms": int(meta["now_ms"]),
+                "unavailable_partitions": json.loads(meta.get("unavailable_partitions", "[]")),
+            }
         except (KeyError, ValueError, TypeError) as exc:
             raise StoreError(f"the database {self.path} is damaged: {type(exc).__name__} {exc}") from None
-        world["invocations"] = invocations
-        if "id_generator" in meta:
-            world["id_generator"] = meta["id_generator"]
-        order = [inv_id for (inv_id,) in db.execute("SELECT id FROM inboxes ORDER BY service, key, position")]
-        if order:
-            world["inbox_order"] = order
+        try:
+            engine = load_world(world, seed=seed)
+            reader = RowReader(engine.services)
+            invocations, sleeps = [], {}
+            for row in db.execute(f"SELECT {_COLUMNS} FROM invocations ORDER BY seq"):
+                try:
+                    inv, timers = reader.invocation(row)
+                except (KeyError, ValueError, TypeError) as exc:
+                    raise StoreError(
+                        f"the database {self.path} is damaged: the row of {row[0]!r} does not decode "
+                        f"({type(exc).__name__} {exc})"
+                    ) from None
+                invocations.append(inv)
+                if timers:
+                    sleeps[inv.id] = timers
+            order = [inv_id for (inv_id,) in db.execute("SELECT id FROM inboxes ORDER BY service, key, position")]
+            engine.restore(invocations, sleeps, order or None)
+            if "id_generator" in meta:
+                engine.ids.move_to(meta["id_generator"])
+        except (LifecycleError, ValueError) as exc:
+            problem = exc.message if isinstance(exc, LifecycleError) else f"id_generator {exc}"
+            raise StoreError(f"the database {self.path} holds a world the model refuses: {problem}") from None
         row = db.execute("SELECT max(seq) FROM invocations").fetchone()
         self._next_seq = (row[0] or 0) + 1
-        try:
-            return load_world(world, seed=seed)
-        except LifecycleError as exc:
-            raise StoreError(f"the database {self.path} holds a world the model refuses: {exc.message}") from None
+        return engine
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -178,15 +203,13 @@ class Store:
         present = [inv_id for inv_id in changed if inv_id in invocations]
         if present:
             timers = engine.sleeps_of(present)
+            services = engine.services
             rows = []
             for inv_id in _in_creation_order(invocations, set(present)):
-                rows.append((inv_id, self._next_seq, _compact(dump_invocation(engine, invocations[inv_id], timers))))
+                inv = invocations[inv_id]
+                rows.append((self._next_seq, *to_row(inv, services[inv.service], timers.get(inv_id, ()))))
                 self._next_seq += 1
-            db.executemany(
-                "INSERT INTO invocations (id, seq, record) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET record = excluded.record",
-                rows,
-            )
+            db.executemany(_UPSERT, rows)
             locks = {(inv.service, inv.key) for inv_id in present if (inv := invocations[inv_id]).key is not None}
             for service, key in locks:
                 db.execute("DELETE FROM inboxes WHERE service = ? AND key = ?", (service, key))
@@ -210,10 +233,11 @@ class Store:
             db.execute("DELETE FROM invocations")
             db.execute("DELETE FROM inboxes")
             timers = engine.pending_sleeps()
+            services = engine.services
             db.executemany(
-                "INSERT INTO invocations (id, seq, record) VALUES (?, ?, ?)",
+                _UPSERT,
                 (
-                    (inv_id, seq, _compact(dump_invocation(engine, inv, timers)))
+                    (seq, *to_row(inv, services[inv.service], timers.get(inv_id, ())))
                     for seq, (inv_id, inv) in enumerate(engine.invocations.items(), start=1)
                 ),
             )

@@ -106,12 +106,12 @@ def broken(path: Path, how: str) -> None:
     elif how == "a damaged record":
         store = Store(path)
         store.replace(busy_engine())
-        store.connection.execute("UPDATE invocations SET record = '{' WHERE seq = 1")
+        store.connection.execute("UPDATE invocations SET journal = '[[0,' WHERE seq = 1")
         store.close()
     elif how == "a refused world":
         store = Store(path)
         store.replace(busy_engine())
-        store.connection.execute("UPDATE invocations SET record = '{\"id\": 5}' WHERE seq = 1")
+        store.connection.execute("UPDATE invocations SET state = 'bogus' WHERE seq = 1")
         store.close()
 
 
@@ -122,8 +122,8 @@ def broken(path: Path, how: str) -> None:
         ("another schema", f"has schema version 99; this server reads version {SCHEMA_VERSION}"),
         ("someone else's", "was not written by invocation-lifecycle (it has no meta table)"),
         ("truncated", "it is not an invocation-lifecycle database, or it is damaged"),
-        ("a damaged record", "is damaged: JSONDecodeError"),
-        ("a refused world", "holds a world the model refuses: Invalid world at 'world.invocations[0]"),
+        ("a damaged record", "is damaged: the row of 'inv_"),
+        ("a refused world", "holds a world the model refuses: Invalid world at 'invocations[0].status'"),
     ],
 )
 def test_a_bad_file_is_named_with_what_is_wrong(tmp_path: Path, how: str, message: str) -> None:
