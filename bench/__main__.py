@@ -25,7 +25,18 @@ from pathlib import Path
 from . import grpc_bench, holding, hotpath, http_bench, report, restate, sql_bench
 from .common import JSON, RESULTS, ROOT, machine, run_child, stop
 
-SECTIONS = ("hotpath", "simulator", "memory", "fsm-simulate", "grpc", "http", "sql", "holding", "restate")
+SECTIONS = (
+    "hotpath",
+    "simulator",
+    "memory",
+    "fsm-simulate",
+    "grpc",
+    "http",
+    "sql",
+    "holding",
+    "big-world",
+    "restate",
+)
 
 
 @dataclass(frozen=True)
@@ -45,10 +56,12 @@ class Sizes:
     health_checks: int
     sleepers: int
     sql_invocations: int
+    big_world: int
+    big_world_calls: int
 
 
-FULL = Sizes(1_000_000, 1_000_000, 2, 7, 0.25, 3, 2.5, 50, 1_000, 5, 3, 200, 200, 10_000, 100_000)
-QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10, 20, 100, 2_000)
+FULL = Sizes(1_000_000, 1_000_000, 2, 7, 0.25, 3, 2.5, 50, 1_000, 5, 3, 200, 200, 10_000, 100_000, 1_000_000, 500)
+QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10, 20, 100, 2_000, 2_000, 20)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,6 +98,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         health_checks=base.health_checks,
         sleepers=base.sleepers,
         sql_invocations=base.sql_invocations,
+        big_world=base.big_world,
+        big_world_calls=base.big_world_calls,
     )
 
 
@@ -183,6 +198,9 @@ def run(args: argparse.Namespace) -> JSON:
         results["sql"] = sql_bench.measure(sizes.sql_invocations)
     if section("holding", "the server holds: health under 8 and 100 stalled streams, AdvanceClock(10^15)"):
         results["holding"] = holding.measure(sizes.health_checks, sizes.sleepers)
+    if section("big-world", f"a {sizes.big_world:,}-invocation world kept in SQLite: start, RSS, reads"):
+        big = ["--invocations", str(sizes.big_world), "--calls", str(sizes.big_world_calls)]
+        results["big_world"] = run_child("bench.big_world", big, timeout_s=1200)
     if section("restate", "real restate-server: start-to-ready and restart-as-new"):
         results["restate_server"] = restate.measure(sizes.restate_runs, sizes.restate_restarts)
     results["targets"] = report.targets(results)

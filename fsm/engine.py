@@ -249,8 +249,8 @@ class Engine:
     # --- what changed, for a store ------------------------------------------------------------------
 
     def track_changes(self) -> None:
-        """Note, from now on, which invocations each operation changes, creates or removes (all of them
-        count as changed at first). A store calls it once; untracked engines pay nothing."""
+        """Note, from now on, which invocations each operation changes, creates or removes. A store
+        calls it once (having written the whole world); untracked engines pay nothing."""
         self._world.track_changes()
 
     def take_changes(self) -> set[str]:

@@ -131,7 +131,6 @@ class World:
         if self.changed is None:
             self.changed = set()
             self._track(self.changed)
-            self.changed.update(self.invocations)
 
     def _track(self, changed: set[str]) -> None:
         step, move = self.step, self.move

@@ -167,7 +167,7 @@ def open_store(args: argparse.Namespace) -> tuple[Engine, Store | None]:
             store.replace(engine)
         else:
             engine = store.load(args.seed)
-            store.save(engine)  # a new file holds the empty world from the start
+            store.save(engine, set())  # a new file holds the world-wide values from the start
     except BaseException:
         store.close()
         raise

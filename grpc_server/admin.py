@@ -17,7 +17,7 @@ from google.protobuf import empty_pb2
 from fsm.engine import Engine
 from fsm.errors import invalid_argument
 from fsm.ids import IdError, parse_deployment_id
-from fsm.model import DEFAULT_JOURNAL_RETENTION_S
+from fsm.model import DEFAULT_JOURNAL_RETENTION_S, Invocation
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as pb
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import common_pb2 as common
@@ -125,25 +125,24 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         service, handler, key = (convert.optional(request, f) for f in ("service", "handler", "key"))
         states = convert.statuses_from_proto(request.statuses)
 
-        def page(engine: Engine) -> pb.ListInvocationsResponse:
-            matching = sorted(
-                inv_id
-                for inv_id, inv in engine.invocations.items()
-                if (after is None or inv_id > after)
-                and (service is None or inv.service == service)
+        def wanted(inv: Invocation) -> bool:
+            return (
+                (service is None or inv.service == service)
                 and (handler is None or inv.handler == handler)
                 and (key is None or inv.key == key)
                 and (not states or inv.state in states)
             )
-            chosen = matching[:size]
-            timers = engine.pending_sleeps() if request.include_journal else {}
+
+        def page(engine: Engine) -> pb.ListInvocationsResponse:
+            invocations_by_id = engine.invocations
+            chosen, more = self.world.index.page(after, lambda inv_id: wanted(invocations_by_id[inv_id]), size)
+            timers = engine.sleeps_of(chosen) if request.include_journal else {}
             invocations = [
                 convert.invocation_to_proto(
                     engine, engine.invocations[i], with_journal=request.include_journal, timers=timers
                 )
                 for i in chosen
             ]
-            more = len(matching) > size
             return pb.ListInvocationsResponse(
                 invocations=invocations, next_page_token=encode_page_token(chosen[-1]) if more else ""
             )

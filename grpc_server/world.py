@@ -22,6 +22,7 @@ from typing import TypeVar
 from fsm.engine import Engine
 from fsm.errors import Unavailable
 
+from .index import IdIndex
 from .store.sqlite import Store, StoreError
 
 T = TypeVar("T")
@@ -29,26 +30,43 @@ log = logging.getLogger("grpc_server.store")
 
 
 class GuardedEngine:
-    """Holds the current engine; :meth:`run` applies a function to it under the lock."""
+    """Holds the current engine; :meth:`run` applies a function to it under the lock.
+
+    The engine's changes (:meth:`fsm.engine.Engine.take_changes`) are taken before and after each
+    operation (an embedder may also have changed the engine directly): they keep :attr:`index`
+    current, and the store, when there is one, commits them.
+    """
 
     def __init__(self, engine: Engine, store: Store | None = None) -> None:
-        self._engine = engine
         self._lock = threading.Lock()
         #: How many times the world was replaced (what remembers things about one world checks it).
         self.generation = 0
         self.store = store
         self._failed: str | None = None  # why the store failed: nothing is answered any more
+        self._unsaved: set[str] = set()
+        self._adopt(engine)
+
+    def _adopt(self, engine: Engine) -> None:
+        engine.track_changes()
+        engine.take_changes()
+        self._engine = engine
+        #: The world's invocation ids, sorted (what ListInvocations pages over).
+        self.index = IdIndex(engine.invocations)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (for embedders and tests: change it only while nothing is served)."""
+        return self._engine
 
     def run(self, operation: Callable[[Engine], T]) -> T:
         """``operation(engine)`` with the lock held for its whole duration (and its changes saved)."""
         with self._lock:
-            if self.store is None:
-                return operation(self._engine)
             self._check()
+            self._sync(save=False)
             try:
                 return operation(self._engine)
             finally:
-                self._save()
+                self._sync(save=True)
 
     def _check(self) -> None:
         if self._failed is not None:
@@ -58,14 +76,22 @@ class GuardedEngine:
                 f"The model's state could not be saved, so it answers nothing until it is restarted: {self._failed}",
             )
 
-    def _save(self) -> None:
-        assert self.store is not None
+    def _sync(self, save: bool) -> None:
+        changed = self._engine.take_changes()
+        if changed:
+            self.index.update(self._engine.invocations, changed)
+        if self.store is None:
+            return
+        self._unsaved |= changed
+        if not save:
+            return
         try:
-            self.store.save(self._engine)
+            self.store.save(self._engine, self._unsaved)
         except StoreError as exc:
             self._failed = str(exc)
             log.error("the state could not be saved; every request now answers 503: %s", exc)
             self._check()
+        self._unsaved = set()
 
     def busy(self) -> bool:
         """Whether a call holds the engine right now (a hint: it may change the next moment)."""
@@ -80,7 +106,11 @@ class GuardedEngine:
         if self.store is not None or not self._lock.acquire(blocking=False):
             return False, None  # a commit waits for the disk: never on the event loop
         try:
-            return True, operation(self._engine)
+            self._sync(save=False)
+            try:
+                return True, operation(self._engine)
+            finally:
+                self._sync(save=False)
         finally:
             self._lock.release()
 
@@ -94,5 +124,6 @@ class GuardedEngine:
                     self.store.replace(engine)
                 except StoreError as exc:
                     raise Unavailable(503, "STATE_NOT_SAVED", f"The world could not be saved: {exc}") from None
-            self._engine = engine
+                self._unsaved = set()
+            self._adopt(engine)
             self.generation += 1

@@ -112,13 +112,11 @@ class Store:
         return self.connection.execute("SELECT 1 FROM meta WHERE key = 'registry'").fetchone() is None
 
     def load(self, seed: int = 0) -> Engine:
-        """The engine the file holds (its changes tracked from here on); ``seed`` only for a new file."""
+        """The engine the file holds; ``seed`` only for a new file."""
         try:
             engine = self._load(seed)
         except sqlite3.Error as exc:
             raise StoreError(self._problem("cannot read", exc)) from None
-        engine.track_changes()
-        engine.take_changes()
         self._remember(engine)
         return engine
 
@@ -177,9 +175,9 @@ class Store:
     def _remember(self, engine: Engine) -> None:
         self._written = dict(self.connection.execute("SELECT key, value FROM meta"))
 
-    def save(self, engine: Engine) -> bool:
-        """Commit what changed since the last save; False when nothing did (no transaction)."""
-        changed = engine.take_changes()
+    def save(self, engine: Engine, changed: set[str]) -> bool:
+        """Commit the ``changed`` invocations (:meth:`fsm.engine.Engine.take_changes`) and the
+        world-wide values that moved; False when nothing did (no transaction)."""
         values = {k: v for k, v in self._world_values(engine).items() if self._written.get(k) != v}
         if not changed and not values:
             return False
@@ -224,8 +222,6 @@ class Store:
 
     def replace(self, engine: Engine) -> None:
         """Make the file hold exactly ``engine`` (an imported world), in one transaction."""
-        engine.track_changes()
-        engine.take_changes()
         values = self._world_values(engine)
         db = self.connection
         try:

@@ -53,6 +53,14 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
             "health": {"no stalled streams": {"max_ms": 2.0}, "8 stalled streams": {"max_ms": 150.0}},
             "advance_clock": {"sleepers": 100, "far_s_worst": 1.5, "near_s_worst": 1.4},
         },
+        "big_world": {
+            "invocations": 1_000_000,
+            "ready_s": 9.5,
+            "rss_mib": 1100.0,
+            "get_invocation": {"p99_ms": 2.0},
+            "list_invocations_page": {"p99_ms": 6.0},
+            "empty_server": {"ready_s": 0.25, "rss_mib": 50.0},
+        },
     }
     verdicts = {t["target"]: t["met"] for t in report.targets(results)}
     assert verdicts == {
@@ -71,6 +79,11 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
         "health check with 8 stalled streams open": False,
         "AdvanceClock(10^15 ms)": True,
         "server start-to-ready": True,
+        "1M-invocation world from its SQLite file: start-to-ready": True,
+        "1M-invocation world: server RSS once ready": False,
+        "1M-invocation world: GetInvocation p99": True,
+        "1M-invocation world: a ListInvocations page of 100, p99": False,
+        "empty server: start-to-ready and RSS": True,
     }
 
 
@@ -102,5 +115,6 @@ def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     assert results["http"]["restart_200"]["unexpected_answers"] == 0
     assert results["http"]["restart_200_8_clients"]["calls"] >= 80
     assert results["sql"]["count_by_status"]["total_s"] > 0
-    assert len(results["targets"]) == 15 and "\ntargets\n" in done.stdout
+    assert results["big_world"]["get_invocation"]["calls"] == 20 and results["big_world"]["invocations"] == 2_000
+    assert len(results["targets"]) == 20 and "\ntargets\n" in done.stdout
     assert set(results["hot_path"]["ns_per_transition_best"]) == set(hotpath.VARIANTS)

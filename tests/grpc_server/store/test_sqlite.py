@@ -28,11 +28,13 @@ class KeptInAFile(EngineMachine):
         self.folder = Path(tempfile.mkdtemp(prefix="store-"))
         self.store = Store(self.folder / "state.db")
         self.store.replace(engine)
+        engine.track_changes()
+        engine.take_changes()
         return engine
 
     def attempt(self, method: str, *args: Any, **kwargs: Any) -> Any:
         result = super().attempt(method, *args, **kwargs)
-        self.store.save(self.engine)
+        self.store.save(self.engine, self.engine.take_changes())
         reopened = Store(self.folder / "state.db")
         try:
             assert dump_world(reopened.load()) == dump_world(self.engine), f"the file lost engine.{method}"
@@ -70,8 +72,11 @@ def test_a_file_comes_back_with_the_engine_and_draws_the_same_ids(tmp_path: Path
     store = Store(tmp_path / "s.db")
     engine = busy_engine()
     store.replace(engine)
+    engine.track_changes()
+    engine.take_changes()
     engine.call("Steps", "run")
-    assert store.save(engine) and not store.save(engine)  # nothing new: no transaction
+    assert store.save(engine, engine.take_changes())
+    assert not store.save(engine, engine.take_changes())  # nothing new: no transaction
     store.close()
     again = Store(tmp_path / "s.db").load()
     assert dump_world(again) == dump_world(engine)
@@ -83,7 +88,7 @@ def test_a_new_file_starts_empty_with_the_seed_given(tmp_path: Path) -> None:
     assert store.is_empty()
     engine = store.load(seed=9)
     assert dump_world(engine) == dump_world(Engine(seed=9))
-    assert store.save(engine) and not store.is_empty()
+    assert store.save(engine, set()) and not store.is_empty()
 
 
 def broken(path: Path, how: str) -> None:
