@@ -13,7 +13,8 @@ A world that breaks the format raises :class:`fsm.errors.SnapshotError` naming t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .engine import DEFAULT_EPOCH_MS, Engine
@@ -75,10 +76,60 @@ def _time(value: int | None, where: str) -> int | None:
 
 def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
     """A new engine holding exactly this world."""
-    if not isinstance(world, dict):
-        raise SnapshotError("world", "must be an object")
-    now_ms = _time(_need(world, "now_ms", "world", int, optional=True), "world.now_ms")
-    engine = Engine(seed=seed, now_ms=DEFAULT_EPOCH_MS if now_ms is None else now_ms)
+    loader = WorldLoader(world, seed=seed)
+    for raw in _need(world, "invocations", "world", list):
+        loader.add(raw)
+    return loader.finish()
+
+
+class WorldLoader:
+    """Builds an engine from a world given in parts, so a big one is never held whole: the header
+    (the world without its ``invocations``), then each invocation record, then :meth:`finish`.
+    Checks as :func:`load_world` does, naming ``world.invocations[i]`` by the order of arrival."""
+
+    def __init__(self, header: Any, *, seed: int | str | None = 0) -> None:
+        if not isinstance(header, dict):
+            raise SnapshotError("world", "must be an object")
+        now_ms = _time(_need(header, "now_ms", "world", int, optional=True), "world.now_ms")
+        self.engine = engine = Engine(seed=seed, now_ms=DEFAULT_EPOCH_MS if now_ms is None else now_ms)
+        _load_registry(engine, header)
+        self._unavailable: list[int] = []
+        for i, partition in enumerate(_need(header, "unavailable_partitions", "world", list, optional=True) or []):
+            if not isinstance(partition, int) or not 0 <= partition < engine.partitions:
+                raise SnapshotError(
+                    f"world.unavailable_partitions[{i}]", f"must be a partition below {engine.partitions}"
+                )
+            self._unavailable.append(partition)
+        self._order = _need(header, "inbox_order", "world", list, optional=True)
+        self._position = header.get("id_generator")  # longer than any name: read without the names' limit
+        if self._position is not None and not isinstance(self._position, str):
+            raise SnapshotError("world.id_generator", f"must be a string, got {type(self._position).__name__}")
+        self._invocations: list[Invocation] = []
+        self._sleeps: dict[str, list[tuple[int, int]]] = {}
+        self._seen: set[str] = set()
+
+    def add(self, raw: Any) -> None:
+        """The next invocation record."""
+        inv, timers = _load_invocation(self.engine, raw, f"world.invocations[{len(self._invocations)}]", self._seen)
+        self._invocations.append(inv)
+        if timers:
+            self._sleeps[inv.id] = timers
+
+    def finish(self) -> Engine:
+        """The engine, once every record was added (keys, inboxes and timers checked together)."""
+        engine = self.engine
+        engine.restore(self._invocations, self._sleeps, self._order)
+        for partition in self._unavailable:
+            engine.set_partition_available(partition, False)
+        if self._position is not None:
+            try:
+                engine.ids.move_to(self._position)
+            except ValueError as exc:
+                raise SnapshotError("world.id_generator", str(exc)) from None
+        return engine
+
+
+def _load_registry(engine: Engine, world: dict[str, Any]) -> None:
     for i, raw in enumerate(_need(world, "services", "world", list)):
         where = f"world.services[{i}]"
         name = _need(raw, "name", where, str)
@@ -116,32 +167,6 @@ def load_world(world: Any, *, seed: int | str | None = 0) -> Engine:
             engine.register_deployment(services, (protocol[0], protocol[1]), dep_id, name)
         except LifecycleError as exc:  # what only the registry knows: an id listed twice
             raise SnapshotError(where, exc.message) from None
-    invocations: list[Invocation] = []
-    sleeps: dict[str, list[tuple[int, int]]] = {}
-    seen: set[str] = set()
-    for i, raw in enumerate(_need(world, "invocations", "world", list)):
-        inv, timers = _load_invocation(engine, raw, f"world.invocations[{i}]", seen)
-        invocations.append(inv)
-        if timers:
-            sleeps[inv.id] = timers
-    unavailable: list[int] = []
-    for i, partition in enumerate(_need(world, "unavailable_partitions", "world", list, optional=True) or []):
-        if not isinstance(partition, int) or not 0 <= partition < engine.partitions:
-            raise SnapshotError(f"world.unavailable_partitions[{i}]", f"must be a partition below {engine.partitions}")
-        unavailable.append(partition)
-    raw_order = _need(world, "inbox_order", "world", list, optional=True)
-    position = world.get("id_generator")  # longer than any name: read without the names' limit
-    if position is not None and not isinstance(position, str):
-        raise SnapshotError("world.id_generator", f"must be a string, got {type(position).__name__}")
-    engine.restore(invocations, sleeps, raw_order)
-    for partition in unavailable:
-        engine.set_partition_available(partition, False)
-    if position is not None:
-        try:
-            engine.ids.move_to(position)
-        except ValueError as exc:
-            raise SnapshotError("world.id_generator", str(exc)) from None
-    return engine
 
 
 def _load_journal(raw: list[Any], where: str) -> list[Entry]:
@@ -394,10 +419,51 @@ def dump_world(engine: Engine) -> World:
     if not isinstance(engine, Engine):
         raise wrong_type("engine", f"must be an fsm.Engine, got {type(engine).__name__}")
     timers = engine.pending_sleeps()
+    header = dump_header(engine)
     world: World = {
-        **dump_registry(engine),
+        "deployments": header.pop("deployments"),
+        "services": header.pop("services"),
         "invocations": [dump_invocation(engine, inv, timers) for inv in engine.invocations.values()],
     }
+    world.update(header)
+    return world
+
+
+def dump_world_lines(engine: Engine) -> Iterator[str]:
+    """The world as JSON lines, for worlds too big to hold twice: the header (the world without its
+    ``invocations``), then one line per invocation, each line ending in a newline.
+    :func:`load_world_lines` reads it back."""
+    if not isinstance(engine, Engine):
+        raise wrong_type("engine", f"must be an fsm.Engine, got {type(engine).__name__}")
+    yield json.dumps(dump_header(engine)) + "\n"
+    timers = engine.pending_sleeps()
+    for inv in engine.invocations.values():
+        yield json.dumps(dump_invocation(engine, inv, timers)) + "\n"
+
+
+def load_world_lines(lines: Iterable[str | bytes], *, seed: int | str | None = 0) -> Engine:
+    """The engine of :func:`dump_world_lines`' lines (blank lines are skipped); a line that is not
+    JSON is named by its number."""
+    loader: WorldLoader | None = None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise SnapshotError(f"line {number}", f"is not JSON: {exc}") from None
+        if loader is None:
+            loader = WorldLoader(raw, seed=seed)
+        else:
+            loader.add(raw)
+    if loader is None:
+        raise SnapshotError("world", "has no header line")
+    return loader.finish()
+
+
+def dump_header(engine: Engine) -> World:
+    """The world without its invocations, as :func:`dump_world` writes it."""
+    world: World = dump_registry(engine)
     if engine.now_ms != DEFAULT_EPOCH_MS:
         world["now_ms"] = engine.now_ms
     if engine.unavailable_partitions:

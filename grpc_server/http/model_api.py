@@ -2,7 +2,11 @@
 
 - ``PUT /model/world[?seed=N]`` loads a world (the ``world`` object of cases-format.md, or a whole
   case line); ``GET /model/world`` exports it; ``GET /model/invocations/{id}`` one invocation, in
-  the same format;
+  the same format. Worlds of any size move as JSON lines (``application/x-ndjson``: the world
+  without its invocations, then one invocation per line; :func:`fsm.snapshot.dump_world_lines`):
+  ``GET`` with that ``Accept``, ``PUT`` with that ``Content-Type``. Either side goes through a
+  temporary file, so the server never holds a world twice in memory, and the engine is held only
+  while the file is written (not while a slow client reads it);
 - ``POST /model/clock/advance`` ``{"by_ms": N}``; ``PUT /model/partitions/{n}`` ``{"available": b}``;
 - ``POST /model/services``, ``POST /model/deployments``: register (the engine's arguments);
 - the simulation steps gRPC's SimulationService has: ``POST /model/invocations`` (a call), and
@@ -17,19 +21,20 @@ body that is not a JSON object, or has a field the step does not take, answers 4
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from fsm.engine import Engine
 from fsm.errors import LifecycleError, SnapshotError
 from fsm.model import Entry
 from fsm.retry import RetryPolicy
-from fsm.snapshot import dump_entry, dump_invocation, dump_world, load_world
+from fsm.snapshot import dump_entry, dump_invocation, dump_world, dump_world_lines, load_world, load_world_lines
 
 from ..world import GuardedEngine
 from . import responses
@@ -73,6 +78,40 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+LINES = "application/x-ndjson"
+CHUNK_BYTES = 1 << 20
+
+
+def _is_lines(header: str | None) -> bool:
+    return header is not None and header.split(";")[0].strip().lower() == LINES
+
+
+def _encoded(engine: Engine) -> Iterator[bytes]:
+    return (line.encode() for line in dump_world_lines(engine))
+
+
+def _chunks(spooled: IO[bytes]) -> Iterator[bytes]:
+    """The file's bytes in chunks; closed (and so deleted) at the end."""
+    try:
+        while chunk := spooled.read(CHUNK_BYTES):
+            yield chunk
+    finally:
+        spooled.close()
+
+
+async def spool(request: Request) -> IO[bytes]:
+    """The request's body in a temporary file (at the start): any size, never held in memory."""
+    spooled = tempfile.TemporaryFile()
+    try:
+        async for chunk in request.stream():
+            spooled.write(chunk)
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled
+
+
 def arguments(body: Any, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The body's fields as keyword arguments: a JSON object with only ``allowed`` keys."""
     if not isinstance(body, dict):
@@ -109,10 +148,17 @@ def routes(world: GuardedEngine) -> list[Route]:
     async def put_world(request: Request) -> Response:
         seed_text = request.query_params.get("seed", "0")
         try:
-            body = await read_json(request)
             seed = int(seed_text)
-            raw = body["world"] if isinstance(body, dict) and isinstance(body.get("world"), dict) else body
-            engine = await run_in_threadpool(load_world, raw, seed=seed)
+            if _is_lines(request.headers.get("content-type")):
+                spooled = await spool(request)
+                try:
+                    engine = await run_in_threadpool(load_world_lines, spooled, seed=seed)
+                finally:
+                    spooled.close()
+            else:
+                body = await read_json(request)
+                raw = body["world"] if isinstance(body, dict) and isinstance(body.get("world"), dict) else body
+                engine = await run_in_threadpool(load_world, raw, seed=seed)
         except ValueError:
             return responses.error(400, f"The query parameter 'seed' must be an integer, got '{seed_text}'.")
         except BadBody as bad:
@@ -133,6 +179,15 @@ def routes(world: GuardedEngine) -> list[Route]:
         )
 
     async def get_world(request: Request) -> Response:
+        if _is_lines(request.headers.get("accept")):
+            spooled = tempfile.TemporaryFile()
+            try:
+                await run_in_threadpool(world.run, lambda engine: spooled.writelines(_encoded(engine)))
+            except BaseException:
+                spooled.close()
+                raise
+            spooled.seek(0)
+            return StreamingResponse(_chunks(spooled), media_type=LINES)
         exported = await run_in_threadpool(world.run, dump_world)
         return responses.json_body(exported)
 
@@ -146,7 +201,7 @@ def routes(world: GuardedEngine) -> list[Route]:
             return responses.text(400, bad.text)
 
         def read(engine: Engine) -> dict[str, Any]:
-            shown = dump_invocation(engine, engine.lookup(target), engine.pending_sleeps())
+            shown = dump_invocation(engine, engine.lookup(target), engine.sleeps_of([target]))
             shown["restarted_as"] = engine.restarted_as(target)
             return shown
 

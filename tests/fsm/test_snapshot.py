@@ -15,6 +15,7 @@ from fsm import SnapshotError, dump_world, load_world
 from fsm.engine import DEFAULT_EPOCH_MS
 from fsm.ids import IdError, parse_deployment_id, parse_invocation_id
 from fsm.journal import COMMAND_TYPES, NOTIFICATION_TYPES
+from fsm.snapshot import dump_world_lines, load_world_lines
 from fsm.strategies import worlds
 
 from .conftest import EXAMPLES, World
@@ -662,3 +663,30 @@ def test_export_import_export_is_byte_identical_for_every_world(
         shuffled["inbox_order"] = inboxed  # any queue order must survive
     first = json.dumps(dump_world(load_world(shuffled)))
     assert json.dumps(dump_world(load_world(json.loads(first)))) == first
+
+
+@settings(max_examples=100, deadline=None)
+@given(worlds(), st.integers(0, 1_000))
+def test_a_world_goes_out_and_in_as_json_lines_unchanged(raw: dict[str, Any], seed: int) -> None:
+    engine = load_world(raw, seed=seed)
+    lines = list(dump_world_lines(engine))
+    assert len(lines) == 1 + len(engine.invocations) and all(line.endswith("\n") for line in lines)
+    again = load_world_lines(line.encode() for line in lines)
+    assert "".join(dump_world_lines(again)) == "".join(lines)
+    assert dump_world(again) == dump_world(engine)
+
+
+@pytest.mark.parametrize(
+    ("lines", "where", "problem"),
+    [
+        ([], "world", "has no header line"),
+        (["", "  "], "world", "has no header line"),
+        (['{"services": [], "deployments": []}', "{oops"], "line 2", "is not JSON"),
+        (['{"services": [], "deployments": []}', '{"id": 5}'], "world.invocations[0].id", "must be a string"),
+        (["[]"], "world", "must be an object"),
+    ],
+)
+def test_bad_json_lines_are_named(lines: list[str], where: str, problem: str) -> None:
+    with pytest.raises(SnapshotError) as refused:
+        load_world_lines(lines)
+    assert f"'{where}'" in refused.value.message and problem in refused.value.message

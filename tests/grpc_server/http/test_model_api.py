@@ -6,6 +6,10 @@ import json
 
 import pytest
 
+from fsm.engine import Engine
+from fsm.snapshot import dump_world, dump_world_lines
+from grpc_server.http.model_api import MAX_BODY_BYTES
+
 from ..conftest import BASE_WORLD
 from .conftest import Client
 
@@ -133,3 +137,39 @@ def test_unknown_model_paths_and_methods_answer_like_restates_router(client: Cli
     wrong = client.request("DELETE", "/model/world")
     assert (wrong.status, wrong.allow, wrong.body) == (405, "GET,HEAD,PUT", b"")
     assert client.request("GET", "/v2/model/world").status == 404  # /model/ is not part of Restate's versions
+
+
+def big_engine(invocations: int) -> Engine:
+    """A world whose JSON is over the 16 MiB body limit: long journals of long-named runs."""
+    e = Engine(seed=8)
+    e.register_service("Steps")
+    e.register_deployment(["Steps"])
+    for n in range(invocations):
+        inv = e.call("Steps", "run")
+        for step in range(12):
+            e.complete_command(inv, e.append_command(inv, "Run", f"step-{step}-" + "x" * 60).completion_ids[0])
+        if n % 2:
+            e.complete(inv)
+    return e
+
+
+def test_a_world_over_the_body_limit_moves_as_json_lines(client: Client) -> None:
+    engine = big_engine(7_000)
+    lines = "".join(dump_world_lines(engine)).encode()
+    assert len(lines) > MAX_BODY_BYTES
+    too_big = client.request("PUT", "/model/world", raw=json.dumps(dump_world(engine)).encode())
+    assert too_big.status == 413
+    loaded = client.request("PUT", "/model/world", raw=lines, headers={"content-type": "application/x-ndjson"})
+    assert loaded.status == 200, loaded.body[:300]
+    assert loaded.json()["invocations"] == 7_000
+    exported = client.request("GET", "/model/world", headers={"accept": "application/x-ndjson"})
+    assert exported.status == 200 and exported.content_type == "application/x-ndjson"
+    assert exported.body == lines  # byte for byte
+
+
+def test_bad_json_lines_are_refused_and_change_nothing(client: Client) -> None:
+    before = client.request("GET", "/model/world").body
+    bad = b'{"services": [], "deployments": []}\n{oops\n'
+    refused = client.request("PUT", "/model/world", raw=bad, headers={"content-type": "application/x-ndjson"})
+    assert refused.status == 400 and "Invalid world at 'line 2': is not JSON" in refused.json()["message"]
+    assert client.request("GET", "/model/world").body == before
