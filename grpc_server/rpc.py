@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent import futures
-from typing import Any, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 
 import grpc
 from google.protobuf import json_format, message_factory
@@ -52,8 +53,17 @@ REQUEST_TYPES: dict[tuple[str, str], type[Message]] = {
     for service, descriptor in SERVICES.items()
     for method in descriptor.methods
 }
-#: Every (service, method) served, in the services' order.
-METHODS: list[tuple[str, str]] = list(REQUEST_TYPES)
+#: Every (service, method) served one request for one answer, in the services' order.
+METHODS: list[tuple[str, str]] = [
+    (service, method.name)
+    for service, descriptor in SERVICES.items()
+    for method in descriptor.methods
+    if not (method.client_streaming or method.server_streaming)
+]
+#: The streaming ones: a world in chunks (their requests and answers are WorldChunk streams).
+STREAMING: list[tuple[str, str]] = [m for m in REQUEST_TYPES if m not in METHODS]
+#: The most bytes of a world one WorldChunk carries.
+CHUNK_BYTES = 1 << 20
 
 
 #: Methods whose work can be long (a whole world, a clock move over many timers, a page of 1,000):
@@ -110,13 +120,117 @@ def register(server: grpc.aio.Server, service: str, servicer: Any, workers: futu
 
         return handle
 
-    handlers = {
-        method.name: grpc.unary_unary_rpc_method_handler(
-            handler_for(method.name), request_deserializer=None, response_serializer=_serialize
-        )
-        for method in descriptor.methods
-    }
+    handlers = {}
+    for method in descriptor.methods:
+        if method.server_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                _streamed_out(service, method.name, servicer, workers),
+                request_deserializer=None,
+                response_serializer=_serialize,
+            )
+        elif method.client_streaming:
+            handlers[method.name] = grpc.stream_unary_rpc_method_handler(
+                _streamed_in(service, method.name, servicer, workers),
+                request_deserializer=None,
+                response_serializer=_serialize,
+            )
+        else:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                handler_for(method.name), request_deserializer=None, response_serializer=_serialize
+            )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(descriptor.full_name, handlers),))
+
+
+def _streamed_out(
+    service: str, name: str, servicer: Any, workers: futures.Executor
+) -> Callable[[bytes, Any], AsyncIterator[Message]]:
+    """A response-streaming method: the servicer's generator, each step run on a worker."""
+    method = getattr(servicer, name)
+    request_type = REQUEST_TYPES[service, name]
+
+    async def handle(raw: bytes, context: Any) -> AsyncIterator[Message]:
+        started = time.perf_counter()
+        record: dict[str, Any] = {"event": "rpc", "service": service, "rpc": name}
+        loop = asyncio.get_running_loop()
+        request: Message | bytes = raw
+        sent = 0
+        try:
+            request = _decode(raw, request_type)
+            chunks = method(request, _Context())
+            while (chunk := await loop.run_in_executor(workers, next, chunks, None)) is not None:
+                sent += 1
+                yield chunk
+        except Exception as exc:
+            status = _failed(exc, name, record)
+            _log(logging.DEBUG, record, request, started)
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        record.update(code=grpc.StatusCode.OK.name, http_status=200, chunks=sent)
+        _log(logging.DEBUG, record, request, started)
+
+    return handle
+
+
+def _streamed_in(
+    service: str, name: str, servicer: Any, workers: futures.Executor
+) -> Callable[[AsyncIterator[bytes], Any], Awaitable[Message]]:
+    """A request-streaming method of WorldChunk messages: their ``data`` is spooled to a temporary
+    file as it arrives (a world of any size is never held in memory as text); then the servicer
+    reads it back as chunks of :data:`CHUNK_BYTES` (the first with the seed sent), on a worker."""
+    method = getattr(servicer, name)
+    request_type = REQUEST_TYPES[service, name]
+
+    async def handle(requests: AsyncIterator[bytes], context: Any) -> Message:
+        started = time.perf_counter()
+        record: dict[str, Any] = {"event": "rpc", "service": service, "rpc": name}
+        seed: int | None = None
+        received = 0
+        with tempfile.TemporaryFile() as spooled:
+            try:
+                async for raw in requests:
+                    chunk = cast(simulation_pb2.WorldChunk, _decode(raw, request_type))
+                    if seed is None and chunk.HasField("seed"):
+                        seed = chunk.seed
+                    spooled.write(chunk.data)
+                    received += len(chunk.data)
+                spooled.seek(0)
+                loop = asyncio.get_running_loop()
+                response: Message = await loop.run_in_executor(workers, method, _read_back(spooled, seed), _Context())
+            except Exception as exc:
+                status = _failed(exc, name, record)
+                record["received_bytes"] = received
+                _log(logging.DEBUG, record, b"", started)
+                await context.abort(status.code, status.details, status.trailing_metadata)
+                raise  # abort raises; never reached
+        record.update(code=grpc.StatusCode.OK.name, http_status=200, received_bytes=received)
+        _log(logging.DEBUG, record, b"", started)
+        return response
+
+    return handle
+
+
+def _read_back(spooled: IO[bytes], seed: int | None) -> Iterator[simulation_pb2.WorldChunk]:
+    """The spooled data again as chunks; the first carries the seed, when one was sent."""
+    first = True
+    while data := spooled.read(CHUNK_BYTES):
+        chunk = simulation_pb2.WorldChunk(data=data)
+        if first and seed is not None:
+            chunk.seed = seed
+        first = False
+        yield chunk
+    if first and seed is not None:  # a seed and no data
+        yield simulation_pb2.WorldChunk(seed=seed)
+
+
+def _failed(exc: Exception, name: str, record: dict[str, Any]) -> grpc.Status:
+    """The status a streaming call ends with: a refusal's, or INTERNAL for a bug (logged)."""
+    if isinstance(exc, LifecycleError):
+        status = errors.to_status(exc)
+        record.update(code=status.code.name, reason=exc.reason, http_status=exc.http_status, message=exc.message)
+        return status
+    status = errors.internal_status(exc)
+    log.exception("internal error in %s", name)
+    record.update(code=status.code.name, reason=errors.INTERNAL_REASON, http_status=500, message=status.details)
+    return status
 
 
 def _serialize(response: Message) -> bytes:

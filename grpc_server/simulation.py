@@ -7,20 +7,23 @@ only swaps it in under it; ExportWorld copies the world under the lock and write
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from fsm.engine import Engine
 from fsm.errors import SnapshotError, invalid_argument
 from fsm.restart import Decision
-from fsm.snapshot import dump_world, load_world
+from fsm.snapshot import dump_world, dump_world_lines, load_world, load_world_lines
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import common_pb2 as common
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as pb
 
 from . import convert, errors
-from .rpc import rpc
+from .rpc import CHUNK_BYTES, rpc
 from .world import GuardedEngine
 
 ON_MAX_ATTEMPTS = {
@@ -89,6 +92,33 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
     def ExportWorld(self, request: pb.ExportWorldRequest, context: Any) -> pb.ExportWorldResponse:
         world = self.world.run(dump_world)
         return pb.ExportWorldResponse(world_json=json.dumps(world))
+
+    def ExportWorldStream(self, request: pb.ExportWorldRequest, context: Any) -> Iterator[pb.WorldChunk]:
+        """The world's JSON lines in chunks (rpc.register runs each step on a worker). Written to a
+        temporary file under the engine's lock first: a slow reader holds nothing."""
+        with tempfile.TemporaryFile() as spooled:
+            self.world.run(lambda engine: spooled.writelines(line.encode() for line in dump_world_lines(engine)))
+            spooled.seek(0)
+            while data := spooled.read(CHUNK_BYTES):
+                yield pb.WorldChunk(data=data)
+
+    def ImportWorldStream(
+        self, request_iterator: Iterable[pb.WorldChunk] | AsyncIterator[pb.WorldChunk], context: Any
+    ) -> pb.ImportWorldResponse:
+        """Replace the world with the JSON lines of the chunks (rpc.register hands them over from a
+        temporary file, on a worker: a plain iterator)."""
+        assert isinstance(request_iterator, Iterable), "rpc.register hands over a plain iterator"
+        chunks = iter(request_iterator)
+        first = next(chunks, None)
+        seed = first.seed if first is not None and first.HasField("seed") else 0
+        engine = load_world_lines(_lines(first, chunks), seed=seed)
+        self.world.replace(engine)
+        return pb.ImportWorldResponse(
+            services=len(engine.services),
+            deployments=len(engine.deployments),
+            invocations=len(engine.invocations),
+            now_ms=engine.now_ms,
+        )
 
     @rpc("simulation", logging.DEBUG)
     def Call(self, request: pb.CallRequest, context: Any) -> pb.CallResponse:
@@ -206,3 +236,13 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
     def Echo(self, request: pb.EchoRequest, context: Any) -> pb.EchoResponse:
         """No engine, no lock: the floor ``make bench`` measures the other RPCs against."""
         return pb.EchoResponse(payload=request.payload)
+
+
+def _lines(first: pb.WorldChunk | None, rest: Iterator[pb.WorldChunk]) -> Iterator[bytes]:
+    """The lines of the chunks' concatenated data (a chunk may end anywhere in a line)."""
+    pending = b""
+    for chunk in () if first is None else itertools.chain((first,), rest):
+        *lines, pending = (pending + chunk.data).split(b"\n")
+        yield from lines
+    if pending:
+        yield pending

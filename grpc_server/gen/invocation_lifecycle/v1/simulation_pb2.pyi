@@ -29,6 +29,36 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class WorldChunk(_message.Message):
+    """A piece of a world's JSON lines (ExportWorldStream, ImportWorldStream)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    """The next bytes of the text."""
+    seed: _builtins.int
+    """ImportWorldStream, first chunk only: the seed of the ids generated from now on; absent
+    means 0.
+    """
+    def __init__(
+        self,
+        *,
+        data: _builtins.bytes = ...,
+        seed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "seed", b"seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_seed", b"_seed", "data", b"data", "seed", b"seed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__seed: _TypeAlias = _typing.Literal["seed"]  # noqa: Y015
+    _WhichOneofArgType__seed: _TypeAlias = _typing.Literal["_seed", b"_seed"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__seed) -> _WhichOneofReturnType__seed | None: ...
+
+Global___WorldChunk: _TypeAlias = WorldChunk  # noqa: Y015
+
+@_typing.final
 class ImportWorldRequest(_message.Message):
     """Replace the world."""
 

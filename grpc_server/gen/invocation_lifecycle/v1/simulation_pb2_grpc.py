@@ -101,6 +101,16 @@ class SimulationServiceStub:
                 request_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoRequest.SerializeToString,
                 response_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoResponse.FromString,
                 _registered_method=True)
+        self.ExportWorldStream = channel.unary_stream(
+                '/invocation_lifecycle.v1.SimulationService/ExportWorldStream',
+                request_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.ExportWorldRequest.SerializeToString,
+                response_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.WorldChunk.FromString,
+                _registered_method=True)
+        self.ImportWorldStream = channel.stream_unary(
+                '/invocation_lifecycle.v1.SimulationService/ImportWorldStream',
+                request_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.WorldChunk.SerializeToString,
+                response_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.ImportWorldResponse.FromString,
+                _registered_method=True)
 
 
 class SimulationServiceServicer:
@@ -208,6 +218,26 @@ class SimulationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportWorldStream(self, request, context):
+        """The whole world as JSON lines, for worlds larger than a message: the world without its
+        invocations on the first line, then one invocation per line (what GET /model/world answers
+        for Accept: application/x-ndjson). The chunks cut the text anywhere: concatenate their
+        `data`. The engine is held only while the server writes the world to a temporary file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportWorldStream(self, request_iterator, context):
+        """Replace the whole world with one sent as ExportWorldStream sends it: any size, each chunk
+        within the message limit. The first chunk's `seed` seeds the ids, as ImportWorld's does.
+        A world that breaks the format: INVALID_ARGUMENT / INVALID_SNAPSHOT, naming the field or
+        the line; the world in place is then unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SimulationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -275,6 +305,16 @@ def add_SimulationServiceServicer_to_server(servicer, server):
                     servicer.Echo,
                     request_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoRequest.FromString,
                     response_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoResponse.SerializeToString,
+            ),
+            'ExportWorldStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportWorldStream,
+                    request_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.ExportWorldRequest.FromString,
+                    response_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.WorldChunk.SerializeToString,
+            ),
+            'ImportWorldStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportWorldStream,
+                    request_deserializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.WorldChunk.FromString,
+                    response_serializer=invocation__lifecycle_dot_v1_dot_simulation__pb2.ImportWorldResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -629,6 +669,60 @@ class SimulationService:
             '/invocation_lifecycle.v1.SimulationService/Echo',
             invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoRequest.SerializeToString,
             invocation__lifecycle_dot_v1_dot_simulation__pb2.EchoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportWorldStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/invocation_lifecycle.v1.SimulationService/ExportWorldStream',
+            invocation__lifecycle_dot_v1_dot_simulation__pb2.ExportWorldRequest.SerializeToString,
+            invocation__lifecycle_dot_v1_dot_simulation__pb2.WorldChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportWorldStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/invocation_lifecycle.v1.SimulationService/ImportWorldStream',
+            invocation__lifecycle_dot_v1_dot_simulation__pb2.WorldChunk.SerializeToString,
+            invocation__lifecycle_dot_v1_dot_simulation__pb2.ImportWorldResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -87,6 +87,18 @@ class SimulationServiceStub:
     """A trivial round trip: answers the payload unchanged and touches no state (not even the
     engine's lock). The floor the benchmarks (`make bench`) compare the other RPCs with.
     """
+    ExportWorldStream: _grpc.UnaryStreamMultiCallable[_simulation_pb2.ExportWorldRequest, _simulation_pb2.WorldChunk]
+    """The whole world as JSON lines, for worlds larger than a message: the world without its
+    invocations on the first line, then one invocation per line (what GET /model/world answers
+    for Accept: application/x-ndjson). The chunks cut the text anywhere: concatenate their
+    `data`. The engine is held only while the server writes the world to a temporary file.
+    """
+    ImportWorldStream: _grpc.StreamUnaryMultiCallable[_simulation_pb2.WorldChunk, _simulation_pb2.ImportWorldResponse]
+    """Replace the whole world with one sent as ExportWorldStream sends it: any size, each chunk
+    within the message limit. The first chunk's `seed` seeds the ids, as ImportWorld's does.
+    A world that breaks the format: INVALID_ARGUMENT / INVALID_SNAPSHOT, naming the field or
+    the line; the world in place is then unchanged.
+    """
 
 @_typing.type_check_only
 class SimulationServiceAsyncStub(SimulationServiceStub):
@@ -137,6 +149,18 @@ class SimulationServiceAsyncStub(SimulationServiceStub):
     Echo: _aio.UnaryUnaryMultiCallable[_simulation_pb2.EchoRequest, _simulation_pb2.EchoResponse]  # type: ignore[assignment]
     """A trivial round trip: answers the payload unchanged and touches no state (not even the
     engine's lock). The floor the benchmarks (`make bench`) compare the other RPCs with.
+    """
+    ExportWorldStream: _aio.UnaryStreamMultiCallable[_simulation_pb2.ExportWorldRequest, _simulation_pb2.WorldChunk]  # type: ignore[assignment]
+    """The whole world as JSON lines, for worlds larger than a message: the world without its
+    invocations on the first line, then one invocation per line (what GET /model/world answers
+    for Accept: application/x-ndjson). The chunks cut the text anywhere: concatenate their
+    `data`. The engine is held only while the server writes the world to a temporary file.
+    """
+    ImportWorldStream: _aio.StreamUnaryMultiCallable[_simulation_pb2.WorldChunk, _simulation_pb2.ImportWorldResponse]  # type: ignore[assignment]
+    """Replace the whole world with one sent as ExportWorldStream sends it: any size, each chunk
+    within the message limit. The first chunk's `seed` seeds the ids, as ImportWorld's does.
+    A world that breaks the format: INVALID_ARGUMENT / INVALID_SNAPSHOT, naming the field or
+    the line; the world in place is then unchanged.
     """
 
 class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -263,6 +287,30 @@ class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_simulation_pb2.EchoResponse, _abc.Awaitable[_simulation_pb2.EchoResponse]]:
         """A trivial round trip: answers the payload unchanged and touches no state (not even the
         engine's lock). The floor the benchmarks (`make bench`) compare the other RPCs with.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportWorldStream(
+        self,
+        request: _simulation_pb2.ExportWorldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_simulation_pb2.WorldChunk], _abc.AsyncIterator[_simulation_pb2.WorldChunk]]:
+        """The whole world as JSON lines, for worlds larger than a message: the world without its
+        invocations on the first line, then one invocation per line (what GET /model/world answers
+        for Accept: application/x-ndjson). The chunks cut the text anywhere: concatenate their
+        `data`. The engine is held only while the server writes the world to a temporary file.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportWorldStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_simulation_pb2.WorldChunk],
+        context: _ServicerContext,
+    ) -> _typing.Union[_simulation_pb2.ImportWorldResponse, _abc.Awaitable[_simulation_pb2.ImportWorldResponse]]:
+        """Replace the whole world with one sent as ExportWorldStream sends it: any size, each chunk
+        within the message limit. The first chunk's `seed` seeds the ids, as ImportWorld's does.
+        A world that breaks the format: INVALID_ARGUMENT / INVALID_SNAPSHOT, naming the field or
+        the line; the world in place is then unchanged.
         """
 
 def add_SimulationServiceServicer_to_server(servicer: SimulationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
