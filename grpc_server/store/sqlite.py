@@ -20,8 +20,11 @@ Every failure is a :class:`StoreError` whose message names the file and what wen
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +115,11 @@ class Store:
         return self.connection.execute("SELECT 1 FROM meta WHERE key = 'registry'").fetchone() is None
 
     def load(self, seed: int = 0) -> Engine:
-        """The engine the file holds; ``seed`` only for a new file."""
+        """The engine the file holds; ``seed`` only for a new file. The garbage collector rests while
+        it builds millions of objects that all stay (it would walk them again and again)."""
         try:
-            engine = self._load(seed)
+            with _collector_off():
+                engine = self._load(seed)
         except sqlite3.Error as exc:
             raise StoreError(self._problem("cannot read", exc)) from None
         self._remember(engine)
@@ -256,6 +261,17 @@ class Store:
 
     def close(self) -> None:
         self.connection.close()
+
+
+@contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _in_creation_order(invocations: dict[str, Any], wanted: set[str]) -> list[str]:
