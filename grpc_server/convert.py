@@ -104,9 +104,10 @@ def invocation_to_proto(
     with_journal: bool = True,
     timers: dict[str, list[tuple[int, int]]] | None = None,
 ) -> pb.Invocation:
-    """One invocation; ``timers`` is :meth:`fsm.engine.Engine.pending_sleeps` (computed if not given)."""
+    """One invocation; ``timers`` holds its pending sleeps (:meth:`fsm.engine.Engine.sleeps_of`; read
+    for this one invocation if not given)."""
     if timers is None:
-        timers = engine.pending_sleeps() if with_journal else {}
+        timers = engine.sleeps_of([inv.id]) if with_journal else {}
     message = pb.Invocation(
         id=inv.id,
         target=pb.Target(service=inv.service, handler=inv.handler, key=inv.key),
