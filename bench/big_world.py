@@ -7,8 +7,11 @@ Builds a world of ``invocations`` invocations through the 5-step lifecycle of
 the server's own store, then starts ``python -m grpc_server --db FILE`` and measures: spawn to the
 first SERVING health answer, the server's RSS once ready, and the latency of ``calls``
 GetInvocation calls (random ids) and ``calls`` ListInvocations pages of 100 (from random cursors),
-one call at a time from one Python client. An empty server is started too, for its start-up and
-RSS. Prints one JSON object.
+one call at a time from one Python client. Where h2load is installed the same reads are measured
+from it too, as the other gRPC figures are (a Python client spends as much CPU per call as the
+server): one connection, one call in flight, a second on each of five random ids and cursors; the
+worst p99 of the five is the figure. An empty server is started too, for its start-up and RSS.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+from google.protobuf.message import Message
 
 from grpc_server.admin import encode_page_token
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc
 from grpc_server.store.sqlite import Store
 
-from . import lifecycle
+from . import h2load, lifecycle
 from .common import JSON, emit, percentile
 from .grpc_bench import ServerProcess, start_server
 
@@ -90,7 +94,51 @@ def reads(server: ServerProcess, ids: list[str], calls: int, rng: random.Random)
         pages = [page("")] + [page(encode_page_token(i)) for i in rng.sample(ids, min(calls, len(ids)) - 1)]
         for warm in (*gets[:20], *pages[:20]):  # connection and first-call costs
             warm()
-        return {"get_invocation": _latencies_ms(gets), "list_invocations_page": _latencies_ms(pages)}
+        out = {"get_invocation": _latencies_ms(gets), "list_invocations_page": _latencies_ms(pages)}
+        if h2load.path() is not None:
+            out["h2load"] = {
+                "get_invocation": _h2load(
+                    server,
+                    "GetInvocation",
+                    [adm.GetInvocationRequest(invocation_id=i) for i in rng.sample(ids, 5)],
+                    lambda r: admin.GetInvocation(r, timeout=30),
+                ),
+                "list_invocations_page": _h2load(
+                    server,
+                    "ListInvocations",
+                    [
+                        adm.ListInvocationsRequest(page_size=PAGE, page_token=encode_page_token(i))
+                        for i in rng.sample(ids, 5)
+                    ],
+                    lambda r: admin.ListInvocations(r, timeout=30),
+                ),
+            }
+        return out
+
+
+def _h2load(server: ServerProcess, rpc: str, requests: list[Message], call: Callable[[Message], Message]) -> JSON:
+    """One h2load connection, one call in flight, a second on each request; the worst p99."""
+    runs = []
+    for request in requests:
+        answer = call(request).SerializeToString()  # checked by a real client first: its size
+        runs.append(
+            h2load.run(
+                server.target,
+                f"/invocation_lifecycle.v1.AdminService/{rpc}",
+                h2load.grpc_frame(request),
+                clients=1,
+                duration=1.0,
+                warmup_requests=20,
+                answer_bytes=len(answer) + 5,
+            )
+        )
+    return {
+        "runs": len(runs),
+        "calls": sum(r["calls"] for r in runs),
+        "unexpected_answers": sum(r["unexpected_answers"] for r in runs),
+        "p50_ms": round(sorted(r["p50_ms"] for r in runs)[len(runs) // 2], 2),
+        "p99_ms": round(max(r["p99_ms"] for r in runs), 2),
+    }
 
 
 def measure(invocations: int, calls: int) -> JSON:

@@ -149,6 +149,8 @@ class World:
         """The ids noted since the last call (a superset: a refused step may note its target)."""
         if self.changed is None:
             raise RuntimeError("call track_changes() first")
+        if not self.changed:
+            return set()
         taken = set(self.changed)
         self.changed.clear()
         return taken

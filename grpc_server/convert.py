@@ -97,6 +97,19 @@ def entry_to_proto(entry: Entry) -> pb.JournalEntry:
     )
 
 
+#: Optional fields copied when set (a field left out of the message reads as unset).
+_OPTIONAL = (
+    "due_ms",
+    "completed_ms",
+    "idempotency_key",
+    "restarted_from",
+    "awaiting",
+    "last_failure",
+    "next_attempt_ms",
+    "completion_failure",
+)
+
+
 def invocation_to_proto(
     engine: Engine,
     inv: Invocation,
@@ -105,34 +118,39 @@ def invocation_to_proto(
     timers: dict[str, list[tuple[int, int]]] | None = None,
 ) -> pb.Invocation:
     """One invocation; ``timers`` holds its pending sleeps (:meth:`fsm.engine.Engine.sleeps_of`; read
-    for this one invocation if not given)."""
+    for this one invocation if not given). Only the fields set are written (a page converts 100)."""
     if timers is None:
         timers = engine.sleeps_of([inv.id]) if with_journal else {}
     message = pb.Invocation(
         id=inv.id,
-        target=pb.Target(service=inv.service, handler=inv.handler, key=inv.key),
         status=STATUS[inv.state],
         completion=COMPLETION[inv.completion],
         journal_retained=inv.journal is not None,
-        journal=[entry_to_proto(e) for e in inv.journal or ()] if with_journal else [],
         journal_retention_s=inv.journal_retention_s,
         completion_retention_s=inv.completion_retention_s,
-        due_ms=inv.due_ms,
-        completed_ms=inv.completed_ms,
         retry_count=inv.retry_count,
-        idempotency_key=inv.idempotency_key,
-        restarted_from=inv.restarted_from,
-        awaiting=inv.awaiting,
-        timers=[pb.SleepTimer(due_ms=due, completion_id=cid) for due, cid in timers.get(inv.id, ())],
-        last_failure=inv.last_failure,
-        next_attempt_ms=inv.next_attempt_ms,
-        completion_failure=inv.completion_failure,
-        restarted_as=engine.restarted_as(inv.id),
     )
+    target = message.target
+    target.service = inv.service
+    target.handler = inv.handler
+    if inv.key is not None:
+        target.key = inv.key
+    if with_journal and inv.journal:
+        message.journal.extend(entry_to_proto(e) for e in inv.journal)
+    for name in _OPTIONAL:
+        value = getattr(inv, name)
+        if value is not None:
+            setattr(message, name, value)
+    sleeps = timers.get(inv.id)
+    if sleeps:
+        message.timers.extend(pb.SleepTimer(due_ms=due, completion_id=cid) for due, cid in sleeps)
+    children = engine.restarted_as(inv.id)
+    if children:
+        message.restarted_as.extend(children)
     if inv.pinned_deployment is not None:
-        message.pinned.CopyFrom(
-            pb.PinnedDeployment(deployment_id=inv.pinned_deployment, protocol=inv.pinned_protocol or 0)
-        )
+        pinned = message.pinned
+        pinned.deployment_id = inv.pinned_deployment
+        pinned.protocol = inv.pinned_protocol or 0
     return message
 
 
