@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,6 +225,16 @@ class Witness:
     message: str
 
 
+#: A user's question about a state: an invariant (False, or an AssertionError, means it breaks;
+#: anything else that it holds) or a goal (true when the state is the one looked for).
+Predicate = Callable[[Engine], object]
+
+
+class PredicateError(Exception):
+    """A user's invariant or goal raised something other than AssertionError: a bug in it, reported
+    with the calls that reach the state it failed on."""
+
+
 @dataclass(frozen=True)
 class Violation:
     """An invariant that failed, with the shortest trace that breaks it."""
@@ -255,8 +266,15 @@ class Exploration:
     violations: dict[str, Violation] = field(default_factory=dict)
     triggers: Counter[str] = field(default_factory=Counter)
     operations: Counter[str] = field(default_factory=Counter)
+    #: The user's invariants checked (by name), and each goal asked for with its shortest trace
+    #: (None: not reached within the scope).
+    user_invariants: list[str] = field(default_factory=list)
+    goals: dict[str, tuple[Action, ...] | None] = field(default_factory=dict)
 
     # --- reading the result ---
+
+    def goals_missed(self) -> list[str]:
+        return [name for name, trace in self.goals.items() if trace is None]
 
     def missing_outcomes(self) -> list[tuple[int, int, str]]:
         return [o for o in OUTCOMES if o not in self.witnesses and o not in NOT_REACHABLE_BY_OPERATIONS]
@@ -319,10 +337,17 @@ class Exploration:
             for v in self.violations.values():
                 lines.append(f"  {v.invariant}: {v.message} (after {len(v.trace)} calls)")
         else:
-            lines.append(f"invariant violations: none ({len(INVARIANTS)} invariants checked at every state)")
+            checked = len(INVARIANTS) + len(self.user_invariants)
+            lines.append(f"invariant violations: none ({checked} invariants checked at every state)")
+        for name, path in self.goals.items():
+            reached = "NOT REACHED within the scope" if path is None else f"reached after {len(path)} calls"
+            lines.append(f"goal {name}: {reached}")
         if programs:
             for v in self.violations.values():
                 lines += ["", f"# --- counterexample: {v.invariant} ---", self.counterexample(v)]
+            for name, path in self.goals.items():
+                if path is not None:
+                    lines += ["", f"# --- goal: {name} ---", goal_program(self.scope, name, path)]
             for outcome in OUTCOMES:
                 if outcome in self.witnesses:
                     w = self.witnesses[outcome]
@@ -384,6 +409,16 @@ class Exploration:
                 }
                 for v in self.violations.values()
             ],
+            "user_invariants": self.user_invariants,
+            "goals": [
+                {
+                    "goal": name,
+                    "reached": trace is not None,
+                    "trace": None if trace is None else [a.render() for a in trace],
+                    "program": None if trace is None else goal_program(self.scope, name, trace),
+                }
+                for name, trace in self.goals.items()
+            ],
         }
 
 
@@ -443,5 +478,24 @@ def violation_program(scope: Scope, violation: Violation, *, custom_lifecycle: b
     lines += [a.render() for a in violation.trace]
     if violation.last is not None:
         lines.append(f"{violation.last.render()}  # this call breaks it")
-    lines.append("engine.check_invariants()")
+    lines += _check_lines(violation.invariant)
+    return "\n".join(lines) + "\n"
+
+
+def _check_lines(invariant: str) -> list[str]:
+    """How a program checks ``invariant`` at its end: the engine's own, or a user's MODULE:FUNC."""
+    if invariant in INVARIANTS:
+        return ["engine.check_invariants()"]
+    module, _, func = invariant.partition(":")
+    if func.isidentifier() and all(part.isidentifier() for part in module.split(".")):
+        return [f"from {module} import {func}", f"assert {func}(engine) is not False, {invariant!r}"]
+    return [f"# the invariant {invariant} breaks here"]
+
+
+def goal_program(scope: Scope, goal: str, trace: tuple[Action, ...]) -> str:
+    """A runnable program: the setup, then the shortest calls found that reach ``goal``."""
+    lines = [f"# the shortest way found to '{goal}'"]
+    lines += _setup_lines(scope, False)
+    lines += [a.render() for a in trace]
+    lines.append(f"# here: {goal}")
     return "\n".join(lines) + "\n"

@@ -34,7 +34,7 @@ line is :mod:`fsm.tools.explore`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,8 @@ from .exploration import (
     Action,
     Exploration,
     PartitionOf,
+    Predicate,
+    PredicateError,
     Ref,
     RestartShape,
     Scope,
@@ -72,6 +74,8 @@ __all__ = [
     "Action",
     "EngineFactory",
     "Exploration",
+    "Predicate",
+    "PredicateError",
     "Scope",
     "ServiceShape",
     "Violation",
@@ -131,14 +135,25 @@ class _Node:
 
 
 class _Explorer:
-    def __init__(self, scope: Scope, lifecycle: Lifecycle | None, factory: EngineFactory | None) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        lifecycle: Lifecycle | None,
+        factory: EngineFactory | None,
+        invariants: Mapping[str, Predicate],
+        goals: Mapping[str, Predicate],
+    ) -> None:
         self.scope = scope
+        self.invariants = dict(invariants)
+        self.goals = dict(goals)
         self.lifecycle = LIFECYCLE if lifecycle is None else lifecycle
         self.log: list[tuple[str, str, int]] = []
         self.machine = _recording_machine(self.lifecycle, self.log)
         self.factory = factory
         self.prologue = scope.prologue()
         self.result = Exploration(scope, custom_lifecycle=lifecycle is not None or factory is not None)
+        self.result.user_invariants = list(self.invariants)
+        self.result.goals = dict.fromkeys(self.goals)
         self.service_types = {s.name: s.type for s in scope.services}
         self._pk: dict[str, int] = {}
         self._explained: set[tuple[Any, ...]] = set()
@@ -424,6 +439,29 @@ class _Explorer:
                 self.violation("completion", f"{inv.id} is {inv.state} with completion {inv.completion!r}", trace)
             if inv.awaiting is not None and inv.state != SUSPENDED:
                 self.violation("awaiting", f"{inv.id} is {inv.state} but awaits completion {inv.awaiting}", trace)
+        for name, holds in self.invariants.items():
+            try:
+                verdict = self.ask(name, holds, engine, trace)
+            except AssertionError as broken:
+                self.violation(name, str(broken) or "an assertion failed", trace)
+                continue
+            if verdict is False:
+                self.violation(name, "returned False", trace)
+        for name, reached in self.goals.items():
+            if self.result.goals[name] is None and self.ask(name, reached, engine, trace):
+                self.result.goals[name] = trace
+
+    def ask(self, name: str, predicate: Predicate, engine: Engine, trace: tuple[Action, ...]) -> object:
+        """A user's predicate on this state; a bug in it (anything but AssertionError) stops the search."""
+        try:
+            return predicate(engine)
+        except AssertionError:
+            raise
+        except Exception as exc:
+            calls = "; ".join(a.render() for a in trace) or "the setup alone"
+            raise PredicateError(
+                f"{name} raised {type(exc).__name__}: {exc} (at the state reached by: {calls})"
+            ) from exc
 
     # --- the search ---
 
@@ -628,9 +666,20 @@ def explore(
     *,
     lifecycle: Lifecycle | None = None,
     factory: EngineFactory | None = None,
+    invariants: Mapping[str, Predicate] | None = None,
+    goals: Mapping[str, Predicate] | None = None,
     **bounds: Any,
 ) -> Exploration:
     """Explore every state reachable within ``scope`` (or ``Scope(**bounds)``).
+
+    ``invariants`` (name -> predicate) are checked at every new state besides the built-in ones: a
+    predicate that returns ``False`` or raises ``AssertionError`` breaks, and the report holds the
+    shortest calls that break it. ``goals`` (name -> predicate) are looked for: the first state
+    where one returns a true value is reported with the shortest calls that reach it. Name a
+    predicate ``"MODULE:FUNC"`` and its counterexample program imports and asserts it. A predicate
+    sees one state per abstract state (:mod:`fsm.explore`'s abstraction: lifecycle states, journal
+    shapes, locks, timers relative to the clock, ...); one that raises anything else stops the
+    search with :class:`fsm.exploration.PredicateError`.
 
     ``lifecycle`` runs the engine on a modified definition (e.g. to show that a broken rule is
     caught); ``factory(lifecycle)`` builds each fresh engine instead (it must be deterministic and
@@ -641,4 +690,4 @@ def explore(
         scope = Scope(**bounds)
     elif bounds:
         raise TypeError("pass either a Scope or keyword bounds, not both")
-    return _Explorer(scope, lifecycle, factory).run()
+    return _Explorer(scope, lifecycle, factory, invariants or {}, goals or {}).run()

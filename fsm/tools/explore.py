@@ -1,18 +1,42 @@
 """Breadth-first exploration of everything one invocation and its surroundings can go through.
 
     python -m fsm.tools.explore [--depth 6] [--invocations 2] [--journal 4] [--deployments 2] [--format text|json]
+                                [--invariant MODULE:FUNC ...] [--goal MODULE:FUNC ...]
 
 Prints the report of :func:`fsm.explore.explore` (or its JSON) for the scope the flags give;
-exits 1 when an invariant breaks or a restart-as-new answer has no witness within the scope.
+exits 1 when an invariant breaks, a restart-as-new answer has no witness within the scope, or a
+goal is not reached. ``--invariant`` and ``--goal`` name a function ``FUNC(engine)`` of an
+importable module (the current directory included): an invariant returns False or raises
+AssertionError when a state breaks it; a goal returns a true value at the state looked for. Each
+is answered with the shortest calls found, as a program.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
-from fsm.explore import Scope, explore
+from fsm.explore import Predicate, PredicateError, Scope, explore
+
+
+def load_predicate(spec: str, flag: str) -> Predicate:
+    """``MODULE:FUNC`` as a function; ValueError saying what is wrong and how to write it."""
+    module_name, sep, name = spec.partition(":")
+    if not sep or not module_name or not name:
+        raise ValueError(f"{flag} {spec!r}: expected MODULE:FUNC, for example mychecks:no_two_running")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"{flag} {spec!r}: cannot import {module_name} ({exc})") from None
+    found = getattr(module, name, None)
+    if found is None:
+        raise ValueError(f"{flag} {spec!r}: {module_name} has no {name}")
+    if not callable(found):
+        raise ValueError(f"{flag} {spec!r}: {module_name}.{name} is a {type(found).__name__}, not a function")
+    predicate: Predicate = found
+    return predicate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +49,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--no-programs", action="store_true", help="omit the witness programs")
+    parser.add_argument(
+        "--invariant",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNC",
+        help="also check FUNC(engine) at every state (False or AssertionError: broken); repeatable",
+    )
+    parser.add_argument(
+        "--goal",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNC",
+        help="find the shortest calls to a state where FUNC(engine) is true; repeatable",
+    )
     args = parser.parse_args(argv)
+    for flag in ("depth", "invocations", "journal", "deployments"):
+        if getattr(args, flag) < (0 if flag == "depth" else 1):
+            parser.error(f"--{flag} must be at least {0 if flag == 'depth' else 1}, got {getattr(args, flag)}")
+    try:
+        invariants = {spec: load_predicate(spec, "--invariant") for spec in args.invariant}
+        goals = {spec: load_predicate(spec, "--goal") for spec in args.goal}
+    except ValueError as exc:
+        parser.error(str(exc))
     scope = Scope(
         max_depth=args.depth,
         max_invocations=args.invocations,
@@ -33,12 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         max_deployments=args.deployments,
         seed=args.seed,
     )
-    result = explore(scope)
+    try:
+        result = explore(scope, invariants=invariants, goals=goals)
+    except PredicateError as exc:
+        print(f"explore stopped: {exc}", file=sys.stderr)
+        return 2
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=1))
     else:
         sys.stdout.write(result.report(programs=not args.no_programs))
-    return 1 if result.violations or result.missing_outcomes() else 0
+    return 1 if result.violations or result.missing_outcomes() or result.goals_missed() else 0
 
 
 if __name__ == "__main__":

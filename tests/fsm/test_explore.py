@@ -12,7 +12,15 @@ import pytest
 from transitions import Machine
 
 from fsm import Engine, lifecycle
-from fsm.explore import NOT_REACHABLE_BY_OPERATIONS, OUTCOMES, Exploration, Scope, ServiceShape, explore
+from fsm.explore import (
+    NOT_REACHABLE_BY_OPERATIONS,
+    OUTCOMES,
+    Exploration,
+    PredicateError,
+    Scope,
+    ServiceShape,
+    explore,
+)
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +148,41 @@ def test_an_engine_factory_is_used_for_every_state() -> None:
     assert len(built) > result.expanded  # one engine per replay
     assert result.violations == {} and (4, 503, "PARTITION_UNAVAILABLE") in result.witnesses
     assert "free --invoke--> running" in "".join(f"{a} --{t}--> {b}" for a, t, b in result.transitions)
+
+
+def _two_running(engine: Engine) -> bool:
+    return sum(inv.state == "running" for inv in engine.invocations.values()) < 2
+
+
+def _something_paused(engine: Engine) -> bool:
+    return any(inv.state == "paused" for inv in engine.invocations.values())
+
+
+def test_a_user_invariant_that_breaks_is_answered_with_a_shortest_program() -> None:
+    found = explore(Scope(max_depth=3), invariants={"tests.fsm.test_explore:_two_running": _two_running})
+    (violation,) = found.violations.values()
+    assert violation.invariant == "tests.fsm.test_explore:_two_running" and violation.message == "returned False"
+    assert [a.method for a in violation.trace] == ["call", "call"]  # the shortest: two calls
+    program = found.counterexample(violation)
+    assert "from tests.fsm.test_explore import _two_running" in program
+    with pytest.raises(AssertionError, match="_two_running"):
+        _run_program(program)  # the program ends by breaking it
+
+
+def test_a_goal_is_reached_by_the_shortest_calls() -> None:
+    found = explore(Scope(max_depth=3), goals={"paused": _something_paused, "never": lambda e: False})
+    trace = found.goals["paused"]
+    assert trace is not None and [a.method for a in trace] == ["call", "pause"]
+    assert found.goals["never"] is None and found.goals_missed() == ["never"]
+    namespace = _run_program(dict((g["goal"], g["program"]) for g in found.to_json()["goals"])["paused"])
+    assert _something_paused(namespace["engine"])
+
+
+def test_an_invariant_may_assert_and_a_broken_predicate_stops_the_search() -> None:
+    def asserts(engine: Engine) -> None:
+        assert len(engine.invocations) < 1, "an invocation exists"
+
+    found = explore(Scope(max_depth=1), invariants={"asserts": asserts})
+    assert found.violations["asserts"].message.startswith("an invocation exists")  # (pytest adds its detail)
+    with pytest.raises(PredicateError, match=r"buggy raised ZeroDivisionError: division by zero \(at the state"):
+        explore(Scope(max_depth=1), goals={"buggy": lambda e: 1 / 0})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +33,47 @@ def test_runs_as_a_module() -> None:
     )
     assert done.returncode == 1, done.stderr  # depth 0 leaves most answers without a witness
     assert done.stdout.startswith("scope: depth <= 0, ") and done.stderr == ""
+
+
+def test_user_invariants_and_goals_come_from_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mychecks.py").write_text(
+        "def one_at_most(engine):\n    return len(engine.invocations) <= 1\n\n"
+        "def completed(engine):\n    return any(i.state == 'completed' for i in engine.invocations.values())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["--depth", "2", "--invariant", "mychecks:one_at_most", "--goal", "mychecks:completed"])
+    out = capsys.readouterr().out
+    assert code == 1 and "mychecks:one_at_most: returned False (after 2 calls)" in out
+    assert "goal mychecks:completed: reached after 2 calls" in out and "# --- goal: mychecks:completed ---" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--depth", "-1"], "--depth must be at least 0, got -1"),
+        (
+            ["--invariant", "nocolon"],
+            "--invariant 'nocolon': expected MODULE:FUNC, for example mychecks:no_two_running",
+        ),
+        (["--goal", "no_such_module_here:f"], "--goal 'no_such_module_here:f': cannot import no_such_module_here"),
+        (["--goal", "json:no_such_function"], "--goal 'json:no_such_function': json has no no_such_function"),
+        (["--invariant", "json:__name__"], "--invariant 'json:__name__': json.__name__ is a str, not a function"),
+    ],
+)
+def test_bad_flags_are_refused_in_one_line(args: list[str], problem: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(args)
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and problem in err and "Traceback" not in err
+
+
+def test_a_broken_predicate_stops_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "buggy.py").write_text("def goal(engine):\n    return engine.nothing\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["--depth", "1", "--goal", "buggy:goal"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("explore stopped: buggy:goal raised AttributeError: ") and err.count("\n") == 1
