@@ -59,6 +59,49 @@ _ARRIVAL, _START, _STEP, _DELIVER, _RESUME, _RESTART, _DEPLOY, _OUTAGE, _OUTAGE_
 SERVICES: tuple[tuple[str, str], ...] = (("Greeter", SERVICE), ("Counter", VIRTUAL_OBJECT), ("Checkout", WORKFLOW))
 
 
+#: What each knob of :class:`Workload` means (``--help`` of ``python -m fsm.tools.simulate`` lists them
+#: with their defaults). Probabilities are per event; times are virtual means.
+KNOBS: dict[str, str] = {
+    "invocations": "calls to make",
+    "seed": "seed of every random choice (same seed and knobs, same run)",
+    "rate_per_s": "calls per virtual second",
+    "service_share": "share of calls to a plain service",
+    "object_share": "share of calls to a virtual object (the rest go to workflows)",
+    "keys": "virtual-object keys: fewer keys, more contention",
+    "delayed": "share of calls with a delay",
+    "delay_ms": "mean delay of a delayed call",
+    "steps_max": "steps per handler: uniform 0..steps_max",
+    "sleep": "share of steps that sleep",
+    "call": "share of steps that call another handler (two completions)",
+    "step_ms": "mean time a step takes",
+    "sleep_ms": "mean sleep",
+    "fail": "an attempt fails",
+    "max_attempts": "attempts before retries run out",
+    "pause_on_max": "retries exhausted: pause (else kill)",
+    "pause": "the operator pauses a running invocation (per step)",
+    "cancel": "the operator cancels (per step)",
+    "kill": "the operator kills (per step)",
+    "resume": "a paused invocation is resumed after resume_ms (else left paused)",
+    "resume_ms": "mean wait before a resume",
+    "terminal_failure": "the handler ends with a terminal error",
+    "journal_retention_s": "journal retention of the services",
+    "completion_retention_s": "completion retention of the services",
+    "cleanup_interval_s": "how often the cleaner runs",
+    "restart": "a completed invocation is restarted as new (some after their retention)",
+    "restart_ms": "mean wait before a restart",
+    "restart_live": "the operator tries to restart an invocation still in flight (409, 425)",
+    "deploy_every_s": "mean time between new deployments (0: never)",
+    "incompatible_deploy": "a new deployment speaks only protocol 5 (restarts may get 400)",
+    "max_deployments": "deployments kept at most",
+    "outage_every_s": "mean time between partition outages (0: never)",
+    "outage_ms": "mean outage",
+    "retry_ms": "a step refused by an unavailable partition is retried after this",
+    "partitions": "partitions of the world",
+    "drain": "after the last call, run until nothing is in flight (else stop right there)",
+    "shards": "independent worlds, each with 1/shards of the calls and of the keys (run in parallel)",
+}
+
+
 @dataclass(frozen=True)
 class Workload:
     """Every knob of the generator. Probabilities are per event; times are virtual means (ms or s)."""
@@ -677,3 +720,8 @@ def merge(workload: Workload, summaries: Sequence[Summary]) -> Summary:
         total.operations.update(part.operations)
         total.refusals.update(part.refusals)
     return total
+
+
+_undescribed = {f.name for f in dataclasses.fields(Workload)} ^ set(KNOBS)
+if _undescribed:  # a definition-time check: --help lists every knob with what it means
+    raise RuntimeError(f"Workload fields and KNOBS differ: {', '.join(sorted(_undescribed))}")

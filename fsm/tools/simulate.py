@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from fsm.engine import Engine
 from fsm.lifecycle import LIVE_STATES
-from fsm.simulate import Summary, TraceWriter, Workload, merge, replay, simulate
+from fsm.simulate import KNOBS, Summary, TraceWriter, Workload, merge, replay, simulate
 
 # --- files and processes ---------------------------------------------------------------------------
 
@@ -116,18 +116,31 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"
 
 
+def knobs_help(defaults: Workload) -> str:
+    """Every knob with its default and what it means, for ``--help``."""
+    rows = [(name, repr(getattr(defaults, name))) for name in KNOBS]
+    width = max(len(f"{name}={value}") for name, value in rows)
+    lines = [f"  {f'{name}={value}':<{width}}  {KNOBS[name]}" for name, value in rows]
+    return "knobs (--set NAME=VALUE; shown with their defaults):\n" + "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fsm.tools.simulate", description=__doc__.splitlines()[0])
     defaults = Workload()
-    parser.add_argument("--invocations", type=int, default=defaults.invocations, help="calls to make")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser = argparse.ArgumentParser(
+        prog="python -m fsm.tools.simulate",
+        description=__doc__.splitlines()[0],
+        epilog=knobs_help(defaults),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--invocations", type=int, help=f"calls to make (default {defaults.invocations})")
+    parser.add_argument("--seed", type=int, help=f"seed of the run (default {defaults.seed})")
     parser.add_argument(
         "--set",
         type=_parse_knob,
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="any Workload field, e.g. rate_per_s=500, keys=10, fail=0.05",
+        help="any knob below, e.g. rate_per_s=500, keys=10, fail=0.05, seed=3 (repeatable)",
     )
     parser.add_argument("--trace", metavar="FILE.jsonl", help="write every engine call, replayable with --replay")
     parser.add_argument("--replay", metavar="FILE.jsonl", help="replay a trace and print the end state's counts")
@@ -142,8 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({state: counts.get(state, 0) for state in LIVE_STATES}))
         print(f"replayed in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         return 0
+    knobs = dict(args.set)
+    for flag in ("invocations", "seed"):  # --seed 3 is --set seed=3; both must agree
+        given = getattr(args, flag)
+        if given is not None:
+            if flag in knobs and knobs[flag] != given:
+                parser.error(f"--{flag} {given} and --set {flag}={knobs[flag]} disagree: give one")
+            knobs[flag] = given
     try:
-        workload = dataclasses.replace(defaults, invocations=args.invocations, seed=args.seed, **dict(args.set))
+        workload = dataclasses.replace(defaults, **knobs)
     except ValueError as error:
         parser.error(str(error))
     jobs = args.jobs if args.jobs is not None else min(workload.shards, os.cpu_count() or 1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fsm.simulate import TraceWriter, Workload, merge, simulate
+from fsm.simulate import KNOBS, TraceWriter, Workload, merge, simulate
 from fsm.snapshot import dump_world
 from fsm.tools.simulate import ProgressBar, main, replay_file, shard_trace_path, simulate_all
 
@@ -70,3 +70,25 @@ def test_runs_as_a_module() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["calls"] == 20 and "20 calls simulated in" in done.stderr
+
+
+def test_the_seed_is_a_knob_like_any_other(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--invocations", "500", "--set", "seed=3", "--json"]) == 0
+    by_set = json.loads(capsys.readouterr().out)
+    assert main(["--invocations", "500", "--seed", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == by_set
+    assert main(["--set", "invocations=500", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workload"]["seed"] == 1 != by_set["workload"]["seed"]
+    with pytest.raises(SystemExit) as refused:
+        main(["--seed", "3", "--set", "seed=4"])
+    assert refused.value.code == 2
+    assert "--seed 3 and --set seed=4 disagree: give one" in capsys.readouterr().err
+
+
+def test_help_lists_every_knob_with_its_default_and_meaning(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    defaults = Workload()
+    for name, meaning in KNOBS.items():
+        assert f"  {name}={getattr(defaults, name)!r} " in out and meaning in out, name
