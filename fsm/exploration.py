@@ -270,6 +270,9 @@ class Exploration:
     #: (None: not reached within the scope).
     user_invariants: list[str] = field(default_factory=list)
     goals: dict[str, tuple[Action, ...] | None] = field(default_factory=dict)
+    #: Each witness as a conformance case (cases-format.md): the world just before its request,
+    #: the request, the model's answer, and ``steps``, the calls from the setup that reach it.
+    cases: dict[tuple[int, int, str], dict[str, Any]] = field(default_factory=dict)
 
     # --- reading the result ---
 

@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from transitions import Machine
 
@@ -65,7 +66,7 @@ from .ids import encode_deployment_id, encode_invocation_id, partition_key_of
 from .lifecycle import COMPLETED, FREE, LIFECYCLE, LIVE_STATES, STATES, SUSPENDED, Lifecycle, refuses
 from .model import COMMAND, Invocation
 from .restart import Decision
-from .snapshot import dump_invocation
+from .snapshot import dump_invocation, dump_world, load_world
 
 __all__ = [
     "INVARIANTS",
@@ -418,6 +419,7 @@ class _Explorer:
             if outcome not in self.result.witnesses:
                 message = decision.error.message if decision.error is not None else "new invocation created"
                 self.result.witnesses[outcome] = Witness(outcome, node.trace, shape, message)
+                self.result.cases[outcome] = witness_case(engine, outcome, node.trace, target, shape.from_, dep)
         if explained and self.abstract(engine, env, node.env_invocations, node.env_deployments) != state:
             self.violation("explain-is-pure", "explain_restart_as_new changed the world", node.trace)
             return True
@@ -653,6 +655,59 @@ class _Explorer:
                     and node.depth <= self.scope.max_depth - 2
                 ):
                     r.traps.append((f"{name} {per[name]}", node.trace))
+
+
+def witness_case(
+    engine: Engine,
+    outcome: tuple[int, int, str],
+    trace: tuple[Action, ...],
+    target: Any,
+    from_: int | str | None,
+    deployment: Any,
+) -> dict[str, Any]:
+    """A witness as a conformance case: the world now, the request, and what a copy of the world
+    answers it (the original is left as it is)."""
+    world = dump_world(engine)
+    copy = load_world(world, seed=0)
+    raw_from = None if from_ is None else str(from_)
+    raw_deployment = None if deployment is None else str(deployment)
+    query = [
+        f"{name}={quote(value, safe='')}"
+        for name, value in (("from", raw_from), ("deployment", raw_deployment))
+        if value is not None
+    ]
+    expect: dict[str, Any]
+    try:
+        result = copy.restart_as_new(target, from_, deployment)
+    except LifecycleError as refused:
+        expect = {"http_status": refused.http_status, "message": refused.message}
+    else:
+        new = copy.invocations[result.new_invocation_id]
+        expect = {
+            "http_status": 200,
+            "message": None,
+            "new_invocation": {
+                "copied_indexes": list(range(len(new.journal or ()))),
+                "pinned_deployment_id": new.pinned_deployment,
+                "pinned_protocol": new.pinned_protocol,
+                "status": new.state,
+                "restarted_from": target,
+            },
+        }
+    check, status, reason = outcome
+    return {
+        "name": f"explore/check{check}-{status}-{reason}",
+        "transport": "any",
+        "world": world,
+        "request": {
+            "invocation_id": target,
+            "from": raw_from,
+            "deployment": raw_deployment,
+            "query_string": "&".join(query),
+        },
+        "expect": expect,
+        "steps": [a.render() for a in trace],
+    }
 
 
 def _outcome(decision: Decision) -> tuple[int, int, str]:

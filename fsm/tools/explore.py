@@ -1,14 +1,16 @@
 """Breadth-first exploration of everything one invocation and its surroundings can go through.
 
     python -m fsm.tools.explore [--depth 6] [--invocations 2] [--journal 4] [--deployments 2] [--format text|json]
-                                [--invariant MODULE:FUNC ...] [--goal MODULE:FUNC ...]
+                                [--invariant MODULE:FUNC ...] [--goal MODULE:FUNC ...] [--cases FILE.jsonl]
 
 Prints the report of :func:`fsm.explore.explore` (or its JSON) for the scope the flags give;
 exits 1 when an invariant breaks, a restart-as-new answer has no witness within the scope, or a
 goal is not reached. ``--invariant`` and ``--goal`` name a function ``FUNC(engine)`` of an
 importable module (the current directory included): an invariant returns False or raises
 AssertionError when a state breaks it; a goal returns a true value at the state looked for. Each
-is answered with the shortest calls found, as a program.
+is answered with the shortest calls found, as a program. ``--cases`` writes each restart-as-new
+witness as a conformance case (cases-format.md, plus ``steps``: the calls that reach its world),
+which ``python -m fsm.tools.conformance FILE.jsonl`` replays.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODULE:FUNC",
         help="find the shortest calls to a state where FUNC(engine) is true; repeatable",
     )
+    parser.add_argument("--cases", metavar="FILE.jsonl", help="write each restart-as-new witness as a conformance case")
     args = parser.parse_args(argv)
     for flag in ("depth", "invocations", "journal", "deployments"):
         if getattr(args, flag) < (0 if flag == "depth" else 1):
@@ -84,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     except PredicateError as exc:
         print(f"explore stopped: {exc}", file=sys.stderr)
         return 2
+    if args.cases is not None:
+        try:
+            with open(args.cases, "w", encoding="utf-8") as out:
+                for _, case in sorted(result.cases.items()):
+                    out.write(json.dumps(case) + "\n")
+        except OSError as exc:
+            print(f"cannot write --cases {args.cases}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=1))
     else:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from fsm.conformance import InProcess, replay
+from fsm.tools.conformance import read_cases
 from fsm.tools.explore import main
+from grpc_server import conformance as grpc_conformance
 
 WAIT_S = 120  # an upper bound for the child to answer, never a measured timing
 
@@ -77,3 +80,24 @@ def test_a_broken_predicate_stops_with_one_line(
     assert main(["--depth", "1", "--goal", "buggy:goal"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("explore stopped: buggy:goal raised AttributeError: ") and err.count("\n") == 1
+
+
+def test_witnesses_are_written_as_cases_that_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "witnesses.jsonl"
+    main(["--depth", "3", "--no-programs", "--cases", str(path)])
+    capsys.readouterr()
+    cases = list(read_cases([path]))
+    assert len(cases) >= 10 and len({c["name"] for c in cases}) == len(cases)
+    assert {c["expect"]["http_status"] for c in cases} >= {200, 400, 404, 409}
+    assert all(c["steps"] is not None and c["world"]["services"] for c in cases)
+    report = replay(cases, InProcess())
+    assert report.failed == 0 and report.passed == len(cases), "\n".join(report.lines()[:10])
+    assert grpc_conformance.main([str(path)]) == 0  # over gRPC too (its own server)
+    assert grpc_conformance.main([str(path), "--http"]) == 0  # and over Restate's HTTP admin API
+    assert capsys.readouterr().out.count(", 0 failed") == 2
+
+
+def test_cases_that_cannot_be_written_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--depth", "0", "--no-programs", "--cases", str(tmp_path / "no" / "such" / "dir.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cannot write --cases ") and err.count("\n") == 1
