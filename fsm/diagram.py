@@ -87,10 +87,15 @@ def edges(machine: Machine = MACHINE) -> list[tuple[str, str, str]]:
 
 
 def mermaid(machine: Machine = MACHINE) -> str:
-    """A Mermaid ``stateDiagram-v2``; ``free`` is where every invocation starts and ends."""
-    lines = ["stateDiagram-v2", f"    [*] --> {FREE}"]
-    lines += [f"    {src} --> {dst} : {label}" for src, dst, label in edges(machine)]
+    """A Mermaid ``stateDiagram-v2``. ``free`` is the absence of an invocation, not a state it is in:
+    it is drawn as the start and end marker, ``[*]``, where every invocation begins and ends."""
+    lines = ["stateDiagram-v2"]
+    lines += [f"    {_marked(src)} --> {_marked(dst)} : {label}" for src, dst, label in edges(machine)]
     return "\n".join(lines) + "\n"
+
+
+def _marked(state: str) -> str:
+    return "[*]" if state == FREE else state
 
 
 def dot(machine: Machine = MACHINE) -> str:

@@ -25,8 +25,8 @@ def _out(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_each_format_is_what_it_says(capsys: pytest.CaptureFixture[str]) -> None:
     mermaid = _out(capsys, "--format", "mermaid")
     assert mermaid == _out(capsys)  # mermaid is the default
-    assert mermaid.splitlines()[:2] == ["stateDiagram-v2", "    [*] --> free"]
-    assert "    completed --> free : purge | expire" in mermaid.splitlines()
+    assert mermaid.splitlines()[:2] == ["stateDiagram-v2", "    [*] --> scheduled : invoke [delayed]"]
+    assert "    completed --> [*] : purge | expire" in mermaid.splitlines()  # free is the [*] marker
     dot = _out(capsys, "--format", "dot")
     assert dot.startswith("digraph lifecycle {") and '"running" -> "completed"' in dot
     data = json.loads(_out(capsys, "--format", "json"))
