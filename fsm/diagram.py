@@ -1,6 +1,6 @@
 """Diagrams of the lifecycle, generated from the one machine the engine runs.
 
-    python -m fsm.tools.diagram --format mermaid|dot|json [--readme]
+    python -m fsm.tools.diagram --format mermaid|dot|json|admin [--readme]
 
 Why generated: a hand-drawn diagram drifts from the rules; this one is read from
 ``fsm.lifecycle.MACHINE``, the definition every engine's machine and fast path are built from,
@@ -12,7 +12,8 @@ wins), so a later row is labelled ``[else]`` or ``[else if guard]``. Edges betwe
 states are merged into one arrow, their labels joined with `` | `` (as `transitions` does). An
 arrow from a state to itself is an internal transition (the state is kept; no exit or enter
 callbacks fire). Refusal rows move nothing and are not drawn; the JSON's ``admin`` table lists
-them with every admin operation's answer.
+them with every admin operation's answer, and ``admin`` renders that table as Markdown (which
+operation each state allows, its status and where it leads; README.md carries it too).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from .lifecycle import FREE, GUARDS, LIFECYCLE, LIVE_STATES, MACHINE, OPERATIONS
 
 START_MARKER = "<!-- lifecycle-diagram:start -->"
 END_MARKER = "<!-- lifecycle-diagram:end -->"
+ADMIN_START_MARKER = "<!-- admin-table:start -->"
+ADMIN_END_MARKER = "<!-- admin-table:end -->"
 
 
 @dataclass(frozen=True)
@@ -153,19 +156,49 @@ def table(machine: Machine = MACHINE) -> dict[str, Any]:
     }
 
 
+def admin_markdown() -> str:
+    """Every admin operation in every state, from the definition: ``202 → running`` (its status and
+    where it leads) or ``409 NOT_COMPLETED`` (a refusal, nothing moves)."""
+    lines = [
+        "| operation | " + " | ".join(LIVE_STATES) + " |",
+        "|---|" + "---|" * len(LIVE_STATES),
+    ]
+    for operation in OPERATIONS:
+        cells = []
+        for state in LIVE_STATES:
+            outcome = LIFECYCLE.outcome(operation, state)
+            if isinstance(outcome, Accept):
+                dests = sorted({row[3] or state for row in LIFECYCLE.table.get((state, outcome.trigger), ())})
+                cells.append(f"{outcome.status} → {' or '.join(dests)}")
+            else:
+                cells.append(f"{outcome.status} `{outcome.reason}`")
+        lines.append(f"| {operation.replace('_', '-')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render(fmt: str, machine: Machine = MACHINE) -> str:
+    if fmt == "admin":
+        return admin_markdown()
     if fmt == "mermaid":
         return mermaid(machine)
     if fmt == "dot":
         return dot(machine)
     if fmt == "json":
         return json.dumps(table(machine), indent=2) + "\n"
-    raise ValueError(f"unknown format {fmt!r}: use mermaid, dot or json")
+    raise ValueError(f"unknown format {fmt!r}: use mermaid, dot, json or admin")
 
 
 def readme_block(machine: Machine = MACHINE) -> str:
     """What goes into README.md: the markers around a fenced Mermaid block."""
     return f"{START_MARKER}\n```mermaid\n{mermaid(machine)}```\n{END_MARKER}\n"
+
+
+def extract_between(text: str, start_marker: str, end_marker: str) -> str | None:
+    """What ``text`` carries between two markers (without the blank lines at its ends), or None."""
+    start, end = text.find(start_marker), text.find(end_marker)
+    if start < 0 or end < start:
+        return None
+    return text[start + len(start_marker) : end].strip("\n") + "\n"
 
 
 def extract_readme_diagram(readme: str) -> str | None:

@@ -1,6 +1,6 @@
 """Diagrams of the lifecycle, generated from the one machine the engine runs.
 
-    python -m fsm.tools.diagram --format mermaid|dot|json [--readme]
+    python -m fsm.tools.diagram --format mermaid|dot|json|admin [--readme]
 
 Prints :func:`fsm.diagram.render` in the format asked for; ``--readme`` prints the block README.md
 carries between its markers (a ```mermaid fence inside), ready to paste.
@@ -16,7 +16,12 @@ from fsm.diagram import readme_block, render
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fsm.tools.diagram", description=__doc__.splitlines()[0])
-    parser.add_argument("--format", choices=("mermaid", "dot", "json"), default="mermaid")
+    parser.add_argument(
+        "--format",
+        choices=("mermaid", "dot", "json", "admin"),
+        default="mermaid",
+        help="the lifecycle as Mermaid, DOT or JSON, or the admin operations' table (Markdown)",
+    )
     parser.add_argument(
         "--readme", action="store_true", help="print the README block (markers and a ```mermaid fence) instead"
     )

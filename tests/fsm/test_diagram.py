@@ -103,3 +103,24 @@ def test_readme_block_round_trips() -> None:
     block = diagram.readme_block()
     assert diagram.extract_readme_diagram(f"# title\n\n{block}\nmore text\n") == diagram.mermaid()
     assert diagram.extract_readme_diagram("no markers here") is None
+
+
+def test_readme_carries_the_generated_admin_table() -> None:
+    embedded = diagram.extract_between(
+        README.read_text(encoding="utf-8"), diagram.ADMIN_START_MARKER, diagram.ADMIN_END_MARKER
+    )
+    assert embedded == diagram.admin_markdown(), (
+        "README.md's admin table is out of date: paste the output of make diagram ARGS='--format admin' "
+        f"between {diagram.ADMIN_START_MARKER} and {diagram.ADMIN_END_MARKER}"
+    )
+
+
+def test_the_admin_table_reads_the_definition() -> None:
+    lines = diagram.admin_markdown().splitlines()
+    assert lines[0] == "| operation | scheduled | inboxed | running | suspended | paused | completed |"
+    assert (
+        "| purge | 409 `NOT_COMPLETED` | 409 `NOT_COMPLETED` | 409 `NOT_COMPLETED` | 409 `NOT_COMPLETED` | "
+        "409 `NOT_COMPLETED` | 200 → free |" in lines
+    )
+    assert len(lines) == 2 + len(lifecycle.OPERATIONS)
+    assert diagram.render("admin") == diagram.admin_markdown()
