@@ -234,7 +234,10 @@ def check_restart(server: ServerProcess, shadow: Engine, in_flight: Op | None, t
         world = json.loads(wire.sim.ExportWorld(sim.ExportWorldRequest(), timeout=WAIT_S).world_json)
     finally:
         wire.close()
-    load_world(world).check_invariants()
+    try:
+        load_world(world).check_invariants()
+    except AssertionError as broken:
+        tally.losses.append(f"round {tally.rounds}: the world that came back breaks an invariant: {broken}")
     if world == dump_world(shadow):
         tally.in_flight_lost += in_flight is not None
         return shadow
@@ -265,21 +268,27 @@ def run(
     shadow = Engine(seed=seed)
     extra = ["--db", str(db), "--seed", str(seed), "--log-level", "ERROR"]
     server = start_server(None, log_dir / "server-0.log", extra, program)
-    set_up(Wire(server), shadow)
-    for n in range(1, rounds + 1):
-        tally.rounds = n
-        shadow, in_flight = one_round(server, shadow, rng, tally, rng.uniform(0.05, 0.6))
-        log = log_dir / f"server-{n}.log"
+    try:
+        wire = Wire(server)
         try:
-            server = start_server(None, log, extra, program)
-        except RuntimeError:
-            said = log.read_text(errors="replace").strip().splitlines()
-            tally.losses.append(f"round {n}: the server did not come back: {said[-1] if said else 'silence'}")
-            return tally
-        shadow = check_restart(server, shadow, in_flight, tally)
-        if n % 10 == 0 or n == rounds:
-            progress(f"{tally.line()}  ({len(shadow.invocations)} invocations held)")
-    server.stop()
+            set_up(wire, shadow)
+        finally:
+            wire.close()
+        for n in range(1, rounds + 1):
+            tally.rounds = n
+            shadow, in_flight = one_round(server, shadow, rng, tally, rng.uniform(0.05, 0.6))
+            log = log_dir / f"server-{n}.log"
+            try:
+                server = start_server(None, log, extra, program)
+            except RuntimeError:
+                said = log.read_text(errors="replace").strip().splitlines()
+                tally.losses.append(f"round {n}: the server did not come back: {said[-1] if said else 'silence'}")
+                return tally
+            shadow = check_restart(server, shadow, in_flight, tally)
+            if n % 10 == 0 or n == rounds:
+                progress(f"{tally.line()}  ({len(shadow.invocations)} invocations held)")
+    finally:
+        server.stop()  # whatever happened: no server outlives the run (stopping a dead one is a no-op)
     return tally
 
 
