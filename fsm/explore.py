@@ -122,6 +122,10 @@ def _recording_machine(lifecycle: Lifecycle, log: list[tuple[str, str, int]]) ->
     return machine
 
 
+#: Told, as the search starts each level: the level's depth, the states found so far, the frontier.
+Progress = Callable[[int, int, int], None]
+
+
 # --- abstraction ---------------------------------------------------------------------------------------
 
 State = tuple[Any, ...]
@@ -143,8 +147,10 @@ class _Explorer:
         factory: EngineFactory | None,
         invariants: Mapping[str, Predicate],
         goals: Mapping[str, Predicate],
+        progress: Progress | None = None,
     ) -> None:
         self.scope = scope
+        self.progress = progress
         self.invariants = dict(invariants)
         self.goals = dict(goals)
         self.lifecycle = LIFECYCLE if lifecycle is None else lifecycle
@@ -476,9 +482,13 @@ class _Explorer:
         self.check_state(engine, ())
         self.explain_witnesses(engine, env, root, root_state)
         frontier: deque[int] = deque([0])
+        depth = 0
         while frontier:
             idx = frontier.popleft()
             node = self.nodes[idx]
+            if self.progress is not None and node.depth != depth:  # a level is done: say how far
+                depth = node.depth
+                self.progress(depth, len(self.nodes), len(frontier) + 1)
             if node.depth >= scope.max_depth:
                 continue
             self.result.expanded += 1
@@ -723,6 +733,7 @@ def explore(
     factory: EngineFactory | None = None,
     invariants: Mapping[str, Predicate] | None = None,
     goals: Mapping[str, Predicate] | None = None,
+    progress: Progress | None = None,
     **bounds: Any,
 ) -> Exploration:
     """Explore every state reachable within ``scope`` (or ``Scope(**bounds)``).
@@ -734,7 +745,8 @@ def explore(
     predicate ``"MODULE:FUNC"`` and its counterexample program imports and asserts it. A predicate
     sees one state per abstract state (:mod:`fsm.explore`'s abstraction: lifecycle states, journal
     shapes, locks, timers relative to the clock, ...); one that raises anything else stops the
-    search with :class:`fsm.exploration.PredicateError`.
+    search with :class:`fsm.exploration.PredicateError`. ``progress(depth, states, frontier)`` is
+    called as the breadth-first search starts each level (the command line prints it on stderr).
 
     ``lifecycle`` runs the engine on a modified definition (e.g. to show that a broken rule is
     caught); ``factory(lifecycle)`` builds each fresh engine instead (it must be deterministic and
@@ -745,4 +757,4 @@ def explore(
         scope = Scope(**bounds)
     elif bounds:
         raise TypeError("pass either a Scope or keyword bounds, not both")
-    return _Explorer(scope, lifecycle, factory, invariants or {}, goals or {}).run()
+    return _Explorer(scope, lifecycle, factory, invariants or {}, goals or {}, progress).run()

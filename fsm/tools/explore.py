@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import resource
 import sys
+import time
 
 from fsm.explore import Predicate, PredicateError, Scope, explore
 
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         help="find the shortest calls to a state where FUNC(engine) is true; repeatable",
     )
     parser.add_argument("--cases", metavar="FILE.jsonl", help="write each restart-as-new witness as a conformance case")
+    parser.add_argument("--progress", action="store_true", help="a line per level on stderr even when it is no TTY")
     args = parser.parse_args(argv)
     for flag in ("depth", "invocations", "journal", "deployments"):
         if getattr(args, flag) < (0 if flag == "depth" else 1):
@@ -82,8 +85,21 @@ def main(argv: list[str] | None = None) -> int:
         max_deployments=args.deployments,
         seed=args.seed,
     )
+    started = time.perf_counter()
+
+    def show(depth: int, states: int, frontier: int) -> None:
+        elapsed = time.perf_counter() - started
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"explore: depth {depth}, {states:,} states, frontier {frontier:,}, "
+            f"{states / max(elapsed, 1e-9):,.0f} states/s, {peak_mib:,.0f} MiB peak, {elapsed:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    progress = show if args.progress or sys.stderr.isatty() else None
     try:
-        result = explore(scope, invariants=invariants, goals=goals)
+        result = explore(scope, invariants=invariants, goals=goals, progress=progress)
     except PredicateError as exc:
         print(f"explore stopped: {exc}", file=sys.stderr)
         return 2

@@ -186,3 +186,10 @@ def test_an_invariant_may_assert_and_a_broken_predicate_stops_the_search() -> No
     assert found.violations["asserts"].message.startswith("an invocation exists")  # (pytest adds its detail)
     with pytest.raises(PredicateError, match=r"buggy raised ZeroDivisionError: division by zero \(at the state"):
         explore(Scope(max_depth=1), goals={"buggy": lambda e: 1 / 0})
+
+
+def test_progress_is_told_each_level_as_it_starts() -> None:
+    told: list[tuple[int, int, int]] = []
+    found = explore(Scope(max_depth=3), progress=lambda depth, states, frontier: told.append((depth, states, frontier)))
+    assert [depth for depth, _, _ in told] == [1, 2, 3]
+    assert all(states >= frontier > 0 for _, states, frontier in told) and told[-1][1] <= found.states

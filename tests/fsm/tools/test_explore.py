@@ -101,3 +101,10 @@ def test_cases_that_cannot_be_written_are_one_line(tmp_path: Path, capsys: pytes
     assert main(["--depth", "0", "--no-programs", "--cases", str(tmp_path / "no" / "such" / "dir.jsonl")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("cannot write --cases ") and err.count("\n") == 1
+
+
+def test_progress_is_a_line_per_level_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--depth", "2", "--no-programs", "--progress"])
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(",")[0] for line in lines] == ["explore: depth 1", "explore: depth 2"]
+    assert all(" states, frontier " in line and " states/s, " in line and " MiB peak, " in line for line in lines)
