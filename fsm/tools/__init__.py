@@ -12,5 +12,6 @@ Each tool runs as ``python -m fsm.tools.<name>`` and has ``main(argv: list[str] 
   :func:`~fsm.tools.conformance.read_cases`, which the gRPC replayer shares (the comparison is
   :mod:`fsm.conformance`).
 
-The core (``fsm/*.py``) never imports from here; ``tests/test_layout.py`` checks that.
+They share :mod:`fsm.tools.parser`, whose refusals are one line (``prog: problem (see prog --help)``,
+exit code 2). The core (``fsm/*.py``) never imports from here; ``tests/test_layout.py`` checks that.
 """

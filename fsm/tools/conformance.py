@@ -9,7 +9,6 @@ in-process target are :mod:`fsm.conformance`; this module reads the files and pr
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fsm.conformance import InProcess, replay
+from fsm.tools.parser import Parser
 
 
 def read_cases(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
@@ -32,7 +32,7 @@ def read_cases(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fsm.tools.conformance", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m fsm.tools.conformance", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="JSONL files of cases")
     parser.add_argument(
         "--skip-http",

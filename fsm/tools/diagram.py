@@ -8,14 +8,14 @@ carries between its markers (a ```mermaid fence inside), ready to paste.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from fsm.diagram import readme_block, render
+from fsm.tools.parser import Parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fsm.tools.diagram", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m fsm.tools.diagram", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--format",
         choices=("mermaid", "dot", "json", "admin"),

@@ -15,7 +15,6 @@ which ``python -m fsm.tools.conformance FILE.jsonl`` replays.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import resource
@@ -23,6 +22,7 @@ import sys
 import time
 
 from fsm.explore import Predicate, PredicateError, Scope, explore
+from fsm.tools.parser import Parser
 
 
 def load_predicate(spec: str, flag: str) -> Predicate:
@@ -44,7 +44,7 @@ def load_predicate(spec: str, flag: str) -> Predicate:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fsm.tools.explore", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m fsm.tools.explore", description=__doc__.splitlines()[0])
     defaults = Scope()
     parser.add_argument("--depth", type=int, default=defaults.max_depth, help="engine calls after setup")
     parser.add_argument("--invocations", type=int, default=defaults.max_invocations)

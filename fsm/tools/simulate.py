@@ -29,6 +29,7 @@ from typing import IO, Any
 from fsm.engine import Engine
 from fsm.lifecycle import LIVE_STATES
 from fsm.simulate import KNOBS, Summary, TraceWriter, Workload, merge, replay, simulate
+from fsm.tools.parser import Parser
 
 # --- files and processes ---------------------------------------------------------------------------
 
@@ -99,8 +100,10 @@ class ProgressBar:
 def _parse_knob(text: str) -> tuple[str, Any]:
     name, sep, raw = text.partition("=")
     fields = {f.name: f for f in dataclasses.fields(Workload)}
-    if not sep or name not in fields:
-        raise argparse.ArgumentTypeError(f"expected name=value with name one of {', '.join(fields)}")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name not in fields:
+        raise argparse.ArgumentTypeError(f"unknown knob {name!r}")
     kind = type(getattr(Workload(), name))
     if kind is bool:
         if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -109,7 +112,7 @@ def _parse_knob(text: str) -> tuple[str, Any]:
     try:
         return name, kind(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{name} must be a {kind.__name__}") from None
+        raise argparse.ArgumentTypeError(f"{name} must be {'an integer' if kind is int else 'a number'}") from None
 
 
 def _machine() -> str:
@@ -126,7 +129,7 @@ def knobs_help(defaults: Workload) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     defaults = Workload()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m fsm.tools.simulate",
         description=__doc__.splitlines()[0],
         epilog=knobs_help(defaults),
