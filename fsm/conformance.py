@@ -186,6 +186,16 @@ def _compare_new_invocation(case: dict[str, Any], got: Outcome) -> list[str]:
     return problems
 
 
+def check_case(case: dict[str, Any]) -> None:
+    """Replay one case in process; AssertionError listing every way the model's answer differs.
+
+    The one call a test needs to turn a case file (recorded, or written by ``explore --cases``)
+    into tests, one per case (see :mod:`fsm.testing`)."""
+    problems = compare(case, InProcess().run(case))
+    if problems:
+        raise AssertionError(f"{case.get('name', '(unnamed case)')}: " + "; ".join(problems))
+
+
 @dataclass
 class Report:
     """What a replay found: the counts, and one line per failing case (name, expected, got)."""

@@ -6,6 +6,17 @@
   :func:`admin_requests`, :func:`restart_requests`, :func:`worlds_with_requests`,
   :func:`invocations`; and :func:`make_invocation`, an engine holding an invocation in any state,
   reached through the engine's own operations.
+- :func:`check_case` (:mod:`fsm.conformance`): a conformance case as a test. A case file, recorded
+  or written by ``python -m fsm.tools.explore --cases witnesses.jsonl``, becomes one test per case::
+
+      from fsm.testing import check_case
+      from fsm.tools.conformance import read_cases
+
+      CASES = list(read_cases(["witnesses.jsonl"]))
+
+      @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+      def test_case(case):
+          check_case(case)
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ except ModuleNotFoundError as exc:  # tests/test_extras.py tries it without hypo
         f"fsm.testing needs the [testing] extra (pip install 'invocation-lifecycle[testing]'): {exc}"
     ) from None
 
+from .conformance import check_case
 from .stateful import STATUSES, EngineStateMachine, check_refusal
 from .strategies import (
     ADMIN_OPERATIONS,
@@ -50,6 +62,7 @@ __all__ = [
     "RestartRequest",
     "admin_requests",
     "calls",
+    "check_case",
     "check_refusal",
     "invocations",
     "journals",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
+import pytest
+
 from fsm.conformance import InProcess, replay
+from fsm.explore import Scope, explore
+from fsm.testing import check_case
 from fsm.tools.conformance import read_cases
 
 from .conftest import EXAMPLES
@@ -50,3 +57,18 @@ def test_other_operations_replay_too() -> None:
     ]
     report = replay(cases, InProcess())
     assert report.failures == [] and report.passed == 2
+
+
+WITNESSES = sorted(explore(Scope(max_depth=2)).cases.values(), key=lambda case: str(case["name"]))
+
+
+@pytest.mark.parametrize("case", WITNESSES, ids=[str(case["name"]) for case in WITNESSES])
+def test_each_witness_case_is_a_test(case: dict[str, Any]) -> None:
+    check_case(case)  # as a user's test suite runs a case file
+
+
+def test_a_case_the_model_does_not_answer_fails_naming_the_difference() -> None:
+    case = copy.deepcopy(WITNESSES[0])
+    case["expect"]["http_status"] = 418
+    with pytest.raises(AssertionError, match=rf"^{case['name']}: http_status: expected 418, got "):
+        check_case(case)
