@@ -33,6 +33,7 @@ from fsm.errors import InvalidArgument, LifecycleError
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2
 
 from . import errors
+from .world import CHUNK_BYTES
 
 log = logging.getLogger("grpc_server.calls")
 
@@ -62,8 +63,6 @@ METHODS: list[tuple[str, str]] = [
 ]
 #: The streaming ones: a world in chunks (their requests and answers are WorldChunk streams).
 STREAMING: list[tuple[str, str]] = [m for m in REQUEST_TYPES if m not in METHODS]
-#: The most bytes of a world one WorldChunk carries.
-CHUNK_BYTES = 1 << 20
 
 
 #: Methods whose work can be long (a whole world, a clock move over many timers, a page of 1,000):

@@ -10,21 +10,20 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from fsm.engine import Engine
 from fsm.errors import SnapshotError, invalid_argument
 from fsm.restart import Decision
-from fsm.snapshot import dump_world, dump_world_lines, load_world, load_world_lines
+from fsm.snapshot import dump_world, load_world, load_world_lines
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, simulation_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import common_pb2 as common
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as pb
 
 from . import convert, errors
-from .rpc import CHUNK_BYTES, rpc
-from .world import GuardedEngine
+from .rpc import rpc
+from .world import GuardedEngine, chunks_of
 
 ON_MAX_ATTEMPTS = {
     pb.FailAttemptRequest.ON_MAX_ATTEMPTS_UNSPECIFIED: None,  # the service's retry policy
@@ -96,11 +95,8 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):
     def ExportWorldStream(self, request: pb.ExportWorldRequest, context: Any) -> Iterator[pb.WorldChunk]:
         """The world's JSON lines in chunks (rpc.register runs each step on a worker). Written to a
         temporary file under the engine's lock first: a slow reader holds nothing."""
-        with tempfile.TemporaryFile() as spooled:
-            self.world.run(lambda engine: spooled.writelines(line.encode() for line in dump_world_lines(engine)))
-            spooled.seek(0)
-            while data := spooled.read(CHUNK_BYTES):
-                yield pb.WorldChunk(data=data)
+        for data in chunks_of(self.world.spool_lines()):
+            yield pb.WorldChunk(data=data)
 
     def ImportWorldStream(
         self, request_iterator: Iterable[pb.WorldChunk] | AsyncIterator[pb.WorldChunk], context: Any

@@ -15,18 +15,22 @@ and a restart comes back with what the file holds, which is everything that was 
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from typing import IO, TypeVar
 
 from fsm.engine import Engine
 from fsm.errors import Unavailable
+from fsm.snapshot import dump_world_lines
 
 from .index import IdIndex
 from .store.sqlite import Store, StoreError
 
 T = TypeVar("T")
 log = logging.getLogger("grpc_server.store")
+#: The most bytes of a world one piece of a stream carries (a gRPC WorldChunk, an HTTP body chunk).
+CHUNK_BYTES = 1 << 20
 
 
 class GuardedEngine:
@@ -114,6 +118,19 @@ class GuardedEngine:
         finally:
             self._lock.release()
 
+    def spool_lines(self) -> IO[bytes]:
+        """The world as JSON lines (:func:`fsm.snapshot.dump_world_lines`) in a temporary file, at
+        its start: written under the lock, read after it, so a slow reader holds nothing. The
+        caller closes it (:func:`chunks_of` does)."""
+        spooled = tempfile.TemporaryFile()
+        try:
+            self.run(lambda engine: spooled.writelines(line.encode() for line in dump_world_lines(engine)))
+        except BaseException:
+            spooled.close()
+            raise
+        spooled.seek(0)
+        return spooled
+
     def replace(self, engine: Engine) -> None:
         """Swap in another world (ImportWorld); calls already running finish on the old one first.
         With a store, the file is made to hold it first (if that fails, the old world stays)."""
@@ -127,3 +144,12 @@ class GuardedEngine:
                 self._unsaved = set()
             self._adopt(engine)
             self.generation += 1
+
+
+def chunks_of(spooled: IO[bytes]) -> Iterator[bytes]:
+    """A file's bytes in pieces of :data:`CHUNK_BYTES`; the file is closed (and so deleted) at the end."""
+    try:
+        while chunk := spooled.read(CHUNK_BYTES):
+            yield chunk
+    finally:
+        spooled.close()

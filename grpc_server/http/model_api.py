@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -34,9 +34,9 @@ from fsm.engine import Engine
 from fsm.errors import LifecycleError, SnapshotError
 from fsm.model import Entry
 from fsm.retry import RetryPolicy
-from fsm.snapshot import dump_entry, dump_invocation, dump_world, dump_world_lines, load_world, load_world_lines
+from fsm.snapshot import dump_entry, dump_invocation, dump_world, load_world, load_world_lines
 
-from ..world import GuardedEngine
+from ..world import GuardedEngine, chunks_of
 from . import responses
 from .responses import BadSegment, segment
 
@@ -79,24 +79,10 @@ async def read_body(request: Request) -> bytes:
 
 
 LINES = "application/x-ndjson"
-CHUNK_BYTES = 1 << 20
 
 
 def _is_lines(header: str | None) -> bool:
     return header is not None and header.split(";")[0].strip().lower() == LINES
-
-
-def _encoded(engine: Engine) -> Iterator[bytes]:
-    return (line.encode() for line in dump_world_lines(engine))
-
-
-def _chunks(spooled: IO[bytes]) -> Iterator[bytes]:
-    """The file's bytes in chunks; closed (and so deleted) at the end."""
-    try:
-        while chunk := spooled.read(CHUNK_BYTES):
-            yield chunk
-    finally:
-        spooled.close()
 
 
 async def spool(request: Request) -> IO[bytes]:
@@ -180,14 +166,8 @@ def routes(world: GuardedEngine) -> list[Route]:
 
     async def get_world(request: Request) -> Response:
         if _is_lines(request.headers.get("accept")):
-            spooled = tempfile.TemporaryFile()
-            try:
-                await run_in_threadpool(world.run, lambda engine: spooled.writelines(_encoded(engine)))
-            except BaseException:
-                spooled.close()
-                raise
-            spooled.seek(0)
-            return StreamingResponse(_chunks(spooled), media_type=LINES)
+            spooled = await run_in_threadpool(world.spool_lines)
+            return StreamingResponse(chunks_of(spooled), media_type=LINES)
         exported = await run_in_threadpool(world.run, dump_world)
         return responses.json_body(exported)
 

@@ -8,29 +8,14 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
-from fsm.engine import Engine
 from fsm.snapshot import dump_world_lines
 from grpc_server import errors
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2_grpc
-from grpc_server.rpc import CHUNK_BYTES
 from grpc_server.server import DEFAULT_MAX_MESSAGE_BYTES
+from grpc_server.world import CHUNK_BYTES
 
-from .conftest import World
-
-
-def big_engine(invocations: int) -> Engine:
-    """A world whose JSON lines are over the 16 MiB message limit."""
-    e = Engine(seed=8)
-    e.register_service("Steps")
-    e.register_deployment(["Steps"])
-    for n in range(invocations):
-        inv = e.call("Steps", "run")
-        for step in range(12):
-            e.complete_command(inv, e.append_command(inv, "Run", f"step-{step}-" + "x" * 60).completion_ids[0])
-        if n % 2:
-            e.complete(inv)
-    return e
+from .conftest import World, big_engine
 
 
 def chunks(data: bytes, size: int, seed: int | None = None) -> Iterator[sim.WorldChunk]:
