@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
+from fsm.engine import Engine
 from grpc_server import errors
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc, simulation_pb2_grpc
@@ -152,3 +153,17 @@ def expect_error(
         assert error.metadata.get("check") == str(check)
     assert (error.retry_delay_s is not None) == (code == grpc.StatusCode.UNAVAILABLE)
     return error
+
+
+def big_engine(invocations: int) -> Engine:
+    """A world whose JSON is over the 16 MiB body and message limits: long journals of long-named runs."""
+    e = Engine(seed=8)
+    e.register_service("Steps")
+    e.register_deployment(["Steps"])
+    for n in range(invocations):
+        inv = e.call("Steps", "run")
+        for step in range(12):
+            e.complete_command(inv, e.append_command(inv, "Run", f"step-{step}-" + "x" * 60).completion_ids[0])
+        if n % 2:
+            e.complete(inv)
+    return e

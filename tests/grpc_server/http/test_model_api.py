@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from fsm.engine import Engine
 from fsm.snapshot import dump_world, dump_world_lines
 from grpc_server.http.model_api import MAX_BODY_BYTES
 
-from ..conftest import BASE_WORLD
+from ..conftest import BASE_WORLD, big_engine
 from .conftest import Client
 
 
@@ -137,20 +136,6 @@ def test_unknown_model_paths_and_methods_answer_like_restates_router(client: Cli
     wrong = client.request("DELETE", "/model/world")
     assert (wrong.status, wrong.allow, wrong.body) == (405, "GET,HEAD,PUT", b"")
     assert client.request("GET", "/v2/model/world").status == 404  # /model/ is not part of Restate's versions
-
-
-def big_engine(invocations: int) -> Engine:
-    """A world whose JSON is over the 16 MiB body limit: long journals of long-named runs."""
-    e = Engine(seed=8)
-    e.register_service("Steps")
-    e.register_deployment(["Steps"])
-    for n in range(invocations):
-        inv = e.call("Steps", "run")
-        for step in range(12):
-            e.complete_command(inv, e.append_command(inv, "Run", f"step-{step}-" + "x" * 60).completion_ids[0])
-        if n % 2:
-            e.complete(inv)
-    return e
 
 
 def test_a_world_over_the_body_limit_moves_as_json_lines(client: Client) -> None:

@@ -9,14 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from bench.grpc_bench import read_line
+from bench.grpc_bench import ServerProcess, start_server
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc, simulation_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
@@ -26,31 +25,17 @@ WAIT_S = 60  # an upper bound for a subprocess to answer, never a measured timin
 
 
 @pytest.fixture
-def servers() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=WAIT_S)
+def servers(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Starts ``python -m grpc_server`` on free ports with the flags given; stops them all at the end."""
+    started: list[ServerProcess] = []
 
+    def launch(*args: str) -> ServerProcess:
+        started.append(start_server(None, tmp_path / f"server-{len(started)}.log", args))
+        return started[-1]
 
-def launch(started: list[subprocess.Popen[str]], *args: str) -> tuple[subprocess.Popen[str], str, int]:
-    """A server on free ports: the process, its gRPC target and its HTTP port."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "grpc_server", "--port", "0", "--http-port", "0", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    started.append(proc)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + WAIT_S
-    grpc_line = read_line(proc.stdout, deadline)
-    http_line = proc.stdout.readline()  # printed right after (maybe already buffered with it)
-    assert "listening on" in http_line, f"server did not start: {grpc_line!r} {http_line!r}"
-    return proc, grpc_line.rsplit(" ", 1)[1].strip(), int(http_line.rsplit(":", 1)[1])
+    yield launch
+    for server in started:
+        server.stop()
 
 
 def patch(port: int, path: str) -> tuple[int, bytes]:
@@ -70,10 +55,11 @@ def export(target: str) -> dict[str, object]:
     return exported
 
 
-def test_what_was_answered_is_there_after_a_kill(servers: list[subprocess.Popen[str]], tmp_path: Path) -> None:
+def test_what_was_answered_is_there_after_a_kill(servers: Callable[..., ServerProcess], tmp_path: Path) -> None:
     db = str(tmp_path / "state.db")
-    proc, target, port = launch(servers, "--db", db, "--seed", "4")
-    with grpc.insecure_channel(target) as ch:
+    first = servers("--db", db, "--seed", "4")
+    assert first.http_port is not None
+    with grpc.insecure_channel(first.target) as ch:
         admin = admin_pb2_grpc.AdminServiceStub(ch)
         simulation = simulation_pb2_grpc.SimulationServiceStub(ch)
         admin.RegisterService(adm.RegisterServiceRequest(name="Steps"), timeout=WAIT_S)
@@ -81,13 +67,13 @@ def test_what_was_answered_is_there_after_a_kill(servers: list[subprocess.Popen[
         done = simulation.Call(sim.CallRequest(service="Steps", handler="run"), timeout=WAIT_S).invocation_id
         simulation.Complete(sim.CompleteRequest(invocation_id=done), timeout=WAIT_S)
         simulation.Call(sim.CallRequest(service="Steps", handler="run", delay_ms=5_000), timeout=WAIT_S)
-    status, body = patch(port, f"/invocations/{done}/restart-as-new")
+    status, body = patch(first.http_port, f"/invocations/{done}/restart-as-new")
     assert status == 200, body
-    before = export(target)
-    proc.kill()  # no shutdown: only what was committed before each answer can be there
-    proc.wait(timeout=WAIT_S)
-    _, target, _ = launch(servers, "--db", db, "--seed", "99")  # the file's id generator wins
-    assert export(target) == before
+    before = export(first.target)
+    first.proc.kill()  # no shutdown: only what was committed before each answer can be there
+    first.proc.wait(timeout=WAIT_S)
+    again = servers("--db", db, "--seed", "99")  # the file's id generator wins
+    assert export(again.target) == before
     assert json.loads(body)["new_invocation_id"] in json.dumps(before)
 
 
@@ -110,12 +96,12 @@ def test_a_damaged_file_stops_the_start_in_one_line(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"cannot open the database {bad}: ")
 
 
-def test_a_snapshot_does_not_replace_kept_state(servers: list[subprocess.Popen[str]], tmp_path: Path) -> None:
+def test_a_snapshot_does_not_replace_kept_state(servers: Callable[..., ServerProcess], tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     (tmp_path / "world.json").write_text('{"services": [], "deployments": [], "invocations": []}')
-    proc, _, _ = launch(servers, "--db", str(db), "--snapshot", str(tmp_path / "world.json"))
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=WAIT_S) == 0
+    server = servers("--db", str(db), "--snapshot", str(tmp_path / "world.json"))
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=WAIT_S) == 0
     done = run_server("--db", str(db), "--snapshot", str(tmp_path / "world.json"))
     assert done.returncode == 2 and done.stderr.strip() == (
         f"--snapshot would replace the state kept in {db}; start from a new file, or without --snapshot"
