@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -176,7 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.invocations < 2 or args.calls < 2:
         parser.error("--invocations and --calls must be at least 2")
-    emit(measure(args.invocations, args.calls))
+    try:
+        emit(measure(args.invocations, args.calls))
+    except grpc.RpcError as exc:
+        print(f"bench.big_world: a call failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+    except (OSError, RuntimeError) as exc:  # a server that did not start, h2load that failed, a full disk
+        print(f"bench.big_world: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
