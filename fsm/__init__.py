@@ -14,8 +14,9 @@ The package, in the order a newcomer should read it:
   :mod:`fsm.deployments`  the pieces;
 - :mod:`fsm.snapshot`   the world format of cases-format.md, in and out;
 - :mod:`fsm.conformance` replaying recorded cases;
-- :mod:`fsm.explore` (with :mod:`fsm.exploration`), :mod:`fsm.simulate`, :mod:`fsm.diagram`
-  the state-space search, the workload simulator, the generated diagrams.
+- :mod:`fsm.explore` (with :mod:`fsm.exploration`, :mod:`fsm.abstraction`, :mod:`fsm.witnesses`),
+  :mod:`fsm.simulate`, :mod:`fsm.diagram`  the state-space search (its states, canonical forms and
+  witness cases), the workload simulator, the generated diagrams.
 
 No I/O and no gRPC here: the command lines over these (flags, printing, files, processes) are
 :mod:`fsm.tools`, run as ``python -m fsm.tools.<name>``; ``tests/test_layout.py`` keeps it so.

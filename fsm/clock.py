@@ -49,6 +49,20 @@ class Clock:
         self._seq = 0
         self.next_cleanup_ms = self._cleanup_after(now_ms)
 
+    def copy(self, lookup: Callable[[str], Invocation | None]) -> Clock:
+        """An independent clock at the same time with the same pending work, finding invocations by ``lookup``."""
+        twin = Clock.__new__(Clock)
+        twin.now_ms = self.now_ms
+        twin.cleanup_interval_ms = self.cleanup_interval_ms
+        twin._lookup = lookup
+        twin._timers = list(self._timers)  # a heap copied as a list is still a heap
+        twin._expiries = list(self._expiries)
+        twin._expiry_queues = {key: deque(ids) for key, ids in self._expiry_queues.items()}
+        twin._expiry_tails = dict(self._expiry_tails)
+        twin._seq = self._seq
+        twin.next_cleanup_ms = self.next_cleanup_ms
+        return twin
+
     def _cleanup_after(self, now_ms: int) -> int:
         return (now_ms // self.cleanup_interval_ms + 1) * self.cleanup_interval_ms
 

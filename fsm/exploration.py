@@ -22,6 +22,7 @@ from .ids import partition_key_of
 from .lifecycle import LIVE_STATES, STATES
 from .model import DEFAULT_JOURNAL_RETENTION_S, SERVICE, VIRTUAL_OBJECT, WORKFLOW
 from .restart import CHECKS
+from .witnesses import Answer
 
 #: Every answer restart-as-new can give, as (check, http status, reason); 200 is check 16 (or 10).
 OUTCOMES: tuple[tuple[int, int, str], ...] = (
@@ -273,6 +274,11 @@ class Exploration:
     #: Each witness as a conformance case (cases-format.md): the world just before its request,
     #: the request, the model's answer, and ``steps``, the calls from the setup that reach it.
     cases: dict[tuple[int, int, str], dict[str, Any]] = field(default_factory=dict)
+    #: Every distinct answer of every call tried: (operation, status, reason, message with ids blanked).
+    answers: set[Answer] = field(default_factory=set)
+    #: The first world where an admin operation (cancel, kill, purge, purge_journal, pause, resume)
+    #: gave each of its answers, as a case (with ``operation`` and ``expect.status_after``).
+    admin_cases: dict[Answer, dict[str, Any]] = field(default_factory=dict)
 
     # --- reading the result ---
 
@@ -334,6 +340,15 @@ class Exploration:
             else:
                 where = "NOT FOUND within the scope"
             lines.append(f"  check {check:2} {status} {reason:<26} ({name}) {where}")
+        lines.append("")
+        lines.append("admin operations' answers, each with its shortest witness case:")
+        for answer, case in sorted(self.admin_cases.items(), key=lambda kv: _answer_order(kv[0])):
+            operation, code, why, message = answer
+            lines.append(
+                f"  {operation} {code}{' ' + why if why else ''} after {len(case['steps'])} calls"
+                + (f": {message}" if message else "")
+            )
+        lines.append(f"distinct answers of all calls tried: {len(self.answers)}")
         lines.append("")
         if self.violations:
             lines.append(f"INVARIANT VIOLATIONS: {len(self.violations)}")
@@ -403,6 +418,10 @@ class Exploration:
                 for o, why in NOT_REACHABLE_BY_OPERATIONS.items()
             ],
             "missing": [list(o) for o in self.missing_outcomes()],
+            "answers": [
+                {"operation": o, "http_status": st, "reason": r, "message": m}
+                for o, st, r, m in sorted(self.answers, key=_answer_order)
+            ],
             "violations": [
                 {
                     "invariant": v.invariant,
@@ -423,6 +442,11 @@ class Exploration:
                 for name, trace in self.goals.items()
             ],
         }
+
+
+def _answer_order(answer: Answer) -> tuple[str, int, str, str]:
+    operation, status, reason, message = answer
+    return (operation, status, reason or "", message or "")
 
 
 def _transition_order(key: tuple[str, str, str]) -> tuple[int, str, int]:

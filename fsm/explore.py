@@ -1,27 +1,30 @@
-"""Breadth-first exploration of everything one invocation and its surroundings can go through.
+"""Breadth-first exploration of everything a few invocations and their surroundings can go through.
 
     python -m fsm.tools.explore [--depth 6] [--invocations 2] [--journal 4] [--deployments 2] [--format text|json]
 
 Why: the engine's rules are spread over a table, sixteen checks and a dozen operations; the
 only way to know that no combination of them breaks an invariant, and that every answer of
-restart-as-new can really happen, is to try them all on small worlds. Exploration drives a
-real :class:`fsm.engine.Engine` through its public methods only, so what it finds is what a
-user of the engine gets.
+restart-as-new and of the other admin operations can really happen, is to try them all on small
+worlds. Exploration drives a real :class:`fsm.engine.Engine` through its public methods only, so
+what it finds is what a user of the engine gets.
 
 How:
 
-- a node is a *trace* (a list of :class:`Action`, i.e. engine calls); its engine is rebuilt by
-  replaying the trace from scratch (cheaper than copying an engine, and it proves every trace is
-  a runnable program);
-- a node's *abstract state* is a hashable tuple: per invocation its lifecycle state, service
-  (type and retention), journal shape, pinned deployment and protocol, lock/inbox position,
-  pending timers and retention deadlines *relative to the clock*, partition reachability; plus the
-  deployments. Time enters only relatively, and the clock only jumps to the next pending event,
-  so the space is finite and two nodes with the same abstraction behave the same;
-- at every new abstract state the invariants are checked (``Engine.check_invariants`` and the
-  ones in :data:`INVARIANTS`), restart-as-new is *explained* for a set of request shapes (pure),
-  and restart-as-new is *applied* as an ordinary action, checking that the old invocation is
-  unchanged and the new id shares its partition key.
+- a node is the state reached by one more :class:`Action` (an engine call) from its parent; the
+  search stores only that (parent, action, depth: a few bytes), and rebuilds a node's engine by
+  forking its parent's (:meth:`fsm.engine.Engine.fork`) and running the action. Nodes are expanded
+  in creation order, so consecutive nodes share their ancestors and each level costs about one
+  fork and one call per node;
+- a node's *abstract state* (:mod:`fsm.abstraction`) keeps what decides every later answer, with
+  times relative to the clock (the clock only jumps to the next pending event, so the space is
+  finite). The search keys nodes by its *canonical* form, where the order of invocations is
+  forgotten: worlds that differ only by which invocation came first are visited once
+  (``reduce=False`` keys by the plain abstract state, to show the reduction loses nothing). A key
+  is a 16-byte digest;
+- at every new state the invariants are checked (``Engine.check_invariants``, :data:`INVARIANTS`,
+  the user's), restart-as-new is *explained* for a set of request shapes (pure), and every action
+  tried is an answer: each distinct one (operation, status, reason, message) is kept, and the
+  first world where an admin operation gives it becomes a witness case.
 
 BFS order makes every witness and every counterexample a shortest one; ties are broken by
 the fixed action order, so the output is stable and diffs cleanly.
@@ -33,14 +36,15 @@ line is :mod:`fsm.tools.explore`.
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from transitions import Machine
 
+from .abstraction import Abstraction, Ranks, State, canonical, next_event_ms
 from .engine import Engine
 from .errors import LifecycleError
 from .exploration import (
@@ -62,11 +66,12 @@ from .exploration import (
     violation_program,
     witness_program,
 )
-from .ids import encode_deployment_id, encode_invocation_id, partition_key_of
+from .ids import encode_deployment_id, encode_invocation_id
 from .lifecycle import COMPLETED, FREE, LIFECYCLE, LIVE_STATES, STATES, SUSPENDED, Lifecycle, refuses
 from .model import COMMAND, Invocation
 from .restart import Decision
-from .snapshot import dump_invocation, dump_world, load_world
+from .snapshot import dump_invocation
+from .witnesses import ADMIN_OPERATIONS, admin_case, answer_of, restart_case
 
 __all__ = [
     "INVARIANTS",
@@ -95,14 +100,18 @@ MALFORMED_ID = "abc"
 MALFORMED_DEPLOYMENT = "dp_bad"
 MALFORMED_FROM = "abc"
 
+#: A state's code in a node's per-invocation codes (0: not created yet).
+_CODE = {state: i + 1 for i, state in enumerate(STATES)}
+_ENDED = frozenset({_CODE[COMPLETED], _CODE[FREE]})
+_NO_NAME = 255
 
 #: Builds a fresh engine on the given lifecycle and machine (exploration watches the machine to see
 #: which rows fire): e.g. ``lambda lifecycle, machine: Engine(seed=0, partitions=4, lifecycle=lifecycle,
 #: machine=machine)``.
 EngineFactory = Callable[[Lifecycle, Machine], Engine]
 
-
-# --- watching the machine ------------------------------------------------------------------------
+#: Told, as the search starts each level: the level's depth, the states found so far, the frontier.
+Progress = Callable[[int, int, int], None]
 
 
 def _recording_machine(lifecycle: Lifecycle, log: list[tuple[str, str, int]]) -> Machine:
@@ -122,23 +131,6 @@ def _recording_machine(lifecycle: Lifecycle, log: list[tuple[str, str, int]]) ->
     return machine
 
 
-#: Told, as the search starts each level: the level's depth, the states found so far, the frontier.
-Progress = Callable[[int, int, int], None]
-
-
-# --- abstraction ---------------------------------------------------------------------------------------
-
-State = tuple[Any, ...]
-
-
-@dataclass
-class _Node:
-    trace: tuple[Action, ...]
-    env_invocations: tuple[str, ...]  # variable names, creation order
-    env_deployments: tuple[str, ...]
-    depth: int
-
-
 class _Explorer:
     def __init__(
         self,
@@ -147,27 +139,49 @@ class _Explorer:
         factory: EngineFactory | None,
         invariants: Mapping[str, Predicate],
         goals: Mapping[str, Predicate],
-        progress: Progress | None = None,
+        progress: Progress | None,
+        reduce: bool,
     ) -> None:
         self.scope = scope
         self.progress = progress
+        self.reduce = reduce
         self.invariants = dict(invariants)
         self.goals = dict(goals)
         self.lifecycle = LIFECYCLE if lifecycle is None else lifecycle
         self.log: list[tuple[str, str, int]] = []
         self.machine = _recording_machine(self.lifecycle, self.log)
         self.factory = factory
-        self.prologue = scope.prologue()
+        self.abstraction = Abstraction()
         self.result = Exploration(scope, custom_lifecycle=lifecycle is not None or factory is not None)
         self.result.user_invariants = list(self.invariants)
         self.result.goals = dict.fromkeys(self.goals)
         self.service_types = {s.name: s.type for s in scope.services}
-        self._pk: dict[str, int] = {}
         self._explained: set[tuple[Any, ...]] = set()
-        self.index: dict[State, int] = {}
-        self.nodes: list[_Node] = []
-        self.adjacency: list[set[int]] = []
+        self._answers: dict[tuple[str, int, str | None, str | None], Any] = {}  # raw answers seen
         self.fired: set[tuple[str, str, int]] = set()
+        self.seen: dict[str, set[str]] = {}
+        # the nodes, a few bytes each: parent, the action from it, depth, names bound, ranks, codes
+        self.keys: dict[bytes, int] = {}
+        self.parents = array("i")
+        self.steps = array("I")
+        self.depths = bytearray()
+        self.inv_counts = bytearray()
+        self.dep_counts = bytearray()
+        self.rank_ids = bytearray()
+        self.codes = bytearray()  # scope.max_invocations bytes per node
+        self.escapes = bytearray()  # per node: bit i set when a call ends invocation i+1 at once
+        self.actions_by_id: list[Action] = []
+        self.action_ids: dict[str, int] = {}  # by what the action renders as
+        self.rank_table: list[Ranks] = []
+        self.rank_index: dict[Ranks, int] = {}
+        # the edges (for traps): parent, child, and where the parent's names are among the child's
+        self.edge_from = array("I")
+        self.edge_to = array("I")
+        self.edge_map = array("H")
+        self.maps: list[tuple[int, ...]] = []
+        self.map_index: dict[tuple[int, ...], int] = {}
+        # the engines of the last node rebuilt at each depth (its ancestors), reused by its siblings
+        self.cache: list[tuple[int, Engine, dict[str, str]]] = []
 
     # --- engines ---
 
@@ -177,151 +191,124 @@ class _Explorer:
         else:
             engine = Engine(seed=self.scope.seed, lifecycle=self.lifecycle, machine=self.machine)
         env: dict[str, str] = {}
-        for action in self.prologue:
-            action.run(engine, env)
-        return engine
-
-    def replay(self, node: _Node) -> tuple[Engine, dict[str, str]]:
-        engine = self.fresh()
-        env: dict[str, str] = {}
-        for action in node.trace:
+        for action in self.scope.prologue():
             action.run(engine, env)
         self.log.clear()
+        return engine
+
+    def engine_of(self, node: int) -> tuple[Engine, dict[str, str]]:
+        """The engine at ``node`` (not to be changed: fork it), rebuilt from its nearest cached ancestor."""
+        depth = self.depths[node]
+        if depth < len(self.cache) and self.cache[depth][0] == node:
+            return self.cache[depth][1], self.cache[depth][2]
+        if node == 0:
+            engine, env = self.fresh(), {}
+        else:
+            parent, parent_env = self.engine_of(self.parents[node])
+            engine, env = parent.fork(), dict(parent_env)
+            self.actions_by_id[self.steps[node]].run(engine, env)
+            self.log.clear()
+        del self.cache[depth:]
+        self.cache.append((node, engine, env))
         return engine, env
 
-    def partition_key(self, inv_id: str) -> int:
-        pk = self._pk.get(inv_id)
-        if pk is None:
-            pk = self._pk[inv_id] = partition_key_of(inv_id)
-        return pk
+    def trace_of(self, node: int) -> tuple[Action, ...]:
+        out: list[Action] = []
+        while node > 0:
+            out.append(self.actions_by_id[self.steps[node]])
+            node = self.parents[node]
+        return tuple(reversed(out))
 
-    # --- abstraction ---
+    # --- states ---
 
-    def abstract(
-        self, engine: Engine, env: dict[str, str], node_invs: tuple[str, ...], node_deps: tuple[str, ...]
-    ) -> State:
-        now = engine.now_ms
-        interval = engine.cleanup_interval_ms
-        dep_names = {env[d]: d for d in node_deps}
-        sleeps = engine.pending_sleeps()
-        invs: list[tuple[Any, ...]] = []
-        pending_expiry = False
-        for name in node_invs:
-            inv = engine.invocations.get(env[name])
-            if inv is None:
-                invs.append((name, FREE))
-                continue
-            journal = (
-                None
-                if inv.journal is None
-                else tuple((e.kind, e.type, e.completion_ids, e.completion_id) for e in inv.journal)
-            )
-            expiry: tuple[int, int | None] | None = None
-            if inv.state == COMPLETED and inv.completed_ms is not None:
-                status_due = max(0, inv.completed_ms + inv.completion_retention_s * 1000 - now)
-                journal_due = None
-                if inv.journal is not None and inv.journal_retention_s < inv.completion_retention_s:
-                    journal_due = max(0, inv.completed_ms + inv.journal_retention_s * 1000 - now)
-                expiry = (status_due, journal_due)
-                pending_expiry = True
-            lock = None
-            if inv.key is not None:
-                holder = engine.lock_holders.get((inv.service, inv.key))
-                inbox = engine.inboxes.get((inv.service, inv.key))
-                lock = (
-                    "holds" if holder == inv.id else None,
-                    list(inbox).index(inv.id) if inbox is not None and inv.id in inbox else None,
-                )
-            unavailable = bool(engine.unavailable_partitions) and (
-                engine.partition_of(self.partition_key(inv.id)) in engine.unavailable_partitions
-            )
-            invs.append(
-                (
-                    name,
-                    inv.state,
-                    inv.service,
-                    inv.completion,
-                    journal,
-                    None if inv.pinned_deployment is None else dep_names.get(inv.pinned_deployment, "?"),
-                    inv.pinned_protocol,
-                    lock,
-                    inv.awaiting,
-                    min(inv.retry_count, 1),
-                    inv.next_completion_id,
-                    None if inv.due_ms is None else inv.due_ms - now,
-                    tuple((due - now, cid) for due, cid in sleeps.get(inv.id, ())),
-                    expiry,
-                    unavailable,
-                    None
-                    if inv.restarted_from is None
-                    else next((n for n in node_invs if env[n] == inv.restarted_from), "?"),
-                )
-            )
-        deps = tuple(
-            (d, env[d] in engine.deployments)
-            + (
-                (engine.deployments[env[d]].protocol_min, engine.deployments[env[d]].protocol_max)
-                if env[d] in engine.deployments
-                else ()
-            )
-            for d in node_deps
-        )
-        cleanup = interval - now % interval if pending_expiry else None
-        return (tuple(invs), deps, cleanup)
+    def key_of(self, state: State) -> tuple[bytes, Ranks]:
+        if self.reduce:
+            form, ranks = canonical(state)
+        else:
+            form, ranks = state, tuple(range(len(state[0])))
+        return hashlib.blake2b(repr(form).encode(), digest_size=16).digest(), ranks
+
+    def add_node(
+        self, key: bytes, parent: int, action: Action | None, depth: int, state: State, ranks: Ranks, deps: int
+    ) -> int:
+        node = len(self.depths)
+        self.keys[key] = node
+        self.parents.append(parent)
+        if action is None:
+            self.steps.append(0)
+        else:
+            text = action.render()
+            action_id = self.action_ids.get(text)
+            if action_id is None:
+                action_id = self.action_ids[text] = len(self.actions_by_id)
+                self.actions_by_id.append(action)
+            self.steps.append(action_id)
+        self.depths.append(depth)
+        invs = state[0]
+        self.inv_counts.append(len(invs))
+        self.dep_counts.append(deps)
+        rank_id = self.rank_index.get(ranks)
+        if rank_id is None:
+            rank_id = self.rank_index[ranks] = len(self.rank_table)
+            self.rank_table.append(ranks)
+        self.rank_ids.append(rank_id)
+        codes = [0] * self.scope.max_invocations
+        for i, entry in enumerate(invs):
+            codes[i] = _CODE[entry[1]]
+            if entry[1] != FREE:
+                self.seen.setdefault(self.service_types.get(entry[2], "?"), set()).add(entry[1])
+        self.codes.extend(codes)
+        self.escapes.append(0)
+        while len(self.result.by_depth) <= depth:
+            self.result.by_depth.append(0)
+        self.result.by_depth[depth] += 1
+        return node
+
+    def add_edge(self, parent: int, parent_names: int, child: int, ranks: Ranks) -> None:
+        """An edge, with where each of the parent's invocations is among the child's names."""
+        child_ranks = self.rank_table[self.rank_ids[child]]
+        by_rank = {rank: name for name, rank in enumerate(child_ranks)}
+        mapping = tuple(by_rank[ranks[name]] for name in range(parent_names))
+        map_id = self.map_index.get(mapping)
+        if map_id is None:
+            map_id = self.map_index[mapping] = len(self.maps)
+            self.maps.append(mapping)
+        self.edge_from.append(parent)
+        self.edge_to.append(child)
+        self.edge_map.append(map_id)
 
     # --- actions ---
 
-    def next_event_ms(self, engine: Engine) -> int | None:
-        """How far the clock must move for the next pending thing to happen (None: nothing pending)."""
-        now = engine.now_ms
-        interval = engine.cleanup_interval_ms
-        next_cleanup = (now // interval + 1) * interval
-        candidates = []
-        for inv in engine.invocations.values():
-            if inv.due_ms is not None:
-                candidates.append(inv.due_ms)
-            if inv.state == COMPLETED and inv.completed_ms is not None:
-                dues = [inv.completed_ms + inv.completion_retention_s * 1000]
-                if inv.journal is not None and inv.journal_retention_s < inv.completion_retention_s:
-                    dues.append(inv.completed_ms + inv.journal_retention_s * 1000)
-                for due in dues:
-                    runs = max(0, -(-(due - next_cleanup) // interval))
-                    candidates.append(next_cleanup + runs * interval)
-        for timers in engine.pending_sleeps().values():
-            candidates.extend(due for due, _ in timers)
-        later = [c for c in candidates if c > now]
-        return min(later) - now if later else None
-
-    def actions(self, engine: Engine, env: dict[str, str], node: _Node) -> list[Action]:
+    def actions(self, engine: Engine, env: dict[str, str], invocations: int, deployments: int) -> list[Action]:
         """Every call worth trying here, in a fixed order (the order breaks ties between witnesses)."""
         s = self.scope
         out: list[Action] = []
-        if len(node.env_deployments) < s.max_deployments:
-            bind = f"dp{len(node.env_deployments) + 1}"
+        if deployments < s.max_deployments:
+            bind = f"dp{deployments + 1}"
             for protocol in s.protocols:
                 out.append(Action("register_deployment", (s.service_names(),), (("protocol", protocol),), bind=bind))
-        n_inv = len(node.env_invocations)
-        if n_inv < s.max_invocations:
-            bind = f"inv{n_inv + 1}"
-            targets = s.services if n_inv == 0 else [x for x in s.services if x.name in s.later_calls]
+        if invocations < s.max_invocations:
+            bind = f"inv{invocations + 1}"
+            targets = s.services if invocations == 0 else [x for x in s.services if x.name in s.later_calls]
             for shape in targets:
                 for delay in s.delays_ms:
                     args: tuple[Any, ...] = (shape.name, "run") if shape.key is None else (shape.name, "run", shape.key)
                     kwargs = (("delay_ms", delay),) if delay else ()
                     out.append(Action("call", args, kwargs, bind=bind))
-        for name in node.env_invocations:
+        for i in range(1, invocations + 1):
+            name = f"inv{i}"
             inv = engine.invocations.get(env[name])
             if inv is not None:
-                out += self.invocation_actions(engine, inv, name, node)
-        for d in node.env_deployments:
-            if env[d] in engine.deployments:
-                out.append(Action("remove_deployment", (Ref(d),)))
-        delta = self.next_event_ms(engine)
+                out += self.invocation_actions(engine, inv, name, invocations)
+        for i in range(1, deployments + 1):
+            if env[f"dp{i}"] in engine.deployments:
+                out.append(Action("remove_deployment", (Ref(f"dp{i}"),)))
+        delta = next_event_ms(engine)
         if delta is not None:
             out.append(Action("advance", (delta,)))
         return out
 
-    def invocation_actions(self, engine: Engine, inv: Invocation, name: str, node: _Node) -> list[Action]:
+    def invocation_actions(self, engine: Engine, inv: Invocation, name: str, invocations: int) -> list[Action]:
         s = self.scope
         x = Ref(name)
         room = inv.journal is not None and len(inv.journal) < s.max_journal
@@ -343,8 +330,8 @@ class _Explorer:
         out.append(Action("fail_attempt", (x,)))
         out.append(Action("fail_attempt", (x,), (("max_attempts", 1),)))
         out.append(Action("fail_attempt", (x,), (("max_attempts", 1), ("on_max_attempts", "kill"))))
-        if len(node.env_invocations) < s.max_invocations:
-            bind = f"inv{len(node.env_invocations) + 1}"
+        if invocations < s.max_invocations:
+            bind = f"inv{invocations + 1}"
             last = len(inv.journal) - 1 if inv.journal else 0
             for from_, dep in ((None, None), (None, "keep"), (last, "keep")):
                 out.append(
@@ -356,31 +343,31 @@ class _Explorer:
                         attr="new_invocation_id",
                     )
                 )
-        unavailable = engine.partition_of(self.partition_key(inv.id)) in engine.unavailable_partitions
+        unavailable = self.abstraction.unavailable(engine, inv.id)
         out.append(Action("set_partition_available", (PartitionOf(name), unavailable)))
         return out
 
     # --- restart shapes for witnesses ---
 
     def restart_shapes(
-        self, engine: Engine, env: dict[str, str], node: _Node, state: State, root: bool
-    ) -> Iterator[tuple[Any, RestartShape]]:
-        """Request shapes, each with a memo key: the same key always gets the same answer.
+        self, engine: Engine, env: dict[str, str], state: State, deployments: int, root: bool
+    ) -> Iterator[RestartShape]:
+        """Request shapes whose answer may be new here.
 
         The answer depends only on the target's abstraction (state, service, journal, pin, partition),
-        the deployments (order, presence, ranges) and the request, so a key seen at a shallower
-        state cannot give a new (or shorter) witness.
+        the deployments (order, presence, ranges) and the request, so a target seen alike at a
+        shallower state cannot give a new (or shorter) witness.
         """
-        deployments: list[Any] = (
+        choices: list[Any] = (
             [None, "keep", "latest"]
-            + [Ref(d) for d in node.env_deployments]
+            + [Ref(f"dp{i}") for i in range(1, deployments + 1)]
             + [UNKNOWN_DEPLOYMENT, MALFORMED_DEPLOYMENT]
         )
         if root:
             for target in (MALFORMED_ID, ABSENT_ID):
                 for from_ in (None, 0, MALFORMED_FROM):
-                    for dep in deployments:
-                        yield None, RestartShape(target, from_, dep)
+                    for dep in choices:
+                        yield RestartShape(target, from_, dep)
         invs, deps, _ = state
         for abstract_inv in invs:
             name = abstract_inv[0]
@@ -389,7 +376,7 @@ class _Explorer:
             froms: list[int | str | None] = list(
                 dict.fromkeys([None, 0, 1, length - 1, length, U32_MAX, MALFORMED_FROM])
             )
-            unavailable = engine.partition_of(self.partition_key(env[name])) in engine.unavailable_partitions
+            unavailable = self.abstraction.unavailable(engine, env[name])
             if inv is None or inv.state != COMPLETED:
                 # checks 1-7 decide: only the state, the partition and malformed parameters matter
                 target_key: tuple[Any, ...] = (abstract_inv[1], unavailable)
@@ -398,7 +385,7 @@ class _Explorer:
                 self._explained.add(target_key)
                 for from_ in (None, MALFORMED_FROM):
                     for dep in (None, MALFORMED_DEPLOYMENT):
-                        yield None, RestartShape(Ref(name), from_, dep)
+                        yield RestartShape(Ref(name), from_, dep)
                 continue
             # state, service, completion, journal, pin, protocol; not locks, timers or retention clocks
             target_key = (abstract_inv[1:7], unavailable, deps)
@@ -406,17 +393,14 @@ class _Explorer:
                 continue
             self._explained.add(target_key)
             for from_ in froms:
-                for dep in deployments:
-                    yield None, RestartShape(Ref(name), from_, dep)
+                for dep in choices:
+                    yield RestartShape(Ref(name), from_, dep)
 
-    def explain_witnesses(self, engine: Engine, env: dict[str, str], node: _Node, state: State) -> bool:
-        """Explain every new request shape at this state; True if that (wrongly) changed the world."""
+    def explain_witnesses(self, engine: Engine, env: dict[str, str], node: int, state: State) -> None:
+        """Explain every new request shape at this state; report it if that (wrongly) changed the world."""
         explained = False
-        for key, shape in self.restart_shapes(engine, env, node, state, root=node.depth == 0):
-            if key is not None:
-                if key in self._explained:
-                    continue
-                self._explained.add(key)
+        deployments = self.dep_counts[node]
+        for shape in self.restart_shapes(engine, env, state, deployments, root=node == 0):
             target = resolve(shape.target, engine, env)
             dep = resolve(shape.deployment, engine, env)
             decision = engine.explain_restart_as_new(target, shape.from_, dep)
@@ -424,12 +408,44 @@ class _Explorer:
             outcome = _outcome(decision)
             if outcome not in self.result.witnesses:
                 message = decision.error.message if decision.error is not None else "new invocation created"
-                self.result.witnesses[outcome] = Witness(outcome, node.trace, shape, message)
-                self.result.cases[outcome] = witness_case(engine, outcome, node.trace, target, shape.from_, dep)
-        if explained and self.abstract(engine, env, node.env_invocations, node.env_deployments) != state:
-            self.violation("explain-is-pure", "explain_restart_as_new changed the world", node.trace)
-            return True
-        return False
+                trace = self.trace_of(node)
+                self.result.witnesses[outcome] = Witness(outcome, trace, shape, message)
+                steps = [a.render() for a in trace]
+                self.result.cases[outcome] = restart_case(engine, outcome, steps, target, shape.from_, dep)
+        if explained and self.abstraction.state(engine, env, self.inv_counts[node], deployments) != state:
+            self.violation("explain-is-pure", "explain_restart_as_new changed the world", self.trace_of(node))
+
+    # --- answers ---
+
+    def note_answer(
+        self,
+        node: int,
+        engine: Engine,
+        env: dict[str, str],
+        action: Action,
+        status: int,
+        reason: str | None,
+        message: str | None,
+    ) -> None:
+        """An action's answer; the first world where an admin operation gives a new one is its witness."""
+        raw = (action.method, status, reason, message)
+        answer = self._answers.get(raw)
+        if answer is not None:
+            return
+        answer = self._answers[raw] = answer_of(*raw)
+        if answer in self.result.answers:
+            return
+        self.result.answers.add(answer)
+        if action.method in ADMIN_OPERATIONS:
+            kw = dict(action.kwargs)
+            target = resolve(action.args[0], engine, env)
+            name = f"explore/{action.method}-{status}-{reason or 'OK'}"
+            taken = sum(1 for case in self.result.admin_cases.values() if case["name"].startswith(name))
+            steps = [a.render() for a in self.trace_of(node)]
+            case = admin_case(
+                engine, name + (f"-{taken + 1}" if taken else ""), action.method, target, kw.get("deployment"), steps
+            )
+            self.result.admin_cases[answer] = case
 
     # --- invariants ---
 
@@ -437,36 +453,42 @@ class _Explorer:
         if invariant not in self.result.violations:
             self.result.violations[invariant] = Violation(invariant, message, trace, last)
 
-    def check_state(self, engine: Engine, trace: tuple[Action, ...]) -> None:
+    def check_state(self, engine: Engine, node: int) -> None:
         try:
             engine.check_invariants()
         except AssertionError as exc:
-            self.violation("engine", str(exc), trace)
+            self.violation("engine", str(exc), self.trace_of(node))
         for inv in engine.invocations.values():
             if (inv.state == COMPLETED) != (inv.completion is not None):
-                self.violation("completion", f"{inv.id} is {inv.state} with completion {inv.completion!r}", trace)
+                self.violation(
+                    "completion", f"{inv.id} is {inv.state} with completion {inv.completion!r}", self.trace_of(node)
+                )
             if inv.awaiting is not None and inv.state != SUSPENDED:
-                self.violation("awaiting", f"{inv.id} is {inv.state} but awaits completion {inv.awaiting}", trace)
+                self.violation(
+                    "awaiting", f"{inv.id} is {inv.state} but awaits completion {inv.awaiting}", self.trace_of(node)
+                )
+        if self.invariants or self.goals:
+            engine = engine.fork()  # a user's predicate cannot change the explored engine
         for name, holds in self.invariants.items():
             try:
-                verdict = self.ask(name, holds, engine, trace)
+                verdict = self.ask(name, holds, engine, node)
             except AssertionError as broken:
-                self.violation(name, str(broken) or "an assertion failed", trace)
+                self.violation(name, str(broken) or "an assertion failed", self.trace_of(node))
                 continue
             if verdict is False:
-                self.violation(name, "returned False", trace)
+                self.violation(name, "returned False", self.trace_of(node))
         for name, reached in self.goals.items():
-            if self.result.goals[name] is None and self.ask(name, reached, engine, trace):
-                self.result.goals[name] = trace
+            if self.result.goals[name] is None and self.ask(name, reached, engine, node):
+                self.result.goals[name] = self.trace_of(node)
 
-    def ask(self, name: str, predicate: Predicate, engine: Engine, trace: tuple[Action, ...]) -> object:
+    def ask(self, name: str, predicate: Predicate, engine: Engine, node: int) -> object:
         """A user's predicate on this state; a bug in it (anything but AssertionError) stops the search."""
         try:
             return predicate(engine)
         except AssertionError:
             raise
         except Exception as exc:
-            calls = "; ".join(a.render() for a in trace) or "the setup alone"
+            calls = "; ".join(a.render() for a in self.trace_of(node)) or "the setup alone"
             raise PredicateError(
                 f"{name} raised {type(exc).__name__}: {exc} (at the state reached by: {calls})"
             ) from exc
@@ -474,48 +496,45 @@ class _Explorer:
     # --- the search ---
 
     def run(self) -> Exploration:
-        scope = self.scope
-        root = _Node((), (), (), 0)
-        engine, env = self.replay(root)
-        root_state = self.abstract(engine, env, (), ())
-        self.add_state(root_state, root)
-        self.check_state(engine, ())
-        self.explain_witnesses(engine, env, root, root_state)
-        frontier: deque[int] = deque([0])
-        depth = 0
-        while frontier:
-            idx = frontier.popleft()
-            node = self.nodes[idx]
-            if self.progress is not None and node.depth != depth:  # a level is done: say how far
-                depth = node.depth
-                self.progress(depth, len(self.nodes), len(frontier) + 1)
-            if node.depth >= scope.max_depth:
-                continue
+        engine, env = self.engine_of_root()
+        state = self.abstraction.state(engine, env, 0, 0)
+        key, ranks = self.key_of(state)
+        self.add_node(key, 0, None, 0, state, ranks, 0)
+        self.check_state(engine, 0)
+        self.explain_witnesses(engine, env, 0, state)
+        node = 0
+        depth = -1
+        while node < len(self.depths):
+            if self.depths[node] != depth:  # a level starts
+                depth = self.depths[node]
+                if depth >= self.scope.max_depth:
+                    break
+                if self.progress is not None and depth > 0:
+                    self.progress(depth, len(self.depths), len(self.depths) - node)
             self.result.expanded += 1
-            for child in self.expand(idx, node):
-                frontier.append(child)
+            self.expand(node)
+            node += 1
+        if self.progress is not None and depth > 0:
+            self.progress(depth, len(self.depths), len(self.depths) - node)
+        self.cache.clear()
         self.finish()
         return self.result
 
-    def add_state(self, state: State, node: _Node) -> int:
-        idx = len(self.nodes)
-        self.index[state] = idx
-        self.nodes.append(node)
-        self.adjacency.append(set())
-        while len(self.result.by_depth) <= node.depth:
-            self.result.by_depth.append(0)
-        self.result.by_depth[node.depth] += 1
-        return idx
+    def engine_of_root(self) -> tuple[Engine, dict[str, str]]:
+        engine = self.fresh()
+        self.cache = [(0, engine, {})]
+        return engine, {}
 
-    def expand(self, idx: int, node: _Node) -> list[int]:
-        engine, env = self.replay(node)
-        state = self.abstract(engine, env, node.env_invocations, node.env_deployments)
-        new: list[int] = []
-        fresh = False
-        for action in self.actions(engine, env, node):
-            if fresh:
-                engine, env = self.replay(node)
-                fresh = False
+    def expand(self, node: int) -> None:
+        base, env = self.engine_of(node)
+        invocations, deployments = self.inv_counts[node], self.dep_counts[node]
+        depth = self.depths[node]
+        state = self.abstraction.state(base, env, invocations, deployments)
+        engine: Engine | None = None
+        work: dict[str, str] = {}
+        for action in self.actions(base, env, invocations, deployments):
+            if engine is None:
+                engine, work = base.fork(), dict(env)
             self.result.actions_tried += 1
             before_old = None
             decision: Decision | None = None
@@ -527,29 +546,31 @@ class _Explorer:
                 decision = engine.explain_restart_as_new(old_id, kw["from_"], kw["deployment"])
             self.log.clear()
             try:
-                action.run(engine, env)
+                answer = action.run(engine, work)
             except LifecycleError as error:
                 self.result.refused += 1
                 self.log.clear()
+                self.note_answer(node, base, env, action, error.http_status, error.reason, error.message)
                 if decision is not None and _outcome(decision) != (error.check, error.http_status, error.reason):
                     self.violation(
                         "restart-agrees-with-explain",
                         f"explain said {_outcome(decision)}, restart raised "
                         f"{(error.check, error.http_status, error.reason)}",
-                        node.trace,
+                        self.trace_of(node),
                         action,
                     )
-                after = self.abstract(engine, env, node.env_invocations, node.env_deployments)
-                if after != state:
+                if self.abstraction.state(engine, work, invocations, deployments) != state:
                     self.violation(
                         "refusal-changes-nothing",
                         f"{action.render()} raised {error.http_status} {error.reason} but changed the world",
-                        node.trace,
+                        self.trace_of(node),
                         action,
                     )
-                    fresh = True
+                    engine = None
                 continue
-            fresh = True
+            status = answer if action.method in ADMIN_OPERATIONS and isinstance(answer, int) else 200
+            self.note_answer(node, base, env, action, status, None, None)
+            child_engine, child_env, engine = engine, work, None
             self.result.edges += 1
             self.result.operations[action.method] += 1
             for s, t, i in self.log:
@@ -558,24 +579,22 @@ class _Explorer:
                 self.result.triggers[t] += 1
                 self.fired.add((s, t, i))
             self.log.clear()
-            trace = node.trace + (action,)
-            child_invs = node.env_invocations + (
-                (action.bind,) if action.bind and action.bind.startswith("inv") else ()
-            )
-            child_deps = node.env_deployments + ((action.bind,) if action.bind and action.bind.startswith("dp") else ())
+            bound = action.bind or ""
+            child_invs = invocations + bound.startswith("inv")
+            child_deps = deployments + bound.startswith("dp")
             if decision is not None:
-                self.check_restart(engine, env, decision, before_old, action, trace)
-            child_state = self.abstract(engine, env, child_invs, child_deps)
-            child = self.index.get(child_state)
+                self.check_restart(child_engine, child_env, decision, before_old, action, node)
+            child_state = self.abstraction.state(child_engine, child_env, child_invs, child_deps)
+            for i, entry in enumerate(child_state[0][:invocations]):
+                if entry[1] in (COMPLETED, FREE):
+                    self.escapes[node] |= 1 << i
+            key, ranks = self.key_of(child_state)
+            child = self.keys.get(key)
             if child is None:
-                child_node = _Node(trace, child_invs, child_deps, node.depth + 1)
-                child = self.add_state(child_state, child_node)
-                self.check_state(engine, trace)
-                if self.explain_witnesses(engine, env, child_node, child_state):
-                    fresh = True  # explain changed the engine: already reported, and it must be rebuilt
-                new.append(child)
-            self.adjacency[idx].add(child)
-        return new
+                child = self.add_node(key, node, action, depth + 1, child_state, ranks, child_deps)
+                self.check_state(child_engine, child)
+                self.explain_witnesses(child_engine, child_env, child, child_state)
+            self.add_edge(node, invocations, child, ranks)
 
     def check_restart(
         self,
@@ -584,34 +603,44 @@ class _Explorer:
         decision: Decision,
         before_old: dict[str, Any] | None,
         action: Action,
-        trace: tuple[Action, ...],
+        node: int,
     ) -> None:
         assert action.bind is not None
         old_id = env[action.args[0].name]
         new_id = env[action.bind]
         if decision.error is not None:
             self.violation(
-                "restart-agrees-with-explain", f"explain said {_outcome(decision)}, restart succeeded", trace
+                "restart-agrees-with-explain",
+                f"explain said {_outcome(decision)}, restart succeeded",
+                self.trace_of(node) + (action,),
             )
             return
         old = engine.invocations.get(old_id)
         if old is None or dump_invocation(engine, old) != before_old:
-            self.violation("restart-old-unchanged", f"{old_id} changed by restart_as_new", trace)
+            self.violation(
+                "restart-old-unchanged", f"{old_id} changed by restart_as_new", self.trace_of(node) + (action,)
+            )
         if new_id == old_id or new_id[:16] != old_id[:16]:
-            self.violation("restart-same-partition", f"new id {new_id} for old {old_id}", trace)
+            self.violation(
+                "restart-same-partition", f"new id {new_id} for old {old_id}", self.trace_of(node) + (action,)
+            )
         new = engine.invocations.get(new_id)
         if new is None or new.restarted_from != old_id or new.state not in ("running", "inboxed"):
             self.violation(
                 "restart-new-state",
                 f"new invocation {new!r} restarted_from {getattr(new, 'restarted_from', None)}",
-                trace,
+                self.trace_of(node) + (action,),
             )
         elif decision.plan is not None and new.journal != decision.plan.journal:
-            self.violation("restart-agrees-with-explain", "the new journal is not the planned one", trace)
+            self.violation(
+                "restart-agrees-with-explain", "the new journal is not the planned one", self.trace_of(node) + (action,)
+            )
+
+    # --- the report ---
 
     def finish(self) -> None:
         r = self.result
-        r.states = len(self.nodes)
+        r.states = len(self.depths)
         for (state, trigger), branches in sorted(
             self.lifecycle.table.items(), key=lambda kv: (STATES.index(kv[0][0]), kv[0][1])
         ):
@@ -623,101 +652,65 @@ class _Explorer:
                     if guards or unless:
                         label += " [" + ", ".join([*guards, *(f"not {u}" for u in unless)]) + "]"
                     r.rules_never_fired.append(label)
-        seen: dict[str, set[str]] = {}
-        left: set[str] = set()
-        for src, _trig, dst in r.transitions:
-            if src != dst:
-                left.add(src)
-        states_of: list[dict[str, str]] = []
-        for abstract_state in self.index:
-            invs = abstract_state[0]
-            per: dict[str, str] = {}
-            for inv in invs:
-                per[inv[0]] = inv[1]
-                if inv[1] != FREE:
-                    seen.setdefault(self.service_types.get(inv[2], "?"), set()).add(inv[1])
-            states_of.append(per)
-        r.lifecycle_seen = {k: [s for s in LIVE_STATES if s in v] for k, v in sorted(seen.items())}
-        all_seen = {s for v in seen.values() for s in v}
+        left = {src for src, _trig, dst in r.transitions if src != dst}
+        r.lifecycle_seen = {k: [s for s in LIVE_STATES if s in v] for k, v in sorted(self.seen.items())}
+        all_seen = {s for v in self.seen.values() for s in v}
         r.lifecycle_never_left = [s for s in LIVE_STATES if s in all_seen and s not in left]
-        # traps: an expanded state where some invocation is live and not completed, and no explored path ends it
-        reverse: list[list[int]] = [[] for _ in self.nodes]
-        for a, children in enumerate(self.adjacency):
-            for b in children:
-                reverse[b].append(a)
-        names = sorted({n for per in states_of for n in per})
-        for name in names:
-            good = [i for i, per in enumerate(states_of) if per.get(name) in (COMPLETED, FREE)]
-            reach = set(good)
-            queue = deque(good)
-            while queue:
-                b = queue.popleft()
-                for a in reverse[b]:
-                    if a not in reach:
-                        reach.add(a)
-                        queue.append(a)
-            for i, per in enumerate(states_of):
-                node = self.nodes[i]
-                # a state near the bound may need calls beyond it to escape (e.g. restore a partition, then kill)
-                if (
-                    per.get(name) not in (None, COMPLETED, FREE)
-                    and i not in reach
-                    and node.depth <= self.scope.max_depth - 2
-                ):
-                    r.traps.append((f"{name} {per[name]}", node.trace))
+        r.traps = [(label, self.trace_of(node)) for label, node in self.traps()]
 
+    def traps(self) -> list[tuple[str, int]]:
+        """(invocation and state, node) where a live invocation, not completed, has no explored path
+        to its end (completed or free), judged up to depth ``max_depth - 2`` (a state near the bound
+        may need calls beyond it to escape, e.g. restore a partition, then kill).
 
-def witness_case(
-    engine: Engine,
-    outcome: tuple[int, int, str],
-    trace: tuple[Action, ...],
-    target: Any,
-    from_: int | str | None,
-    deployment: Any,
-) -> dict[str, Any]:
-    """A witness as a conformance case: the world now, the request, and what a copy of the world
-    answers it (the original is left as it is)."""
-    world = dump_world(engine)
-    copy = load_world(world, seed=0)
-    raw_from = None if from_ is None else str(from_)
-    raw_deployment = None if deployment is None else str(deployment)
-    query = [
-        f"{name}={quote(value, safe='')}"
-        for name, value in (("from", raw_from), ("deployment", raw_deployment))
-        if value is not None
-    ]
-    expect: dict[str, Any]
-    try:
-        result = copy.restart_as_new(target, from_, deployment)
-    except LifecycleError as refused:
-        expect = {"http_status": refused.http_status, "message": refused.message}
-    else:
-        new = copy.invocations[result.new_invocation_id]
-        expect = {
-            "http_status": 200,
-            "message": None,
-            "new_invocation": {
-                "copied_indexes": list(range(len(new.journal or ()))),
-                "pinned_deployment_id": new.pinned_deployment,
-                "pinned_protocol": new.pinned_protocol,
-                "status": new.state,
-                "restarted_from": target,
-            },
-        }
-    check, status, reason = outcome
-    return {
-        "name": f"explore/check{check}-{status}-{reason}",
-        "transport": "any",
-        "world": world,
-        "request": {
-            "invocation_id": target,
-            "from": raw_from,
-            "deployment": raw_deployment,
-            "query_string": "&".join(query),
-        },
-        "expect": expect,
-        "steps": [a.render() for a in trace],
-    }
+        Most invocations end in one call (``escapes``); the others are followed backwards from
+        every (node, invocation) that has ended, along edges that say where each invocation went.
+        """
+        k = self.scope.max_invocations
+        limit = self.scope.max_depth - 2
+        codes, escapes = self.codes, self.escapes
+        ended = _ENDED
+        open_pairs = [
+            (node, i)
+            for node in range(len(self.depths))
+            if self.depths[node] <= limit
+            for i in range(self.inv_counts[node])
+            if codes[node * k + i] not in ended and not escapes[node] >> i & 1
+        ]
+        if not open_pairs:
+            return []
+        # reversed edges, grouped by child
+        n = len(self.depths)
+        starts = array("I", bytes(4 * (n + 1)))
+        for child in self.edge_to:
+            starts[child + 1] += 1
+        for node in range(n):
+            starts[node + 1] += starts[node]
+        fill = array("I", starts)
+        by_child = array("I", bytes(4 * len(self.edge_to)))
+        for e, child in enumerate(self.edge_to):
+            by_child[fill[child]] = e
+            fill[child] += 1
+        reached = bytearray(n * k)
+        queue: deque[tuple[int, int]] = deque()
+        for node in range(n):
+            for i in range(self.inv_counts[node]):
+                if codes[node * k + i] in ended:
+                    reached[node * k + i] = 1
+                    queue.append((node, i))
+        while queue:
+            child, name = queue.popleft()
+            for e in by_child[starts[child] : starts[child + 1]]:
+                parent = self.edge_from[e]
+                for i, where in enumerate(self.maps[self.edge_map[e]]):
+                    if where == name and not reached[parent * k + i]:
+                        reached[parent * k + i] = 1
+                        queue.append((parent, i))
+        return [
+            (f"inv{i + 1} {STATES[codes[node * k + i] - 1]}", node)
+            for node, i in open_pairs
+            if not reached[node * k + i]
+        ]
 
 
 def _outcome(decision: Decision) -> tuple[int, int, str]:
@@ -734,6 +727,7 @@ def explore(
     invariants: Mapping[str, Predicate] | None = None,
     goals: Mapping[str, Predicate] | None = None,
     progress: Progress | None = None,
+    reduce: bool = True,
     **bounds: Any,
 ) -> Exploration:
     """Explore every state reachable within ``scope`` (or ``Scope(**bounds)``).
@@ -743,18 +737,22 @@ def explore(
     shortest calls that break it. ``goals`` (name -> predicate) are looked for: the first state
     where one returns a true value is reported with the shortest calls that reach it. Name a
     predicate ``"MODULE:FUNC"`` and its counterexample program imports and asserts it. A predicate
-    sees one state per abstract state (:mod:`fsm.explore`'s abstraction: lifecycle states, journal
-    shapes, locks, timers relative to the clock, ...); one that raises anything else stops the
-    search with :class:`fsm.exploration.PredicateError`. ``progress(depth, states, frontier)`` is
-    called as the breadth-first search starts each level (the command line prints it on stderr).
+    sees one state per abstract state (:mod:`fsm.abstraction`: lifecycle states, journal shapes,
+    locks, timers relative to the clock, ...), on a fork of the explored engine; one that raises
+    anything else stops the search with :class:`fsm.exploration.PredicateError`.
+    ``progress(depth, states, frontier)`` is called as the breadth-first search starts each level
+    and once at the end (the command line prints it on stderr).
+
+    ``reduce=False`` visits states that differ only by the order of their invocations separately:
+    slower, and it finds the same answers and verdicts (a test checks it).
 
     ``lifecycle`` runs the engine on a modified definition (e.g. to show that a broken rule is
-    caught); ``factory(lifecycle)`` builds each fresh engine instead (it must be deterministic and
-    use the lifecycle it is given). Witness programs assume ``Engine(seed=scope.seed)`` and say so
-    when either is passed.
+    caught); ``factory(lifecycle, machine)`` builds each fresh engine instead (it must be
+    deterministic and use the lifecycle and machine it is given). Witness programs assume
+    ``Engine(seed=scope.seed)`` and say so when either is passed.
     """
     if scope is None:
         scope = Scope(**bounds)
     elif bounds:
         raise TypeError("pass either a Scope or keyword bounds, not both")
-    return _Explorer(scope, lifecycle, factory, invariants or {}, goals or {}, progress).run()
+    return _Explorer(scope, lifecycle, factory, invariants or {}, goals or {}, progress, reduce).run()

@@ -224,6 +224,14 @@ class IdGenerator:
         self._rng = random.Random(seed)
         self._prefixes: dict[int, str] = {}  # partition key -> "inv_1" + its 11 characters
 
+    def copy(self) -> IdGenerator:
+        """A generator at this one's position: both hand out the same ids from here on."""
+        twin = IdGenerator.__new__(IdGenerator)
+        twin._rng = random.Random.__new__(random.Random)  # unseeded: setstate gives it the state
+        twin._rng.setstate(self._rng.getstate())
+        twin._prefixes = self._prefixes  # a cache of pure values: shared
+        return twin
+
     @property
     def position(self) -> str:
         """Where the generator stands, as text (:meth:`move_to` takes it): base64 of its state."""

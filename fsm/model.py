@@ -281,6 +281,18 @@ class Invocation:
     def __repr__(self) -> str:
         return f"<Invocation {self.id} {self.service}/{self.handler} {self.state}>"
 
+    def copy(self) -> Invocation:
+        """An independent record with the same fields (the journal list copied; entries are immutable)."""
+        twin = Invocation.__new__(Invocation)
+        for name in _INVOCATION_FIELDS:
+            setattr(twin, name, getattr(self, name))
+        if self.journal is not None:
+            twin.journal = list(self.journal)
+        return twin
+
+
+_INVOCATION_FIELDS = Invocation.__slots__
+
 
 class StepEvent(Protocol):
     """What a lifecycle condition receives when a trigger fires.

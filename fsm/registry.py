@@ -41,6 +41,13 @@ class Registry:
         self.services: dict[str, Service] = {}
         self.deployments: dict[str, Deployment] = {}  # registration order
 
+    def copy(self) -> Registry:
+        """An independent registry with the same services and deployments (both are immutable values)."""
+        twin = Registry()
+        twin.services = dict(self.services)
+        twin.deployments = dict(self.deployments)
+        return twin
+
     # --- reading ---------------------------------------------------------------------------
 
     def service_type(self, service: Any) -> str | None:

@@ -59,7 +59,8 @@ class EngineStateMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.engine = self.make_engine()
-        #: A world loaded from a snapshot of ``engine`` (see :meth:`snapshot`), then sent every call.
+        #: A world loaded from a snapshot of ``engine`` (:meth:`snapshot`) or forked from it
+        #: (:meth:`fork`), then sent every call first: it must answer alike and leave ``engine`` alone.
         self.twin: Engine | None = None
         self.names: dict[str, str] = {}
         begin = dump_world(self.engine)
@@ -108,17 +109,20 @@ class EngineStateMachine(RuleBasedStateMachine):
         text = f"engine.{method}({call})"
         before = dump_world(self.engine)
         twin = self._twin_answer(method, args, kwargs)
+        assert twin is None or dump_world(self.engine) == before, f"{text} on the twin changed the engine too"
         try:
             result = getattr(self.engine, method)(*args, **kwargs)
         except LifecycleError as err:
             self.record(f"# {text}  -> refused: {err}")
             check_refusal(err)
             assert dump_world(self.engine) == before, f"a refused {text} changed the world: {err}"
-            assert twin in (None, repr(err)), f"{text}: the world loaded from a snapshot answered {twin}, not {err!r}"
+            assert twin in (None, repr(err)), f"{text}: the twin (a snapshot or a fork) answered {twin}, not {err!r}"
             return None
         if self.twin is not None:
-            assert twin == repr(result), f"{text}: the world loaded from a snapshot answered {twin}, not {result!r}"
-            assert dump_world(self.twin) == dump_world(self.engine), f"{text}: the snapshot's world went its own way"
+            assert twin == repr(result), f"{text}: the twin (a snapshot or a fork) answered {twin}, not {result!r}"
+            assert dump_world(self.twin) == dump_world(self.engine), (
+                f"{text}: the twin (a snapshot or a fork) went its own way"
+            )
         new_id = result.new_invocation_id if isinstance(result, RestartResult) else result
         if isinstance(new_id, str) and new_id in self.engine.invocations and new_id not in self.names:
             self.names[new_id] = f"inv{len(self.names) + 1}"
@@ -146,6 +150,12 @@ class EngineStateMachine(RuleBasedStateMachine):
         """From here on, a world loaded from a snapshot of this one must answer every call the same."""
         self.twin = load_world(dump_world(self.engine))
         self.record("twin = load_world(dump_world(engine))  # must answer as engine from here on")
+
+    @rule()
+    def fork(self) -> None:
+        """From here on, a fork of this engine must answer every call the same, and stay apart from it."""
+        self.twin = self.engine.fork()
+        self.record("twin = engine.fork()  # must answer as engine from here on")
 
     @rule(where=st.sampled_from(TARGETS), delay=st.sampled_from([0, 0, 0, 5_000]), idem=st.sampled_from([None, "i"]))
     def call(self, where: tuple[str, str | None], delay: int, idem: str | None) -> None:

@@ -102,6 +102,38 @@ class World:
         #: The ids of invocations changed since the last :meth:`take_changes`, once tracked (None: not).
         self.changed: set[str] | None = None
 
+    def copy(self, ids: IdGenerator, registry: Registry) -> World:
+        """An independent world in this one's state over ``ids`` and ``registry`` (copies too).
+
+        It fires through the same machine when this one does (a machine holds no per-model state),
+        is tracked when this one is (with the changes not yet taken), and has no observers.
+        """
+        twin = World(
+            self.lifecycle,
+            ids,
+            registry,
+            now_ms=self.clock.now_ms,
+            cleanup_interval_ms=self.clock.cleanup_interval_ms,
+            partitions=self.partitions,
+            max_protocol=self.max_protocol,
+        )
+        invocations = twin.invocations
+        for inv_id, inv in self.invocations.items():
+            invocations[inv_id] = inv.copy()
+        twin.clock = self.clock.copy(invocations.get)
+        twin.lock_holders = dict(self.lock_holders)
+        twin.inboxes = {key: deque(queue) for key, queue in self.inboxes.items()}
+        twin.unavailable_partitions = set(self.unavailable_partitions)
+        twin.idempotency = dict(self.idempotency)
+        twin.restarted_as = {inv_id: list(ids_) for inv_id, ids_ in self.restarted_as.items()}
+        if self._machine is not None:
+            twin.use_machine(self._machine)
+        if self.changed is not None:
+            twin.track_changes()
+            assert twin.changed is not None
+            twin.changed.update(self.changed)
+        return twin
+
     # --- firing -------------------------------------------------------------------------------
 
     @property

@@ -8,9 +8,10 @@ exits 1 when an invariant breaks, a restart-as-new answer has no witness within 
 goal is not reached. ``--invariant`` and ``--goal`` name a function ``FUNC(engine)`` of an
 importable module (the current directory included): an invariant returns False or raises
 AssertionError when a state breaks it; a goal returns a true value at the state looked for. Each
-is answered with the shortest calls found, as a program. ``--cases`` writes each restart-as-new
-witness as a conformance case (cases-format.md, plus ``steps``: the calls that reach its world),
-which ``python -m fsm.tools.conformance FILE.jsonl`` replays.
+is answered with the shortest calls found, as a program. ``--cases`` writes a witness of each
+answer of restart-as-new and of the other admin operations as a conformance case
+(cases-format.md, plus ``steps``: the calls that reach its world), which
+``python -m fsm.tools.conformance FILE.jsonl`` replays.
 """
 
 from __future__ import annotations
@@ -67,7 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODULE:FUNC",
         help="find the shortest calls to a state where FUNC(engine) is true; repeatable",
     )
-    parser.add_argument("--cases", metavar="FILE.jsonl", help="write each restart-as-new witness as a conformance case")
+    parser.add_argument(
+        "--cases",
+        metavar="FILE.jsonl",
+        help="write a witness of every answer of restart-as-new and the other admin operations as a conformance case",
+    )
+    parser.add_argument(
+        "--no-reduce",
+        action="store_true",
+        help="visit states that differ only by the order of their invocations separately (slower; same findings)",
+    )
     parser.add_argument("--progress", action="store_true", help="a line per level on stderr even when it is no TTY")
     args = parser.parse_args(argv)
     for flag in ("depth", "invocations", "journal", "deployments"):
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     progress = show if args.progress or sys.stderr.isatty() else None
     try:
-        result = explore(scope, invariants=invariants, goals=goals, progress=progress)
+        result = explore(scope, invariants=invariants, goals=goals, progress=progress, reduce=not args.no_reduce)
     except PredicateError as exc:
         print(f"explore stopped: {exc}", file=sys.stderr)
         return 2
@@ -107,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with open(args.cases, "w", encoding="utf-8") as out:
                 for _, case in sorted(result.cases.items()):
+                    out.write(json.dumps(case) + "\n")
+                for case in sorted(result.admin_cases.values(), key=lambda c: str(c["name"])):
                     out.write(json.dumps(case) + "\n")
         except OSError as exc:
             print(f"cannot write --cases {args.cases}: {exc.strerror or exc}", file=sys.stderr)

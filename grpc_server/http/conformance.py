@@ -130,12 +130,18 @@ class HttpTarget:
     def _invocation(self, invocation_id: str) -> dict[str, Any] | None:
         """The invocation's record in the world format (its lineage index left out: a restart adds to
         the old one's ``restarted_as``, and the record itself must not change)."""
+        record, _ = self._read(invocation_id)
+        return record
+
+    def _read(self, invocation_id: str) -> tuple[dict[str, Any] | None, int]:
+        """The record (or None) and the status of reading it: 404 when it is gone, 503 when its
+        partition cannot be reached."""
         answer = self.ask("GET", f"/model/invocations/{invocation_id}")
         if answer.status != 200:
-            return None
+            return None, answer.status
         record: dict[str, Any] = answer.json()
         record.pop("restarted_as", None)
-        return record
+        return record, 200
 
     def run(self, case: dict[str, Any]) -> Outcome:
         path = request_path(case)
@@ -145,7 +151,7 @@ class HttpTarget:
         target_id = case["request"]["invocation_id"]
         before = self._invocation(target_id)
         answer = self.ask("PATCH", path)
-        after = self._invocation(target_id)
+        after, read = self._read(target_id)
         new_id = None
         new = None
         message = None
@@ -166,6 +172,7 @@ class HttpTarget:
             new,
             before,
             after,
-            status_after=(after or {}).get("status", "free"),
+            # unknown (not compared) when the target's partition cannot be read
+            status_after=after["status"] if after is not None else "free" if read == 404 else None,
             new_invocation_id=new_id,
         )

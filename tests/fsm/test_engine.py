@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import pytest
@@ -615,3 +616,28 @@ def test_a_killed_sleepers_timer_running_out_is_a_change() -> None:
     e.take_changes()
     e.advance(60_000)
     assert e.take_changes() == {inv} and e.pending_sleeps() == {}
+
+
+def test_a_fork_goes_its_own_way_and_hands_out_the_same_ids() -> None:
+    engine = Engine(seed=5)
+    engine.register_service("S")
+    engine.register_service("L", "virtual_object")
+    engine.register_deployment(["S", "L"])
+    inv = engine.call("S", "run")
+    engine.append_command(inv, "Run")
+    held = engine.call("L", "run", "k")
+    queued = engine.call("L", "run", "k")
+    engine.sleep(inv, 1000)
+    fork = engine.fork()
+    before = dump_world(engine)
+    assert dump_world(fork) == before
+    fork.append_command(held, "Run")
+    fork.complete(held)  # the key passes to the queued call in the fork only
+    fork.advance(1000)  # the sleep ends in the fork only
+    fork.set_partition_available(0, False)
+    fork.register_deployment(["S"])
+    assert dump_world(engine) == before
+    assert engine.inboxes[("L", "k")] == deque([queued]) and not fork.inboxes.get(("L", "k"))
+    twin = engine.fork()
+    assert engine.call("S", "run") == twin.call("S", "run")  # the id generator's position is copied
+    assert engine.register_deployment(["S"]) == twin.register_deployment(["S"])

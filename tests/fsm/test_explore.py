@@ -144,8 +144,11 @@ def test_an_engine_factory_is_used_for_every_state() -> None:
         built.append(1)
         return Engine(seed=0, partitions=1, lifecycle=definition, machine=machine)
 
-    result = explore(factory=factory, max_depth=2)
-    assert len(built) > result.expanded  # one engine per replay
+    def one_partition(engine: Engine) -> bool:
+        return engine.partitions == 1
+
+    result = explore(factory=factory, max_depth=2, invariants={"one partition": one_partition})
+    assert built == [1]  # the root; every other state is a fork of an engine it built
     assert result.violations == {} and (4, 503, "PARTITION_UNAVAILABLE") in result.witnesses
     assert "free --invoke--> running" in "".join(f"{a} --{t}--> {b}" for a, t, b in result.transitions)
 
@@ -193,3 +196,59 @@ def test_progress_is_told_each_level_as_it_starts() -> None:
     found = explore(Scope(max_depth=3), progress=lambda depth, states, frontier: told.append((depth, states, frontier)))
     assert [depth for depth, _, _ in told] == [1, 2, 3]
     assert all(states >= frontier > 0 for _, states, frontier in told) and told[-1][1] <= found.states
+
+
+def _findings(result: Exploration) -> dict[str, Any]:
+    """What a search concludes, without how many states it took to get there."""
+    return {
+        "answers": result.answers,
+        "witnesses": {o: len(w.trace) for o, w in result.witnesses.items()},
+        "admin cases": {a: len(c["steps"]) for a, c in result.admin_cases.items()},
+        "violations": {name: len(v.trace) for name, v in result.violations.items()},
+        "rules never fired": result.rules_never_fired,
+        "lifecycle seen": result.lifecycle_seen,
+        "never left": result.lifecycle_never_left,
+        "traps": sorted(label.split(" ")[1] for label, _ in result.traps),
+        "goals": {name: None if t is None else len(t) for name, t in result.goals.items()},
+    }
+
+
+@pytest.mark.parametrize(
+    ("depth", "invocations", "rules"),
+    [
+        (3, 3, lifecycle.RULES),
+        (4, 2, lifecycle.RULES),
+        # a broken rule: both searches find the same violations, after as many calls
+        (3, 3, tuple(r for r in lifecycle.RULES if not (r.trigger == "due" and r.dest == lifecycle.INBOXED))),
+    ],
+)
+def test_the_reduced_search_finds_what_the_full_search_finds(
+    depth: int, invocations: int, rules: tuple[lifecycle.Rule, ...]
+) -> None:
+    definition = None if rules is lifecycle.RULES else lifecycle.Lifecycle(rules)
+    goals = {"something paused": _something_paused}
+    full = explore(lifecycle=definition, max_depth=depth, max_invocations=invocations, reduce=False, goals=goals)
+    reduced = explore(lifecycle=definition, max_depth=depth, max_invocations=invocations, goals=goals)
+    assert reduced.states < full.states  # it does reduce
+    assert _findings(reduced) == _findings(full)
+    assert len(full.answers) > 50 and full.admin_cases
+    assert (definition is None) == (not full.violations)
+
+
+def test_a_trap_is_found_and_followed_through_renamed_states() -> None:
+    # kill, cancel and resume refuse a paused invocation: once paused, it never ends
+    stuck = ("kill", "cancel", "resume")
+    rules = tuple(
+        dataclasses.replace(r, sources=tuple(s for s in r.sources if s != lifecycle.PAUSED))
+        if r.trigger in stuck and lifecycle.PAUSED in r.sources
+        else r
+        for r in lifecycle.RULES
+    )
+    rules = tuple(r for r in rules if r.sources) + tuple(
+        lifecycle.refuse(op, (lifecycle.PAUSED,), lifecycle.ALREADY_COMPLETED) for op in stuck
+    )
+    result = explore(lifecycle=lifecycle.Lifecycle(rules), max_depth=4, max_invocations=2)
+    assert result.traps and all(label.endswith(" paused") for label, _ in result.traps)
+    assert [a.method for a in result.traps[0][1]][-1] == "pause"
+    full = explore(lifecycle=lifecycle.Lifecycle(rules), max_depth=4, max_invocations=2, reduce=False)
+    assert _findings(result) == _findings(full)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from fsm import Engine
+from fsm.model import Invocation
 from fsm.snapshot import dump_invocation
 from fsm.testing import EngineStateMachine
 from tests.budget import budget
@@ -124,3 +125,19 @@ def test_a_failing_user_machine_prints_a_program_that_replays_the_counterexample
     engine = namespace["engine"]
     assert isinstance(engine, Engine)
     assert [inv.state for inv in engine.invocations.values()] == ["paused"]
+
+
+def test_a_fork_that_shares_a_journal_with_its_engine_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Invocation.copy
+
+    def shallow(self: Invocation) -> Invocation:
+        twin = original(self)
+        twin.journal = self.journal  # the planted bug: one list for both engines
+        return twin
+
+    monkeypatch.setattr(Invocation, "copy", shallow)
+    with pytest.raises(AssertionError, match="twin"):
+        run_state_machine_as_test(
+            EngineMachine,
+            settings=settings(max_examples=400, stateful_step_count=30, deadline=None, database=None, derandomize=True),
+        )
