@@ -67,7 +67,7 @@ mutate: setup  ## mutation testing of the core (~6 min): killed, survived, the s
 explore: setup  ## search the state space: a witness of every restart-as-new answer, invariants checked
 	$(PY) -m fsm.tools.explore $(ARGS)
 
-simulate: setup  ## run the seeded workload simulator (ARGS='--invocations 1000000 --seed 1 --trace run.jsonl')
+simulate: setup  ## run the seeded workload simulator (ARGS='--invocations 1000000 --seed 1 --workers 2 --out run/')
 	$(PY) -m fsm.tools.simulate $(ARGS)
 
 diagram: setup  ## print the lifecycle diagram: Mermaid by default (ARGS='--format dot|json' or '--readme')

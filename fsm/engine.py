@@ -87,11 +87,14 @@ class Engine:
         cleanup_interval_ms: int = DEFAULT_CLEANUP_INTERVAL_MS,
         lifecycle: Lifecycle | None = None,
         machine: Machine | None = None,
+        partition_keys: Sequence[int] | None = None,
     ) -> None:
         """``lifecycle`` is the definition to run (default: behaviour.md's). ``machine`` is a Machine from
         ``lifecycle.new_machine()`` to fire through from the start, shared with other engines that are
         given it (their callbacks too): for many short-lived engines observed alike, one Machine
         instead of one each. Without it, an engine builds its own on first access to ``machine``.
+        ``partition_keys`` ``(low, high)`` confines the partition keys of new unkeyed invocations to
+        ``[low, high)``: the engine is one shard of a bigger world (the simulator's shards).
         """
         check_time("now_ms", now_ms)
         check_int("partitions", partitions, 1)
@@ -104,7 +107,19 @@ class Engine:
         self.lifecycle = LIFECYCLE if lifecycle is None else lifecycle
         if machine is not None and not self.lifecycle.built(machine):
             raise invalid_argument("machine", "must come from lifecycle.new_machine() of this engine's lifecycle")
-        self.ids = IdGenerator(seed)
+        keys: tuple[int, int] | None = None
+        if partition_keys is not None:
+            if (
+                isinstance(partition_keys, (str, bytes))
+                or len(partition_keys) != 2
+                or not all(isinstance(k, int) and not isinstance(k, bool) for k in partition_keys)
+                or not 0 <= partition_keys[0] < partition_keys[1] <= 1 << 64
+            ):
+                raise invalid_argument(
+                    "partition_keys", f"must be (low, high) with 0 <= low < high <= 2**64, got {partition_keys!r}"
+                )
+            keys = (partition_keys[0], partition_keys[1])
+        self.ids = IdGenerator(seed, keys)
         self.partitions = partitions
         self.max_protocol = max_protocol
         self.cleanup_interval_ms = cleanup_interval_ms

@@ -77,6 +77,16 @@ def _encode(value: int, width: int) -> str:
     return text[1:] if width & 1 else text
 
 
+def _u64_text(value: int) -> str:
+    """``_encode(value, WIDTH_U64)`` unrolled, for ids drawn in a partition-key range (a hot path)."""
+    value, a = divmod(value, 3844)
+    value, b = divmod(value, 3844)
+    value, c = divmod(value, 3844)
+    value, d = divmod(value, 3844)
+    value, e = divmod(value, 3844)
+    return ALPHABET[value] + _PAIRS[e] + _PAIRS[d] + _PAIRS[c] + _PAIRS[b] + _PAIRS[a]
+
+
 def encode_invocation_id(partition_key: int, uuid: int) -> str:
     """``inv_1`` + base62(partition key) + base62(uuid), both byte-swapped."""
     if not 0 <= partition_key <= U64_MAX or not 0 <= uuid <= U128_MAX:
@@ -218,11 +228,17 @@ class IdGenerator:
     is the simulator's hottest path, and encoding two big integers cost four times as much.
     """
 
-    __slots__ = ("_rng", "_prefixes")
+    __slots__ = ("_rng", "_prefixes", "_keys")
 
-    def __init__(self, seed: int | str | None = 0) -> None:
+    def __init__(self, seed: int | str | None = 0, partition_keys: tuple[int, int] | None = None) -> None:
+        """``partition_keys`` (low, high): new unkeyed ids get partition keys in ``[low, high)`` only
+        (a shard of a bigger world owns a range of partitions); None: any u64."""
         self._rng = random.Random(seed)
         self._prefixes: dict[int, str] = {}  # partition key -> "inv_1" + its 11 characters
+        self._keys: tuple[int, int] | None = None
+        if partition_keys is not None:
+            low, high = partition_keys
+            self._keys = (low, high - low)
 
     def copy(self) -> IdGenerator:
         """A generator at this one's position: both hand out the same ids from here on."""
@@ -230,6 +246,7 @@ class IdGenerator:
         twin._rng = random.Random.__new__(random.Random)  # unseeded: setstate gives it the state
         twin._rng.setstate(self._rng.getstate())
         twin._prefixes = self._prefixes  # a cache of pure values: shared
+        twin._keys = self._keys
         return twin
 
     @property
@@ -264,7 +281,11 @@ class IdGenerator:
         text = raw.translate(_TO_CHAR).decode("ascii")
         uuid = _LEAD_U128[raw[11]] + text[12:]
         if partition_key is None:
-            return "inv_1" + _LEAD_U64[raw[0]] + text[1:11] + uuid
+            if self._keys is None:
+                return "inv_1" + _LEAD_U64[raw[0]] + text[1:11] + uuid
+            low, span = self._keys
+            partition_key = low + int.from_bytes(raw[:8]) % span
+            return "inv_1" + _u64_text(int.from_bytes(partition_key.to_bytes(8, "little"))) + uuid
         prefix = self._prefixes.get(partition_key)
         if prefix is None:
             prefix = encode_invocation_id(partition_key, 0)[:16]

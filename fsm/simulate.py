@@ -21,21 +21,32 @@ unavailable for a while (restarts routed there answer 503, handler steps retry).
 The simulator keeps only what is in flight (a plan per running invocation, a heap of events);
 the engine keeps what Restate would keep (completed invocations until their retention runs out).
 
-``shards=N`` splits the run into N independent worlds (each with 1/N of the calls, of the rate
-and of the keys, so contention per key is unchanged), :func:`merge` adds them up. The result
-depends on the seed and N, never on how many processes run the shards.
+A run is split into ``shards`` worlds by partition-key range, as Restate splits its work among
+partitions: shard ``i`` owns a contiguous run of the ``partitions`` and every invocation whose
+partition key falls there (its unkeyed ids are drawn in its range, its virtual-object keys are
+the keys that hash there). Each shard has its share of the calls and of the rate, its own random
+stream seeded from (seed, shard), and its own outages; deployments come and go on one schedule
+for all. :func:`merge` adds the shards up in shard order. The number of shards is part of the
+workload, so the result never depends on where or how many at a time the shards run.
 
-This module runs one world in memory; the command line (:mod:`fsm.tools.simulate`) adds the
-trace files, the progress bar and the worker processes that run the shards side by side.
+Each shard keeps its event trace itself (time, event, invocation, argument, the invocation's
+state after it) and hashes it as it goes: ``Summary.trace_sha256`` is the hash over the shards'
+hashes in shard order, equal for equal workloads. Every ``sample_every_s`` of virtual time a shard
+samples its counts (states, calls, restart answers) into ``Summary.intervals``.
+
+This module runs one shard in memory; the command line (:mod:`fsm.tools.simulate`) runs them all,
+serially or on Dask, and writes the files and the plot.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import hashlib
 import heapq
 import itertools
 import json
+import marshal
 import math
 import random
 from collections import Counter
@@ -45,6 +56,7 @@ from typing import Any, TextIO
 
 from .engine import DEFAULT_EPOCH_MS, Engine
 from .errors import LifecycleError, Unavailable
+from .ids import key_partition_key
 from .lifecycle import COMPLETED, INBOXED, LIVE_STATES, PAUSED, RUNNING, SCHEDULED
 from .model import SERVICE, VIRTUAL_OBJECT, WORKFLOW, Invocation
 
@@ -55,6 +67,12 @@ U32_MAX = (1 << 32) - 1
 _RUN, _SLEEP, _CALL = 0, 1, 2
 # event kinds; events at the same ms run in the order they were scheduled (a sequence number)
 _ARRIVAL, _START, _STEP, _DELIVER, _RESUME, _RESTART, _DEPLOY, _OUTAGE, _OUTAGE_END = range(9)
+#: The events' names, as the event trace writes them.
+EVENTS = ("arrival", "start", "step", "deliver", "resume", "restart", "deploy", "outage", "outage_end")
+#: Events kept before they are hashed (and written): the trace never grows beyond this.
+_TRACE_CHUNK = 1 << 15
+#: The statuses the interval samples count restart answers by.
+RESTART_STATUSES = (200, 400, 404, 409, 410, 422, 425, 503)
 
 SERVICES: tuple[tuple[str, str], ...] = (("Greeter", SERVICE), ("Counter", VIRTUAL_OBJECT), ("Checkout", WORKFLOW))
 
@@ -98,7 +116,8 @@ KNOBS: dict[str, str] = {
     "retry_ms": "a step refused by an unavailable partition is retried after this",
     "partitions": "partitions of the world",
     "drain": "after the last call, run until nothing is in flight (else stop right there)",
-    "shards": "independent worlds, each with 1/shards of the calls and of the keys (run in parallel)",
+    "shards": "worlds the run is split into by partition-key range (each a run of partitions)",
+    "sample_every_s": "virtual seconds between two samples of the counts (states, calls, restarts)",
 }
 
 
@@ -142,7 +161,8 @@ class Workload:
     retry_ms: float = 1_000.0  # a step refused by an unavailable partition is retried after this
     partitions: int = 24
     drain: bool = False  # after the last call, run until nothing is in flight (else stop right there)
-    shards: int = 1  # independent worlds, each with 1/shards of the calls and of the keys (run in parallel)
+    shards: int = 8  # worlds the run is split into by partition-key range
+    sample_every_s: float = 60.0  # virtual seconds between two samples of the counts
 
     def __post_init__(self) -> None:
         """Refuse a workload that cannot run, naming the knob (rather than a ZeroDivisionError later)."""
@@ -174,6 +194,7 @@ class Workload:
             "shards",
             "cleanup_interval_s",
             "max_deployments",
+            "sample_every_s",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -182,18 +203,41 @@ class Workload:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.service_share + self.object_share > 1.0 or self.sleep + self.call > 1.0:
             raise ValueError("service_share + object_share and sleep + call must each be at most 1")
+        if self.shards > self.partitions:
+            raise ValueError(f"shards must be at most partitions ({self.partitions}): each shard owns partitions")
+
+    def shard_partitions(self, shard: int) -> range:
+        """The partitions ``shard`` owns: a contiguous run, the runs as even as they can be."""
+        return range(-(-shard * self.partitions // self.shards), -(-(shard + 1) * self.partitions // self.shards))
+
+    def shard_keys(self, shard: int) -> tuple[int, int]:
+        """The partition keys ``shard`` owns, ``[low, high)``: those of its partitions."""
+        owned = self.shard_partitions(shard)
+        return (_ceil_div(owned.start << 64, self.partitions), _ceil_div(owned.stop << 64, self.partitions))
+
+    def shard_calls(self, shard: int) -> int:
+        """The calls ``shard`` makes: its partitions' share of ``invocations`` (they add up exactly)."""
+        owned = self.shard_partitions(shard)
+        return self.invocations * owned.stop // self.partitions - self.invocations * owned.start // self.partitions
 
     def engine_settings(self, shard: int = 0) -> dict[str, Any]:
         """How the engine of ``shard`` is built (the trace's header says the same)."""
-        return {
-            "seed": self.seed if self.shards == 1 else f"{self.seed}/{shard}",
+        settings: dict[str, Any] = {
+            "seed": self.seed if self.shards == 1 else f"{self.seed}/{shard}/{self.shards}",
             "partitions": self.partitions,
             "cleanup_interval_ms": self.cleanup_interval_s * 1000,
             "now_ms": DEFAULT_EPOCH_MS,
         }
+        if self.shards > 1:
+            settings["partition_keys"] = list(self.shard_keys(shard))
+        return settings
 
     def engine(self, shard: int = 0) -> Engine:
         return Engine(**self.engine_settings(shard))
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 @dataclass
@@ -208,6 +252,13 @@ class Summary:
     restarts: Counter[tuple[int, str]] = field(default_factory=Counter)
     operations: Counter[str] = field(default_factory=Counter)
     refusals: Counter[tuple[str, int, str]] = field(default_factory=Counter)  # other refused operations
+    #: restart chains: how many new invocations are the n-th restart of an original call
+    chains: Counter[int] = field(default_factory=Counter)
+    #: the event trace's SHA-256 (of one shard; merged: over the shards' hashes in shard order)
+    trace_sha256: str = ""
+    events: int = 0  # events in the trace
+    #: a sample every ``sample_every_s`` of virtual time: t_s, calls, restarted, states, restarts
+    intervals: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -222,6 +273,9 @@ class Summary:
                 {"operation": o, "http_status": s, "reason": r, "count": n}
                 for (o, s, r), n in sorted(self.refusals.items())
             ],
+            "restart_chains": {str(n): c for n, c in sorted(self.chains.items())},
+            "events": self.events,
+            "trace_sha256": self.trace_sha256,
         }
 
     def table(self) -> str:
@@ -332,17 +386,35 @@ class Simulation:
         trace: TraceWriter | None = None,
         progress: Callable[[int, int], None] | None = None,
         shard: int = 0,
+        events: TextIO | None = None,
     ) -> None:
+        """One shard of ``workload``; ``trace`` records every engine call (for :func:`replay`),
+        ``events`` receives the event trace as CSV lines (``t_ms,event,invocation,arg,state``)."""
         if not 0 <= shard < workload.shards:
             raise ValueError(f"shard must be below {workload.shards}")
         self.w = workload
         self.shard = shard
-        self.rng = random.Random(f"fsm.simulate:{workload.seed}" + (f"/{shard}" if workload.shards > 1 else ""))
+        self.rng = random.Random(
+            f"fsm.simulate:{workload.seed}" + (f"/{shard}/{workload.shards}" if workload.shards > 1 else "")
+        )
+        #: deployments come and go on one schedule for every shard (they are the cluster's)
+        self.deploy_rng = random.Random(f"fsm.simulate:{workload.seed}:deployments")
         self.engine = workload.engine(shard)
-        #: this shard's share of the calls, and its keys (key i belongs to shard i % shards)
-        self.calls_here = workload.invocations // workload.shards + (shard < workload.invocations % workload.shards)
-        self.keys_here = len(range(shard, workload.keys, workload.shards))
+        #: this shard's partitions, share of the calls, and virtual-object keys (those that hash here)
+        self.partitions_here = workload.shard_partitions(shard)
+        self.calls_here = workload.shard_calls(shard)
+        low, high = workload.shard_keys(shard)
+        self.keys_here = (
+            [key for key in (f"k{i}" for i in range(workload.keys)) if low <= key_partition_key(key) < high]
+            if workload.shards > 1
+            else [f"k{i}" for i in range(workload.keys)]
+        )
         self.ops: Any = self.engine if trace is None else _Traced(self.engine, trace)
+        self.events_out = events
+        self._trace: list[tuple[int, int, str, int, str]] = []
+        self._hash = hashlib.sha256()
+        self.chain: dict[str, int] = {}  # restarted invocations still tracked: their place in a chain
+        self._sample_ms = int(workload.sample_every_s * 1000)
         self.progress = progress
         self.summary = Summary(workload)
         self._heap: list[tuple[int, int, int, str, int]] = []
@@ -362,8 +434,11 @@ class Simulation:
         self._p_object = w.service_share + w.object_share
         self._p_sleep = w.sleep
         self._p_call = w.sleep + w.call
-        self._arrival_gap_ms = 1000.0 * w.shards / w.rate_per_s
+        share = len(self.partitions_here) / w.partitions
+        self._arrival_gap_ms = 1000.0 / (w.rate_per_s * share)
+        self._outage_gap_ms = w.outage_every_s * 1000 / share
         self._arrivals_at = float(self.engine.now_ms)
+        self._next_sample = self.engine.now_ms + self._sample_ms
 
     # --- events ---
 
@@ -401,14 +476,18 @@ class Simulation:
         else:
             self.arrivals_done = True
         if w.deploy_every_s > 0:
-            self._push(now + self._exp(w.deploy_every_s * 1000), _DEPLOY)
+            self._push(now + self._deploy_gap(), _DEPLOY)
         if w.outage_every_s > 0:
-            self._push(now + self._exp(w.outage_every_s * 1000), _OUTAGE)
+            self._push(now + self._exp(self._outage_gap_ms), _OUTAGE)
         heap = self._heap
         engine = self.engine
+        invocations = engine.invocations
         step = self._step
         pop = heapq.heappop
         drain = w.drain
+        trace = self._trace
+        record = trace.append
+        next_sample = self._next_sample
         while heap:
             if self.arrivals_done and not drain:
                 break
@@ -416,12 +495,14 @@ class Simulation:
             if self.arrivals_done and (kind == _DEPLOY or kind == _OUTAGE):
                 continue  # the world stops changing once the last call is made
             if t > now:
+                if t >= next_sample:
+                    next_sample = self._sample(t)
                 ops.advance_to(t)
                 now = t
             if kind == _STEP:
                 step(inv, t)
             elif kind == _ARRIVAL:
-                self._arrival(t)
+                inv = self._arrival(t)  # the trace names the invocation the call created
             elif kind == _DELIVER:
                 self._deliver(inv, arg, t)
             elif kind == _START:
@@ -436,27 +517,84 @@ class Simulation:
                 self._outage(t)
             elif kind == _OUTAGE_END:
                 self._outage_end(arg)
+            if inv:
+                found = invocations.get(inv)
+                record((t, kind, inv, arg, found.state if found is not None else "free"))
+            else:
+                record((t, kind, inv, arg, ""))
+            if len(trace) >= _TRACE_CHUNK:
+                self._flush()
+        self._flush()
         s = self.summary
         s.virtual_ms = engine.now_ms - DEFAULT_EPOCH_MS
-        counts = Counter(inv.state for inv in engine.invocations.values())
-        s.states = {state: counts.get(state, 0) for state in LIVE_STATES}
-        s.states["free"] = s.calls + s.restarted - len(engine.invocations)
+        s.states = self._states()
+        s.trace_sha256 = self._hash.hexdigest()
+        self._sample(engine.now_ms + self._sample_ms, final=True)
         if self.progress is not None:
             self.progress(self.calls_here, self.calls_here)
         return s
 
-    def _arrival(self, t: int) -> None:
+    # --- what a run leaves: the event trace, its hash, the samples ---
+
+    def _flush(self) -> None:
+        """Hash the events kept so far (and write them), then forget them."""
+        trace = self._trace
+        if not trace:
+            return
+        self.summary.events += len(trace)
+        self._hash.update(marshal.dumps(trace, 2))  # version 2: no references, the same bytes for equal events
+        if self.events_out is not None:
+            names = EVENTS
+            self.events_out.write(
+                "".join(f"{t},{names[kind]},{inv},{arg},{state}\n" for t, kind, inv, arg, state in trace)
+            )
+        trace.clear()
+
+    def _states(self) -> dict[str, int]:
+        s = self.summary
+        counts = Counter(inv.state for inv in self.engine.invocations.values())
+        states = {state: counts.get(state, 0) for state in LIVE_STATES}
+        states["free"] = s.calls + s.restarted - len(self.engine.invocations)
+        return states
+
+    def _sample(self, t: int, final: bool = False) -> int:
+        """Sample the counts at every sample time up to ``t`` (the world as it stands: nothing has
+        happened since the last event); returns the next sample time."""
+        s = self.summary
+        states = self._states()
+        restarts = {status: 0 for status in RESTART_STATUSES}
+        for (status, _), n in s.restarts.items():
+            restarts[status] = restarts.get(status, 0) + n
+        while self._next_sample <= t:
+            s.intervals.append(
+                {
+                    "t_s": (self._next_sample - DEFAULT_EPOCH_MS) / 1000,
+                    "calls": s.calls,
+                    "restarted": s.restarted,
+                    "states": dict(states),
+                    "restarts": dict(restarts),
+                }
+            )
+            self._next_sample += self._sample_ms
+            if final:
+                break
+        return self._next_sample
+
+    def _arrival(self, t: int) -> str:
         w = self.w
         random = self._random
         s = self.summary
         s.calls += 1
         u = random()
         delay = int(self._exp(w.delay_ms)) + 1 if random() < w.delayed else 0
+        inv: str
         if u < w.service_share:
+            inv = self.ops.call("Greeter", "greet", delay_ms=delay) if delay else self.ops.call("Greeter", "greet")
+        elif not self.keys_here:  # no key hashes into this shard's partitions: a plain call instead
             inv = self.ops.call("Greeter", "greet", delay_ms=delay) if delay else self.ops.call("Greeter", "greet")
         else:
             name = "Counter" if u < self._p_object else "Checkout"
-            key = f"k{self.shard + w.shards * int(random() * self.keys_here)}"
+            key = self.keys_here[int(random() * len(self.keys_here))]
             inv = self.ops.call(name, "run", key, delay_ms=delay) if delay else self.ops.call(name, "run", key)
         self._begin(inv, t)
         if random() < w.restart_live:
@@ -472,6 +610,7 @@ class Simulation:
                 self.progress(s.calls, self.calls_here)
         else:
             self.arrivals_done = True
+        return inv
 
     def _plan(self) -> list[int]:
         """A handler: its steps, popped from the end."""
@@ -661,28 +800,36 @@ class Simulation:
             return
         self.summary.restarts[(200, "OK")] += 1
         self.summary.restarted += 1
+        place = self.chain.pop(inv_id, 0) + 1  # the old one is not restarted twice by the simulator
+        self.chain[result.new_invocation_id] = place
+        self.summary.chains[place] += 1
         self._begin(result.new_invocation_id, t)
 
     def _deploy(self, t: int) -> None:
         """A new deployment becomes the latest; the oldest is removed when there are too many."""
         w = self.w
-        protocol = (5, 5) if self.rng.random() < w.incompatible_deploy else (5, 7)
+        protocol = (5, 5) if self.deploy_rng.random() < w.incompatible_deploy else (5, 7)
         self.deployments.append(self.ops.register_deployment(self.service_names, protocol))
         self.summary.operations["register_deployment"] += 1
         if len(self.engine.deployments) > w.max_deployments:
             self.ops.remove_deployment(next(iter(self.engine.deployments)))
             self.summary.operations["remove_deployment"] += 1
-        self._push(t + self._exp(w.deploy_every_s * 1000), _DEPLOY)
+        self._push(t + self._deploy_gap(), _DEPLOY)
+
+    def _deploy_gap(self) -> float:
+        """The wait for the next deployment, from the schedule every shard shares."""
+        return -self.w.deploy_every_s * 1000 * math.log(1.0 - self.deploy_rng.random())
 
     def _outage(self, t: int) -> None:
         w = self.w
-        partition = int(self.rng.random() * w.partitions)
+        owned = self.partitions_here
+        partition = owned.start + int(self.rng.random() * len(owned))
         if self.outages[partition] == 0:
             self.ops.set_partition_available(partition, False)
             self.summary.operations["partition_unavailable"] += 1
         self.outages[partition] += 1
         self._push(t + self._exp(w.outage_ms), _OUTAGE_END, "", partition)
-        self._push(t + self._exp(w.outage_every_s * 1000), _OUTAGE)
+        self._push(t + self._exp(self._outage_gap_ms), _OUTAGE)
 
     def _outage_end(self, partition: int) -> None:
         self.outages[partition] -= 1
@@ -696,20 +843,26 @@ def simulate(
     trace: TraceWriter | None = None,
     progress: Callable[[int, int], None] | None = None,
     shard: int = 0,
+    events: TextIO | None = None,
     **knobs: Any,
 ) -> tuple[Summary, Engine]:
-    """Run one world (one shard of ``workload``); returns its summary and its engine in the end state."""
+    """Run one shard of ``workload``; returns its summary and its engine in the end state."""
     if workload is None:
         workload = Workload(**knobs)
     elif knobs:
         workload = dataclasses.replace(workload, **knobs)
-    sim = Simulation(workload, trace=trace, progress=progress, shard=shard)
+    sim = Simulation(workload, trace=trace, progress=progress, shard=shard, events=events)
     return sim.run(), sim.engine
 
 
 def merge(workload: Workload, summaries: Sequence[Summary]) -> Summary:
-    """The summary of all shards: counts added, virtual time the longest."""
+    """The summary of all shards, given in shard order: counts added, virtual time the longest,
+    the trace hash over the shards' hashes, samples added up time by time (a shard that ended
+    earlier counts as it ended)."""
+    if len(summaries) != workload.shards:
+        raise ValueError(f"merge needs the {workload.shards} shards' summaries, got {len(summaries)}")
     total = Summary(workload)
+    hashes = hashlib.sha256()
     for part in summaries:
         total.calls += part.calls
         total.restarted += part.restarted
@@ -719,7 +872,31 @@ def merge(workload: Workload, summaries: Sequence[Summary]) -> Summary:
         total.restarts.update(part.restarts)
         total.operations.update(part.operations)
         total.refusals.update(part.refusals)
+        total.chains.update(part.chains)
+        total.events += part.events
+        hashes.update(bytes.fromhex(part.trace_sha256))
+    total.trace_sha256 = hashes.hexdigest() if len(summaries) > 1 else summaries[0].trace_sha256
+    longest = max(len(part.intervals) for part in summaries)
+    for i in range(longest):
+        rows = [part.intervals[min(i, len(part.intervals) - 1)] for part in summaries if part.intervals]
+        total.intervals.append(
+            {
+                "t_s": (i + 1) * workload.sample_every_s,  # every shard samples at the same times
+                "calls": sum(row["calls"] for row in rows),
+                "restarted": sum(row["restarted"] for row in rows),
+                "states": _add(row["states"] for row in rows),
+                "restarts": _add(row["restarts"] for row in rows),
+            }
+        )
     return total
+
+
+def _add(counts: Iterable[dict[Any, int]]) -> dict[Any, int]:
+    out: dict[Any, int] = {}
+    for one in counts:
+        for k, n in one.items():
+            out[k] = out.get(k, 0) + n
+    return out
 
 
 _undescribed = {f.name for f in dataclasses.fields(Workload)} ^ set(KNOBS)

@@ -198,7 +198,7 @@ def test_the_tools_import_nothing_above_them(path: Path) -> None:
 
 
 #: Modules of fsm/tools the tools share, with no command line of their own.
-TOOL_HELPERS = {"parser.py"}
+TOOL_HELPERS = {"parser.py", "plots.py"}
 
 
 def test_every_tool_has_a_main_and_is_listed() -> None:

@@ -641,3 +641,9 @@ def test_a_fork_goes_its_own_way_and_hands_out_the_same_ids() -> None:
     twin = engine.fork()
     assert engine.call("S", "run") == twin.call("S", "run")  # the id generator's position is copied
     assert engine.register_deployment(["S"]) == twin.register_deployment(["S"])
+
+
+@pytest.mark.parametrize("keys", [(5, 5), (0, (1 << 64) + 1), (-1, 3), (1, 2, 3), "ab", (1.0, 2)])
+def test_partition_keys_must_be_a_range_of_u64(keys: object) -> None:
+    with pytest.raises(InvalidArgument, match="partition_keys"):
+        Engine(partition_keys=keys)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from fsm.ids import (
     encode_invocation_id,
     parse_deployment_id,
     parse_invocation_id,
+    partition_key_of,
 )
 
 RECORDED = "inv_1drCQQYKZl9p7MIOJSFmvUm5T2w3LPR8e9"
@@ -196,3 +197,14 @@ def test_well_formed_invocation_ids_take_the_fast_path(monkeypatch: pytest.Monke
     monkeypatch.setattr(ids, "_parse_invocation_id_by_cursor", no_cursor)
     for partition_key, uuid in ((0, 0), (U64_MAX, 1), (1, U128_MAX), (12_345, 678_910)):
         assert parse_invocation_id(encode_invocation_id(partition_key, uuid)) == (partition_key, uuid)
+
+
+def test_a_generator_confined_to_a_partition_key_range_draws_only_there() -> None:
+    low, high = 5 << 60, (5 << 60) + (1 << 40)
+    confined = IdGenerator(7, (low, high))
+    drawn = [partition_key_of(confined.invocation_id(0)) for _ in range(2000)]
+    assert all(low <= pk < high for pk in drawn) and len(set(drawn)) == len(drawn)
+    assert min(drawn) < low + (1 << 38) and max(drawn) > high - (1 << 38)  # the whole range, not a corner
+    twin = confined.copy()
+    assert twin.invocation_id(0) == confined.invocation_id(0)
+    assert partition_key_of(IdGenerator(7, (low, high)).invocation_id(0, partition_key=3)) == 3  # keyed: as asked

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
 import pytest
 
+from fsm.ids import partition_key_of
 from fsm.simulate import ReplayError, TraceWriter, Workload, merge, replay, simulate
 from fsm.snapshot import dump_world
 
@@ -15,6 +17,7 @@ from fsm.snapshot import dump_world
 BUSY = Workload(
     invocations=600,
     seed=3,
+    shards=1,  # one world: the tests below read its engine
     rate_per_s=20.0,
     keys=5,
     fail=0.2,
@@ -118,15 +121,36 @@ def test_a_workload_that_cannot_run_is_refused_by_name() -> None:
         Workload(shards=0)
 
 
-def test_shards_split_the_calls_and_the_keys_and_merge_back() -> None:
-    sharded = Workload(invocations=400, seed=2, shards=2, restart=0.2, keys=10)
-    parts = [simulate(sharded, shard=k) for k in range(2)]
+def test_shards_split_the_run_by_partition_key_range_and_merge_back() -> None:
+    sharded = Workload(invocations=400, seed=2, shards=3, partitions=6, restart=0.2, keys=30, sample_every_s=0.5)
+    parts = [simulate(sharded, shard=k) for k in range(3)]
     total = merge(sharded, [summary for summary, _ in parts])
-    assert total.calls == 400 and [summary.calls for summary, _ in parts] == [200, 200]
+    assert total.calls == 400 and [summary.calls for summary, _ in parts] == [133, 133, 134]
     assert sum(total.states.values()) == total.calls + total.restarted
     assert total.virtual_ms == max(summary.virtual_ms for summary, _ in parts)
     for k, (_, engine) in enumerate(parts):
-        keys = {inv.key for inv in engine.invocations.values() if inv.key is not None}
-        assert all(int(key[1:]) % 2 == k for key in keys)  # key i belongs to shard i % 2
-    with pytest.raises(ValueError, match="shard must be below 2"):
-        simulate(sharded, shard=2)
+        low, high = sharded.shard_keys(k)
+        assert sharded.shard_partitions(k) == range(2 * k, 2 * k + 2)
+        assert all(low <= partition_key_of(i) < high for i in engine.invocations)  # keyed or not
+        assert {engine.partition_of(partition_key_of(i)) for i in engine.invocations} <= set(range(2 * k, 2 * k + 2))
+        assert any(inv.key is not None for inv in engine.invocations.values())
+    assert sharded.shard_keys(0)[0] == 0 and sharded.shard_keys(2)[1] == 1 << 64
+    with pytest.raises(ValueError, match="shard must be below 3"):
+        simulate(sharded, shard=3)
+    with pytest.raises(ValueError, match="shards must be at most partitions"):
+        Workload(shards=25)
+
+
+def test_the_trace_hash_and_the_samples_follow_the_workload() -> None:
+    workload = Workload(invocations=300, seed=4, restart=0.3, shards=2, sample_every_s=0.2)
+    first = merge(workload, [simulate(workload, shard=k)[0] for k in range(2)])
+    again = merge(workload, [simulate(workload, shard=k)[0] for k in range(2)])
+    other = dataclasses.replace(workload, seed=5)
+    assert first.trace_sha256 == again.trace_sha256 and len(first.trace_sha256) == 64
+    assert merge(other, [simulate(other, shard=k)[0] for k in range(2)]).trace_sha256 != first.trace_sha256
+    assert first.events > 300 and first.chains[1] == first.restarted - sum(n for p, n in first.chains.items() if p > 1)
+    rows = first.intervals
+    assert [row["t_s"] for row in rows] == [0.2 * (i + 1) for i in range(len(rows))]
+    assert rows[-1]["calls"] == 300 and sum(rows[-1]["states"].values()) == 300 + first.restarted
+    assert all(a["calls"] <= b["calls"] for a, b in zip(rows, rows[1:], strict=False))
+    assert rows[-1]["restarts"][200] == first.restarts[(200, "OK")]

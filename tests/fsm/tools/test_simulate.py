@@ -1,4 +1,4 @@
-"""The simulator's command line: trace files and their replay, the progress bar, shards in processes."""
+"""The simulator's command line: trace files and their replay, progress, shards here or on Dask, --out."""
 
 from __future__ import annotations
 
@@ -12,29 +12,33 @@ import pytest
 
 from fsm.simulate import KNOBS, TraceWriter, Workload, merge, simulate
 from fsm.snapshot import dump_world
-from fsm.tools.simulate import ProgressBar, main, replay_file, shard_trace_path, simulate_all
+from fsm.tools.simulate import Progress, main, replay_file, run_on_dask, run_serial, shard_trace_path
 
 WAIT_S = 120  # an upper bound for the child to answer, never a measured timing
 
 
 def test_a_trace_file_replays_to_the_same_end_state(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
-    workload = Workload(invocations=200, seed=4, restart=0.3)
+    workload = Workload(invocations=200, seed=4, restart=0.3, shards=1)
     with path.open("w", encoding="utf-8") as out:
         _, engine = simulate(workload, trace=TraceWriter(out, workload.engine_settings()))
     assert dump_world(replay_file(path)) == dump_world(engine)
 
 
-def test_progress_bar() -> None:
+def test_progress_counts_the_calls_of_every_shard() -> None:
     stream = io.StringIO()
-    simulate(Workload(invocations=40, seed=3), progress=ProgressBar(stream))
-    assert stream.getvalue().endswith("100.0% 40/40 calls, " + stream.getvalue().rsplit(", ", 1)[1])
-    assert stream.getvalue().startswith("\r[") and stream.getvalue().endswith(" s\n")
+    run_serial(Workload(invocations=40, seed=3, shards=4), progress=Progress(stream, 40))
+    lines = stream.getvalue().split("\r")[1:]
+    assert [line.split(" calls")[0].split()[-1] for line in lines] == ["10/40", "20/40", "30/40", "40/40"]
+    assert lines[-1].startswith("100.0% 40/40 calls, ") and lines[-1].endswith(" s\n")
 
 
 def test_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     trace = tmp_path / "t.jsonl"
-    assert main(["--invocations", "200", "--seed", "5", "--set", "restart=0.3", "--trace", str(trace)]) == 0
+    assert (
+        main(["--invocations", "200", "--seed", "5", "--shards", "1", "--set", "restart=0.3", "--trace", str(trace)])
+        == 0
+    )
     captured = capsys.readouterr()
     assert captured.out.startswith("200 calls and ") and "simulated in" in captured.err
     assert main(["--replay", str(trace)]) == 0
@@ -49,15 +53,52 @@ def test_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
         main(["--set", "shards=0"])
 
 
-def test_shards_do_not_depend_on_the_number_of_jobs(tmp_path: Path) -> None:
-    sharded = Workload(invocations=400, seed=2, shards=2, restart=0.2, keys=10)
-    alone = simulate_all(sharded, jobs=1)
-    assert simulate_all(sharded, jobs=2, trace_path=tmp_path / "run.jsonl").to_json() == alone.to_json()
-    parts = [simulate(sharded, shard=k) for k in range(2)]
+def test_shards_run_on_dask_give_the_serial_result(tmp_path: Path) -> None:
+    sharded = Workload(invocations=400, seed=2, shards=3, restart=0.2, keys=10)
+    alone = run_serial(sharded)
+    on_dask = run_on_dask(sharded, workers=2, trace_path=str(tmp_path / "run.jsonl"))
+    assert on_dask.to_json() == alone.to_json() and on_dask.intervals == alone.intervals
+    parts = [simulate(sharded, shard=k) for k in range(3)]
     assert merge(sharded, [summary for summary, _ in parts]).to_json() == alone.to_json()
-    for k, (_, engine) in enumerate(parts):  # each shard's trace replays to that shard's world
-        assert dump_world(replay_file(shard_trace_path(tmp_path / "run.jsonl", k, 2))) == dump_world(engine)
+    for k, (_, engine) in enumerate(parts):  # each shard's trace (written by a worker) replays to its world
+        assert dump_world(replay_file(shard_trace_path(tmp_path / "run.jsonl", k, 3))) == dump_world(engine)
     assert shard_trace_path("run.jsonl", 0, 1) == Path("run.jsonl")
+
+
+def test_the_same_trace_hash_serially_and_on_two_workers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--invocations", "3000", "--seed", "7", "--json"]) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main(["--invocations", "3000", "--seed", "7", "--json", "--workers", "2"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["trace_sha256"] == serial["trace_sha256"] and "on 2 Dask workers" in captured.err
+    assert main(["--invocations", "3000", "--seed", "8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trace_sha256"] != serial["trace_sha256"]
+
+
+def test_out_writes_the_events_the_samples_the_summary_and_a_plot(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert (
+        main(["--invocations", "400", "--shards", "2", "--set", "sample_every_s=0.5", "--out", str(out), "--json"]) == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    events = [(out / f"events.shard{k}.csv").read_text().splitlines() for k in range(2)]
+    assert all(lines[0] == "t_ms,event,invocation,arg,state" for lines in events)
+    assert sum(len(lines) - 1 for lines in events) == summary["events"]
+    assert any(",arrival,inv_1" in line for line in events[0])
+    samples = (out / "intervals.csv").read_text().splitlines()
+    assert samples[0].startswith("t_s,calls,restarted,scheduled,") and samples[-1].split(",")[1] == "400"
+    assert (out / "simulation.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "simulation.svg").read_text().startswith("<?xml")
+
+
+def test_an_unreachable_scheduler_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--invocations", "10", "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("simulate: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within ")
+    assert "\n" not in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["--workers", "0"])
+    assert "--workers must be at least 1" in capsys.readouterr().err
 
 
 def test_runs_as_a_module() -> None:
