@@ -8,8 +8,8 @@ PORT   ?= 50051
 HTTP_PORT ?= 9070
 EXAMPLES ?= ../shared/spec/examples.jsonl
 
-.PHONY: setup run test test-long bench fuzz crash-test lint mutate explore simulate diagram conformance conformance-grpc \
-        conformance-record codegen clean
+.PHONY: setup run test test-long bench fuzz crash-test lint mutate explore simulate diagram pictures conformance \
+        conformance-grpc conformance-record codegen clean
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -72,6 +72,19 @@ simulate: setup  ## run the seeded workload simulator (ARGS='--invocations 10000
 
 diagram: setup  ## print the lifecycle diagram: Mermaid by default (ARGS='--format dot|json' or '--readme')
 	$(PY) -m fsm.tools.diagram $(ARGS)
+
+# The README's pictures, from the current code: graphviz renders the lifecycle (installed from Debian
+# when we are root), matplotlib draws the admin table and a simulation's plot.
+pictures: setup  ## docs/lifecycle.svg, docs/admin.svg and docs/simulation.svg, generated from the current code
+	@command -v dot >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q graphviz >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q graphviz >/dev/null 2>&1; }; }; } || \
+	  { echo "graphviz's dot is needed for docs/lifecycle.svg: apt-get install graphviz"; exit 2; }
+	$(PY) -m fsm.tools.diagram --svg docs >/dev/null
+	rm -f docs/admin.png
+	$(PY) -m fsm.tools.simulate --invocations 100000 --seed 7 --set drain=true --set sample_every_s=30 \
+	  --out build/pictures-run >/dev/null
+	cp build/pictures-run/simulation.svg docs/simulation.svg
 
 # conformance alone has a default, the shared examples; ARGS replaces the whole argument list, files
 # included: make conformance ARGS='--skip-http a.jsonl b.jsonl'.

@@ -4,8 +4,8 @@
 
 Why generated: a hand-drawn diagram drifts from the rules; this one is read from
 ``fsm.lifecycle.MACHINE``, the definition every engine's machine and fast path are built from,
-so a test can compare the README's copy with it. No graphviz is needed: Mermaid and DOT are
-written as plain text, JSON is the table itself.
+so a test can compare the README's copy with it. No graphviz is needed here: Mermaid and DOT are
+written as plain text, JSON is the table itself (``make pictures`` renders the DOT as SVG).
 
 Guards are labels. Rows of one trigger and state are tried in order (the first whose guards hold
 wins), so a later row is labelled ``[else]`` or ``[else if guard]``. Edges between the same two
@@ -102,19 +102,48 @@ def _marked(state: str) -> str:
 
 
 def dot(machine: Machine = MACHINE) -> str:
-    """Graphviz DOT text (render it with ``dot -Tsvg`` if you have graphviz; nothing here needs it)."""
+    """Graphviz DOT text, laid out to read at a page's width (``dot -Tsvg``; ``make pictures`` runs it).
+
+    Top to bottom; ``free`` is drawn as a start point and an end point (the absence of an
+    invocation, as in the Mermaid view); each label's alternatives go on lines of their own;
+    internal transitions (a state to itself) are listed inside their state's box, under a rule,
+    instead of as loops.
+    """
     lines = [
         "digraph lifecycle {",
-        "    rankdir=LR;",
-        '    node [shape=box, style=rounded, fontname="Helvetica"];',
-        '    edge [fontname="Helvetica", fontsize=10];',
-        f"    {FREE} [shape=doublecircle];",
+        "    rankdir=TB; nodesep=0.5; ranksep=0.45;",
+        '    node [shape=box, style="rounded,filled", fillcolor="#eef4fb", color="#4a74a8", fontname="Helvetica"];',
+        '    edge [fontname="Helvetica", fontsize=9, color="#555555"];',
+        '    start [shape=circle, label="", width=0.18, style=filled, fillcolor=black];',
+        '    end [shape=doublecircle, label="", width=0.12, style=filled, fillcolor=black];',
     ]
-    lines += [
-        f"    {json.dumps(src)} -> {json.dumps(dst)} [label={json.dumps(label)}];" for src, dst, label in edges(machine)
-    ]
+    loops: dict[str, list[str]] = {}
+    for src, dst, label in edges(machine):
+        if src == dst:
+            loops.setdefault(src, []).extend(label.split(" | "))
+    for state in STATES:
+        if state == FREE:
+            continue
+        inside = loops.get(state)
+        if inside:
+            kept = "<BR/>".join(_html(text) for text in inside)
+            lines.append(
+                f'    "{state}" [label=<<B>{state}</B><BR/><FONT POINT-SIZE="9">─ kept by ─<BR/>{kept}</FONT>>];'
+            )
+        else:
+            lines.append(f'    "{state}" [label=<<B>{state}</B>>];')
+    for src, dst, label in edges(machine):
+        if src == dst:
+            continue
+        head = "start" if src == FREE else json.dumps(src)
+        tail = "end" if dst == FREE else json.dumps(dst)
+        lines.append(f"    {head} -> {tail} [label={json.dumps(chr(10).join(label.split(' | ')))}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def table(machine: Machine = MACHINE) -> dict[str, Any]:
@@ -156,6 +185,20 @@ def table(machine: Machine = MACHINE) -> dict[str, Any]:
     }
 
 
+def admin_cells() -> dict[tuple[str, str], tuple[bool, str]]:
+    """(operation, state) -> (accepted?, ``202 → running`` or ``409 NOT_COMPLETED``), from the definition."""
+    cells: dict[tuple[str, str], tuple[bool, str]] = {}
+    for operation in OPERATIONS:
+        for state in LIVE_STATES:
+            outcome = LIFECYCLE.outcome(operation, state)
+            if isinstance(outcome, Accept):
+                dests = sorted({row[3] or state for row in LIFECYCLE.table.get((state, outcome.trigger), ())})
+                cells[(operation, state)] = (True, f"{outcome.status} → {' or '.join(dests)}")
+            else:
+                cells[(operation, state)] = (False, f"{outcome.status} {outcome.reason}")
+    return cells
+
+
 def admin_markdown() -> str:
     """Every admin operation in every state, from the definition: ``202 → running`` (its status and
     where it leads) or ``409 NOT_COMPLETED`` (a refusal, nothing moves)."""
@@ -163,16 +206,14 @@ def admin_markdown() -> str:
         "| operation | " + " | ".join(LIVE_STATES) + " |",
         "|---|" + "---|" * len(LIVE_STATES),
     ]
+    cells = admin_cells()
     for operation in OPERATIONS:
-        cells = []
+        row = []
         for state in LIVE_STATES:
-            outcome = LIFECYCLE.outcome(operation, state)
-            if isinstance(outcome, Accept):
-                dests = sorted({row[3] or state for row in LIFECYCLE.table.get((state, outcome.trigger), ())})
-                cells.append(f"{outcome.status} → {' or '.join(dests)}")
-            else:
-                cells.append(f"{outcome.status} `{outcome.reason}`")
-        lines.append(f"| {operation.replace('_', '-')} | " + " | ".join(cells) + " |")
+            accepted, text = cells[(operation, state)]
+            status, _, reason = text.partition(" ")
+            row.append(text if accepted else f"{status} `{reason}`")
+        lines.append(f"| {operation.replace('_', '-')} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,8 @@
-"""The README's embedding example runs as written, prints what the README shows, and is typed."""
+"""The README's examples run as written and print what the README shows; its pictures are current."""
 
 from __future__ import annotations
 
+import html
 import http.client
 import os
 import re
@@ -10,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fsm import diagram
+from fsm.simulate import Workload, merge, simulate
 from grpc_server.server import start
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,3 +154,21 @@ def test_the_cli_session_prints_what_the_readme_shows_after_the_http_tour() -> N
             assert DURATION.sub("Query took …", tidy) == DURATION.sub("Query took …", shown), command
     finally:
         server.stop(0)
+
+
+def test_the_pictures_are_drawn_from_the_current_code() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for picture in ("docs/lifecycle.svg", "docs/admin.svg", "docs/simulation.svg"):
+        assert f"]({picture})" in readme, picture
+    lifecycle = (ROOT / "docs/lifecycle.svg").read_text(encoding="utf-8")
+    for _source, _dest, label in diagram.edges():
+        for part in label.split(" | "):
+            assert html.escape(part, quote=False) in lifecycle, f"docs/lifecycle.svg lacks {part!r}: make pictures"
+    admin = (ROOT / "docs/admin.svg").read_text(encoding="utf-8")
+    for _accepted, text in diagram.admin_cells().values():
+        assert html.escape(text, quote=False) in admin, f"docs/admin.svg lacks {text!r}: make pictures"
+    # the run make pictures draws: its trace hash is in the picture's title
+    workload = Workload(invocations=100_000, seed=7, drain=True, sample_every_s=30)
+    summary = merge(workload, [simulate(workload, shard=k)[0] for k in range(workload.shards)])
+    simulation = (ROOT / "docs/simulation.svg").read_text(encoding="utf-8")
+    assert f"trace {summary.trace_sha256[:12]}" in simulation, "docs/simulation.svg is from other code: make pictures"

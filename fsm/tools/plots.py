@@ -1,4 +1,5 @@
-"""Pictures the command lines draw with matplotlib (the ``sim`` extra): a simulation's plot.
+"""Pictures the command lines draw with matplotlib (the ``sim`` extra): a simulation's plot and
+the admin operations' table.
 
 Drawn on a bare :class:`matplotlib.figure.Figure` (no pyplot, no display); SVG output carries no
 date and a fixed id salt, so the same input gives the same file.
@@ -9,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fsm.diagram import admin_cells
+from fsm.lifecycle import LIVE_STATES, OPERATIONS
 from fsm.simulate import Summary
 
 #: The SVG output is byte-stable (the same input, the same file): fixed ids, no date.
@@ -86,4 +89,28 @@ def plot_simulation(summary: Summary, stem: Path) -> list[Path]:
     return _save(figure, stem)
 
 
-__all__ = ["plot_simulation"]
+def plot_admin(stem: Path) -> list[Path]:
+    """Which admin operation each state allows (green: its status and where it leads) or refuses
+    (red: its status and reason), from the definition; ``stem``.png/.svg."""
+    cells = admin_cells()
+    figure = _figure(11, 3.2)
+    ax = figure.subplots()
+    ax.set_axis_off()
+    text = [[cells[(op, state)][1] for state in LIVE_STATES] for op in OPERATIONS]
+    colours = [["#d9f0d3" if cells[(op, state)][0] else "#fde0dd" for state in LIVE_STATES] for op in OPERATIONS]
+    grid = ax.table(
+        cellText=text,
+        cellColours=colours,
+        rowLabels=[op.replace("_", "-") for op in OPERATIONS],
+        colLabels=list(LIVE_STATES),
+        loc="center",
+        cellLoc="center",
+    )
+    grid.auto_set_font_size(False)
+    grid.set_fontsize(8)
+    grid.scale(1, 1.5)
+    ax.set_title("admin operations by state: accepted (status → state) or refused (status, reason)", fontsize=10)
+    return _save(figure, stem)
+
+
+__all__ = ["plot_admin", "plot_simulation"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,19 @@ def test_runs_as_a_module() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("digraph lifecycle {")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed (make pictures installs it)")
+def test_svg_writes_the_lifecycle_and_the_admin_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--svg", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / n) for n in ("lifecycle.svg", "admin.png", "admin.svg")]
+    assert "<svg" in (tmp_path / "lifecycle.svg").read_text() and "completed" in (tmp_path / "admin.svg").read_text()
+
+
+def test_svg_without_graphviz_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["--svg", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("diagram: graphviz's dot is not installed") and err.count("\n") == 1
