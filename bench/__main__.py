@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import grpc_bench, holding, hotpath, http_bench, report, restate, sql_bench
+from . import grpc_bench, holding, hotpath, http_bench, report, restate, scale, sql_bench
 from .common import JSON, RESULTS, ROOT, machine, run_child, stop
 
 SECTIONS = (
@@ -35,6 +35,8 @@ SECTIONS = (
     "sql",
     "holding",
     "big-world",
+    "sim-dask",
+    "explore",
     "restate",
 )
 
@@ -58,10 +60,14 @@ class Sizes:
     sql_invocations: int
     big_world: int
     big_world_calls: int
+    dask_invocations: int
+    explore_depth: int
 
 
-FULL = Sizes(1_000_000, 1_000_000, 2, 7, 0.25, 3, 2.5, 50, 1_000, 5, 3, 200, 200, 10_000, 100_000, 1_000_000, 500)
-QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10, 20, 100, 2_000, 2_000, 20)
+FULL = Sizes(
+    1_000_000, 1_000_000, 2, 7, 0.25, 3, 2.5, 50, 1_000, 5, 3, 200, 200, 10_000, 100_000, 1_000_000, 500, 10_000_000, 7
+)
+QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10, 20, 100, 2_000, 2_000, 20, 20_000, 3)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -100,6 +106,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         sql_invocations=base.sql_invocations,
         big_world=base.big_world,
         big_world_calls=base.big_world_calls,
+        dask_invocations=10 * n if n else base.dask_invocations,
+        explore_depth=base.explore_depth,
     )
 
 
@@ -178,7 +186,7 @@ def run(args: argparse.Namespace) -> JSON:
         if section("memory", f"memory: {sizes.memory_invocations:,} invocations under tracemalloc (in the background)"):
             memory = beside.submit(run_child, "bench.memory", ["--invocations", str(sizes.memory_invocations)], 900)
         if section("fsm-simulate", f"python -m fsm.tools.simulate --invocations {sizes.invocations:,} --seed 1"):
-            other = fsm_simulate(sizes.invocations, timeout_s=300)
+            other = fsm_simulate(sizes.invocations, timeout_s=900)
             if memory is not None and "seconds" in other:
                 other["note"] += ", beside the memory child"
             results.setdefault("simulator", {})["fsm_simulate"] = other
@@ -201,6 +209,10 @@ def run(args: argparse.Namespace) -> JSON:
     if section("big-world", f"a {sizes.big_world:,}-invocation world kept in SQLite: start, RSS, reads"):
         big = ["--invocations", str(sizes.big_world), "--calls", str(sizes.big_world_calls)]
         results["big_world"] = run_child("bench.big_world", big, timeout_s=1200)
+    if section("sim-dask", f"python -m fsm.tools.simulate --invocations {sizes.dask_invocations:,} --workers 2"):
+        results.setdefault("simulator", {})["dask"] = scale.simulate_on_dask(sizes.dask_invocations, 2, 3600)
+    if section("explore", f"python -m fsm.tools.explore --depth {sizes.explore_depth} --invocations 3"):
+        results["explore"] = scale.explore(sizes.explore_depth, 3, 7200)
     if section("restate", "real restate-server: start-to-ready and restart-as-new"):
         results["restate_server"] = restate.measure(sizes.restate_runs, sizes.restate_restarts)
     results["targets"] = report.targets(results)

@@ -172,6 +172,60 @@ def targets(results: JSON) -> list[JSON]:
         )
     )
     out += _big_world(results)
+    out += _scale(results)
+    return out
+
+
+def _scale(results: JSON) -> list[JSON]:
+    """The simulator's serial and Dask runs and the explorer at depth 7 (judged at their full sizes)."""
+    out = []
+    serial = _get(results, "simulator", "fsm_simulate")
+    bare = _get(results, "simulator", "lifecycle", "best_seconds")
+    if isinstance(serial, dict) and "seconds" in serial:
+        n = serial["invocations"]
+        out.append(
+            _target(
+                "1,000,000 calls through python -m fsm.tools.simulate, serially",
+                "<= 15 s",
+                f"{serial['seconds']} s for {n:,}"
+                + (f" (the bare 5-step engine loop, same run: {bare} s)" if bare else ""),
+                serial["seconds"] <= 15 if n == FULL_SIZE else None,
+                "" if n == FULL_SIZE else "below the target's 1,000,000 calls",
+            )
+        )
+    else:
+        out.append(_target("1,000,000 calls through python -m fsm.tools.simulate, serially", "<= 15 s", None, None))
+    dask = _get(results, "simulator", "dask")
+    if isinstance(dask, dict) and "invocations_per_s" in dask and isinstance(serial, dict) and "seconds" in serial:
+        speedup = dask["invocations_per_s"] / serial["invocations_per_s"]
+        out.append(
+            _target(
+                f"{dask['invocations']:,} calls on {dask['workers']} Dask workers vs the serial rate",
+                ">= 1.7x",
+                f"{speedup:.2f}x ({dask['invocations_per_s']:,} vs {serial['invocations_per_s']:,} calls/s; "
+                f"{dask['seconds']} s)",
+                speedup >= 1.7 if dask["invocations"] >= 10 * FULL_SIZE else None,
+                "" if dask["invocations"] >= 10 * FULL_SIZE else "below the target's 10,000,000 calls",
+            )
+        )
+    else:
+        out.append(_target("10,000,000 calls on 2 Dask workers vs the serial rate", ">= 1.7x", None, None))
+    explored = _get(results, "explore")
+    if isinstance(explored, dict) and "seconds" in explored:
+        out.append(
+            _target(
+                f"explore --depth {explored['depth']} --invocations {explored['invocations']}",
+                "<= 60 s and <= 1 GiB",
+                f"{explored['seconds']} s, {explored['peak_rss_mib']} MiB, {explored['states']:,} states "
+                f"({explored['states_per_s']:,}/s)",
+                explored["seconds"] <= 60 and explored["peak_rss_mib"] <= 1024
+                if (explored["depth"], explored["invocations"]) == (7, 3)
+                else None,
+                "" if (explored["depth"], explored["invocations"]) == (7, 3) else "not the target's depth 7 x 3",
+            )
+        )
+    else:
+        out.append(_target("explore --depth 7 --invocations 3", "<= 60 s and <= 1 GiB", None, None))
     return out
 
 

@@ -61,6 +61,18 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
             "list_invocations_page": {"p99_ms": 6.0},
             "empty_server": {"ready_s": 0.25, "rss_mib": 50.0},
         },
+        "explore": {
+            "depth": 7,
+            "invocations": 3,
+            "seconds": 59.0,
+            "peak_rss_mib": 1500.0,
+            "states": 10,
+            "states_per_s": 1,
+        },
+    }
+    results["simulator"] = {
+        "fsm_simulate": {"invocations": 1_000_000, "seconds": 14.0, "invocations_per_s": 71_000},
+        "dask": {"invocations": 10_000_000, "workers": 2, "seconds": 80.0, "invocations_per_s": 125_000},
     }
     verdicts = {t["target"]: t["met"] for t in report.targets(results)}
     assert verdicts == {
@@ -84,13 +96,19 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
         "1M-invocation world: GetInvocation p99": True,
         "1M-invocation world: a ListInvocations page of 100, p99": False,
         "empty server: start-to-ready and RSS": True,
+        "1,000,000 calls through python -m fsm.tools.simulate, serially": True,
+        "10,000,000 calls on 2 Dask workers vs the serial rate": True,  # 1.76x
+        "explore --depth 7 --invocations 3": False,  # in time, not in memory
     }
 
 
 def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--skip", "restate", "--skip", "fsm-simulate", "--output", str(out)],
+        [
+            *(sys.executable, "-m", "bench", "--quick", "--skip", "restate", "--skip", "fsm-simulate"),
+            *("--skip", "sim-dask", "--output", str(out)),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -116,5 +134,6 @@ def test_quick_run_writes_valid_json_and_a_table(tmp_path: Path) -> None:
     assert results["http"]["restart_200_8_clients"]["calls"] >= 80
     assert results["sql"]["count_by_status"]["total_s"] > 0
     assert results["big_world"]["get_invocation"]["calls"] == 20 and results["big_world"]["invocations"] == 2_000
-    assert len(results["targets"]) == 20 and "\ntargets\n" in done.stdout
+    assert results["explore"]["states"] == 1_194 and results["explore"]["peak_rss_mib"] > 0
+    assert len(results["targets"]) == 23 and "\ntargets\n" in done.stdout
     assert set(results["hot_path"]["ns_per_transition_best"]) == set(hotpath.VARIANTS)
