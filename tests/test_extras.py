@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL = ("grpc", "grpc_status", "grpc_health", "grpc_reflection", "grpc_tools", "google", "hypothesis")
+OPTIONAL = (
+    *("grpc", "grpc_status", "grpc_health", "grpc_reflection", "grpc_tools", "google", "hypothesis"),
+    *("dask", "distributed", "matplotlib"),
+)
 
 BLOCKER = textwrap.dedent(
     f"""
@@ -48,7 +51,7 @@ def run_without_extras(tmp_path: Path, *args: str) -> subprocess.CompletedProces
 def test_the_core_needs_transitions_only() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["dependencies"] == ["transitions>=0.9.3,<0.10"]
-    assert set(project["optional-dependencies"]) == {"server", "testing", "dev"}
+    assert set(project["optional-dependencies"]) == {"server", "sim", "testing", "dev"}
     assert (ROOT / "fsm" / "py.typed").exists()
 
 
@@ -88,3 +91,15 @@ def test_the_testing_kit_without_hypothesis_names_its_extra(tmp_path: Path) -> N
         "ModuleNotFoundError: fsm.testing needs the [testing] extra (pip install 'invocation-lifecycle[testing]'): "
         "No module named 'hypothesis'" in done.stderr
     )
+
+
+def test_the_simulator_runs_without_its_extra_and_names_it_for_dask_and_plots(tmp_path: Path) -> None:
+    args = ["-m", "fsm.tools.simulate", "--invocations", "50", "--json"]
+    assert run_without_extras(tmp_path, *args).returncode == 0  # serial, no files: the core alone
+    on_dask = run_without_extras(tmp_path, *args, "--workers", "2")
+    assert on_dask.returncode == 2
+    assert on_dask.stderr.startswith("simulate: Dask is not installed") and on_dask.stderr.count("\n") == 1
+    assert "invocation-lifecycle[sim]" in on_dask.stderr
+    plotted = run_without_extras(tmp_path, *args, "--out", str(tmp_path / "run"))
+    assert plotted.returncode == 2 and plotted.stderr.startswith("simulate: matplotlib is not installed")
+    assert plotted.stderr.count("\n") == 1 and "Traceback" not in plotted.stderr

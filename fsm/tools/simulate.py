@@ -307,15 +307,16 @@ def main(argv: list[str] | None = None) -> int:
                 if args.scheduler is None
                 else f"on the Dask cluster at {args.scheduler}"
             )
+        elapsed = time.perf_counter() - started
+        if out is not None:
+            write_out(Path(out), summary)
     except SchedulerError as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"simulate: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        said = f"cannot write {exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
+        print(f"simulate: {said}", file=sys.stderr)
         return 2
-    elapsed = time.perf_counter() - started
-    if out is not None:
-        write_out(Path(out), summary)
     if args.json:
         print(json.dumps(summary.to_json(), indent=1))
     else:
