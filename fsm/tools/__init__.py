@@ -14,5 +14,6 @@ Each tool runs as ``python -m fsm.tools.<name>`` and has ``main(argv: list[str] 
   :mod:`fsm.conformance`).
 
 They share :mod:`fsm.tools.parser`, whose refusals are one line (``prog: problem (see prog --help)``,
-exit code 2), and :mod:`fsm.tools.plots`, the pictures matplotlib draws (the ``sim`` extra). The core (``fsm/*.py``) never imports from here; ``tests/test_layout.py`` checks that.
+exit code 2), and :mod:`fsm.tools.plots`, the pictures matplotlib draws (the ``sim`` extra).
+The core (``fsm/*.py``) never imports from here; ``tests/test_layout.py`` checks that.
 """
