@@ -37,12 +37,12 @@ test-long: setup $(NODE_DEPS)  ## every test with deep Hypothesis runs: 25x the 
 # h2load (nghttp2's C HTTP/2 client) is the gRPC load generator: a Python client would spend more
 # CPU per call than the server on these 2 cores. Installed from Debian when we are root; without
 # it the bench falls back to Python clients and says so in its table.
-bench: setup  ## benchmarks: prints a table, writes bench/results.json
+bench: setup  ## benchmarks: prints a table, writes bench/results.json (ARGS='--explore-depth 6': ~20 min less)
 	@command -v h2load >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get install -y -q nghttp2-client >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nghttp2-client >/dev/null 2>&1; }; }; } || \
 	  echo "h2load not installed: the gRPC figures will come from Python clients"
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)
 
 fuzz: setup  ## 100,000 random and extreme calls to a live server: answers by code, INTERNAL count, RSS
 	$(PY) -m bench.fuzz $(ARGS)

@@ -213,6 +213,9 @@ def run(args: argparse.Namespace) -> JSON:
         results["big_world"] = run_child("bench.big_world", big, timeout_s=1200)
     if section("sim-dask", f"python -m fsm.tools.simulate --invocations {sizes.dask_invocations:,} --workers 2"):
         results.setdefault("simulator", {})["dask"] = scale.simulate_on_dask(sizes.dask_invocations, 2, 3600)
+        results["simulator"]["dask_serial_shard"] = run_child(
+            "bench.scale", ["shard", str(sizes.dask_invocations)], timeout_s=1800
+        )
     if section("explore", f"python -m fsm.tools.explore --depth {sizes.explore_depth} --invocations 3"):
         results["explore"] = scale.explore(sizes.explore_depth, 3, 7200)
     if section("restate", "real restate-server: start-to-ready and restart-as-new"):

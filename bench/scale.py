@@ -80,6 +80,24 @@ def simulate_on_dask(invocations: int, workers: int, timeout_s: float) -> JSON:
     }
 
 
+def shard_alone(invocations: int) -> JSON:
+    """One shard of the ``invocations``-call workload, run alone in this process: the serial rate of
+    that workload (a serial run executes its equal shards one after another at this rate)."""
+    from fsm.simulate import Workload, simulate
+
+    workload = Workload(invocations=invocations, seed=1)
+    started = time.perf_counter()
+    summary, _ = simulate(workload, shard=0)
+    seconds = time.perf_counter() - started
+    return {
+        "invocations": invocations,
+        "shard_calls": summary.calls,
+        "seconds": round(seconds, 2),
+        "invocations_per_s": round(summary.calls / seconds),
+        "what": "shard 0 of the same workload, alone in one process (a serial run's rate)",
+    }
+
+
 def explore(depth: int, invocations: int, timeout_s: float) -> JSON:
     """``fsm.tools.explore`` end to end: seconds, states, rate, peak RSS, what it found."""
     args = ["-m", "fsm.tools.explore", "--depth", str(depth), "--invocations", str(invocations), "--format", "json"]
@@ -101,8 +119,13 @@ def explore(depth: int, invocations: int, timeout_s: float) -> JSON:
     }
 
 
-def main() -> int:  # pragma: no cover - a manual entry point: python -m bench.scale
-    print(json.dumps({"dask": simulate_on_dask(20_000, 2, 300), "explore": explore(3, 3, 300)}))
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.scale shard N``: :func:`shard_alone` as a JSON line (the bench runs it as a child)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "shard" or not args[1].isdigit():
+        print("usage: python -m bench.scale shard INVOCATIONS", file=sys.stderr)
+        return 2
+    print(json.dumps(shard_alone(int(args[1]))))
     return 0
 
 

@@ -173,7 +173,7 @@ DEFAULT_SERVICES: tuple[ServiceShape, ...] = (
 
 @dataclass(frozen=True)
 class Scope:
-    """The bounds of one exploration. Small on purpose: every state is replayed from scratch."""
+    """The bounds of one exploration. Small on purpose: the states grow about sevenfold per level."""
 
     max_depth: int = 4
     max_invocations: int = 2

@@ -1,7 +1,7 @@
 """A seeded workload generator that drives very many invocations through the engine.
 
     python -m fsm.tools.simulate --invocations 1000000 --seed 1 [--trace run.jsonl] [--progress] [--json]
-                                 [--set rate_per_s=500 --set keys=100 ...] [--set shards=2 [--jobs 2]]
+                                 [--set rate_per_s=500 --set keys=100 ...] [--shards 8] [--workers 2] [--out DIR]
     python -m fsm.tools.simulate --replay run.jsonl
 
 Why: simulators embed the lifecycle and need volume, reproducibility and a record they can

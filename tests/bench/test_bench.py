@@ -73,6 +73,7 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
     results["simulator"] = {
         "fsm_simulate": {"invocations": 1_000_000, "seconds": 14.0, "invocations_per_s": 71_000},
         "dask": {"invocations": 10_000_000, "workers": 2, "seconds": 80.0, "invocations_per_s": 125_000},
+        "dask_serial_shard": {"invocations_per_s": 73_000},
     }
     verdicts = {t["target"]: t["met"] for t in report.targets(results)}
     assert verdicts == {
@@ -97,7 +98,7 @@ def test_targets_are_judged_and_unmeasured_ones_say_so() -> None:
         "1M-invocation world: a ListInvocations page of 100, p99": False,
         "empty server: start-to-ready and RSS": True,
         "1,000,000 calls through python -m fsm.tools.simulate, serially": True,
-        "10,000,000 calls on 2 Dask workers vs the serial rate": True,  # 1.76x
+        "10,000,000 calls on 2 Dask workers vs the serial rate": True,  # 1.71x
         "explore --depth 7 --invocations 3": False,  # in time, not in memory
     }
 
