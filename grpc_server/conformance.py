@@ -20,8 +20,8 @@ the message, so the case fails with the reason spelled out.
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -30,7 +30,8 @@ from google.protobuf.message import Message
 
 from fsm.conformance import RESTART, Outcome, Unsupported, case_seed, replay
 from fsm.requests import rust_parse_u32
-from fsm.tools.conformance import read_cases
+from fsm.tools.conformance import CaseFileError, read_cases
+from fsm.tools.parser import Parser
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, admin_pb2_grpc, simulation_pb2, simulation_pb2_grpc
 
 from . import convert, errors
@@ -64,7 +65,12 @@ OPERATIONS: dict[str, tuple[str, type[Message]]] = {
     "pause": ("Pause", admin_pb2.PauseRequest),
 }
 #: Per-call deadline, so a wedged server fails the replay instead of hanging it.
+#: How long one call may take.
 TIMEOUT_S = 30.0
+#: How long to wait for a server to answer at all before saying none does.
+CONNECT_TIMEOUT_S = 5.0
+#: The environment variable ``--target`` defaults to.
+TARGET_ENV = "INVOCATION_LIFECYCLE_TARGET"
 
 
 def expected_code(http_status: int, reason: str | None) -> grpc.StatusCode | None:
@@ -186,14 +192,21 @@ def _restart_request(request: dict[str, Any]) -> admin_pb2.RestartAsNewRequest:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grpc_server.conformance", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m grpc_server.conformance", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="JSONL files of cases (cases-format.md)")
     parser.add_argument(
         "--target",
-        help="a running server: HOST:PORT (gRPC) or http://HOST:PORT (--http); without it one is started on 127.0.0.1",
+        default=os.environ.get(TARGET_ENV) or None,
+        help="a running server: HOST:PORT (gRPC) or http://HOST:PORT (--http); without it one is started on "
+        f"127.0.0.1 (default: ${TARGET_ENV})",
     )
     parser.add_argument("--http", action="store_true", help="ask Restate's HTTP admin API instead of gRPC")
     args = parser.parse_args(argv)
+    try:
+        cases = read_cases(args.files)  # before any server: a bad file is a one-line answer at once
+    except CaseFileError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
     own = None
     if args.target is None:
         from .server import start  # only when we need a server of our own
@@ -201,7 +214,6 @@ def main(argv: list[str] | None = None) -> int:
         own = start(port=0, http_port=0 if args.http else None)
         args.target = own.http_url if args.http else own.target
     try:
-        cases = read_cases(args.files)
         if args.http:
             from .http.conformance import HttpTarget
 
@@ -209,16 +221,19 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 report = replay(cases, target)
             except OSError as exc:
-                print(f"no HTTP server answers at {args.target}: {exc}", file=sys.stderr)
+                print(f"{parser.prog}: no HTTP server answers at {args.target}: {exc}", file=sys.stderr)
                 return 2
             finally:
                 target.close()
         else:
             with grpc.insecure_channel(args.target) as channel:
                 try:
-                    grpc.channel_ready_future(channel).result(timeout=TIMEOUT_S)
+                    grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT_S)
                 except grpc.FutureTimeoutError:
-                    print(f"no gRPC server answers at {args.target}", file=sys.stderr)
+                    print(
+                        f"{parser.prog}: no gRPC server answers at {args.target} within {CONNECT_TIMEOUT_S:.0f} s",
+                        file=sys.stderr,
+                    )
                     return 2
                 report = replay(cases, GrpcTarget(channel))
     finally:

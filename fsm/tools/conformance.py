@@ -19,16 +19,53 @@ from fsm.conformance import InProcess, replay
 from fsm.tools.parser import Parser
 
 
-def read_cases(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
-    """Every case of every JSONL file, in order; blank lines are skipped, a line that is not JSON exits."""
+class CaseFileError(ValueError):
+    """A case file that cannot be read, or a line of it that is no case: ``FILE[:LINE]: problem``."""
+
+
+def read_cases(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Every case of every JSONL file, in order (blank lines skipped), each checked to be a case.
+
+    Raises :class:`CaseFileError` naming the file, the line and the problem: a file that cannot be
+    read, a line that is not JSON, or one without the ``world``, ``request`` or ``expect`` a replay
+    needs (cases-format.md).
+    """
+    return list(_cases(paths))
+
+
+def _cases(paths: Iterable[str | Path]) -> Iterator[dict[str, Any]]:
     for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise SystemExit(f"{path}:{number}: not JSON: {exc}") from None
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.readlines()
+        except OSError as exc:
+            raise CaseFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise CaseFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                case = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CaseFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            problem = _not_a_case(case)
+            if problem:
+                raise CaseFileError(f"{path}:{number}: not a case: {problem} (see cases-format.md)")
+            yield case
+
+
+def _not_a_case(case: Any) -> str | None:
+    if not isinstance(case, dict):
+        return f"a JSON {type(case).__name__}, not an object"
+    for field in ("world", "request", "expect"):
+        if not isinstance(case.get(field), dict):
+            return f"no {field!r} object"
+    if "invocation_id" not in case["request"]:
+        return "its request has no 'invocation_id'"
+    if not isinstance(case["expect"].get("http_status"), int):
+        return "its expect has no integer 'http_status'"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         help="count transport: http cases as skipped instead of replaying their query strings",
     )
     args = parser.parse_args(argv)
-    report = replay(read_cases(args.files), InProcess(), skip_http=args.skip_http)
+    try:
+        cases = read_cases(args.files)
+    except CaseFileError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
+    report = replay(cases, InProcess(), skip_http=args.skip_http)
     print("\n".join(report.lines()))
     return 1 if report.failed else 0
 

@@ -31,7 +31,7 @@ from typing import IO, Any, TextIO
 
 from fsm.engine import Engine
 from fsm.lifecycle import LIVE_STATES
-from fsm.simulate import KNOBS, Summary, TraceWriter, Workload, merge, replay, simulate
+from fsm.simulate import KNOBS, ReplayError, Summary, TraceWriter, Workload, merge, replay, simulate
 from fsm.tools.parser import Parser
 
 #: How long connecting to a scheduler may take before the run gives up, in seconds.
@@ -262,7 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.replay:
         started = time.perf_counter()
-        engine = replay_file(args.replay)
+        try:
+            engine = replay_file(args.replay)
+        except OSError as exc:
+            print(f"simulate: cannot read {args.replay}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except (ReplayError, ValueError, TypeError, KeyError, StopIteration) as exc:
+            said = str(exc) if isinstance(exc, ReplayError) else "not a trace written by --trace"
+            print(f"simulate: {args.replay}: {said}", file=sys.stderr)
+            return 2
         counts = Counter(inv.state for inv in engine.invocations.values())
         print(json.dumps({state: counts.get(state, 0) for state in LIVE_STATES}))
         print(f"replayed in {time.perf_counter() - started:.1f} s", file=sys.stderr)

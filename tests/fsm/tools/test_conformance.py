@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from fsm.tools.conformance import main, read_cases
+from fsm.tools.conformance import CaseFileError, main, read_cases
 
 from ..conftest import EXAMPLES
 
@@ -30,14 +31,29 @@ def test_a_wrong_expectation_is_printed_with_name_expected_and_got(
     assert out[0].startswith(f"FAIL {case['name']}: ") and "pinned: expected" in out[0] and "journal" in out[0]
 
 
+def _case(name: str) -> str:
+    return json.dumps({"name": name, "world": {}, "request": {"invocation_id": "inv"}, "expect": {"http_status": 404}})
+
+
 def test_cases_are_read_in_order_and_a_line_that_is_not_json_names_its_place(tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
-    good.write_text('{"name": "a"}\n\n{"name": "b"}\n')
+    good.write_text(f"{_case('a')}\n\n{_case('b')}\n")
     assert [c["name"] for c in read_cases([good, good])] == ["a", "b", "a", "b"]
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"name": "a"}\nnot json\n')
-    with pytest.raises(SystemExit, match=r"bad\.jsonl:2: not JSON"):
-        list(read_cases([bad]))
+    bad.write_text(f"{_case('a')}\nnot json\n")
+    with pytest.raises(CaseFileError, match=r"bad\.jsonl:2: not JSON"):
+        read_cases([bad])
+    for line, problem in (
+        ('{"name": "a"}', "no 'world' object"),
+        ("[1, 2]", "a JSON list, not an object"),
+        ('{"world": {}, "request": {}, "expect": {"http_status": 200}}', "its request has no 'invocation_id'"),
+        ('{"world": {}, "request": {"invocation_id": "i"}, "expect": {}}', "its expect has no integer 'http_status'"),
+    ):
+        bad.write_text(line + "\n")
+        with pytest.raises(CaseFileError, match=rf"bad\.jsonl:1: not a case: {re.escape(problem)}"):
+            read_cases([bad])
+    with pytest.raises(CaseFileError, match=r"missing\.jsonl: cannot read it"):
+        read_cases([tmp_path / "missing.jsonl"])
 
 
 def test_command_line_closes_with_the_counts() -> None:
