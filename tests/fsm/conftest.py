@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from fsm import Engine
+from tests import examples
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The recorded cases, in ../shared beside the checkout (as CI lays it out), unless
-#: INVOCATION_LIFECYCLE_EXAMPLES names them: make mutate does, since its tests run from a copy in mutants/.
-EXAMPLES = os.environ.get("INVOCATION_LIFECYCLE_EXAMPLES") or str(ROOT.parent / "shared" / "spec" / "examples.jsonl")
+#: The shared examples: ../shared beside the checkout, or the copy kept in the repository (tests/examples.py).
+EXAMPLES = str(examples.EXAMPLES)
 
 
 class World:

@@ -16,9 +16,10 @@ from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc, simulation_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
 from grpc_server.server import Server, start
+from tests import examples
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT.parent / "shared" / "spec" / "examples.jsonl"
+EXAMPLES = examples.EXAMPLES  # ../shared's, or the copy kept in the repository (tests/examples.py)
 
 D1 = "dp_16hyvaGLkmYCmSH4nzeUDZv"
 PROTO5 = "dp_11hZJyLqfOKKtJGGm4piGyt"
