@@ -53,10 +53,15 @@ fuzz: setup  ## 100,000 random and extreme calls to a live server: answers by co
 crash-test: setup  ## SIGKILL a server keeping its state (--db) 100 times under load: acknowledged writes lost
 	$(PY) -m bench.crash $(ARGS)
 
-lint: setup  ## ruff check, ruff format --check, mypy --strict over every package and the tests
+BUF := tests/node/node_modules/.bin/buf
+
+lint: setup $(NODE_DEPS)  ## ruff check, ruff format --check, mypy --strict, buf lint and buf breaking (the contract)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	@if [ -x $(BUF) ]; then $(BUF) lint && $(BUF) breaking --against protos/buf-baseline.binpb && \
+	  echo "buf: the contract lints clean and breaks nothing against protos/buf-baseline.binpb"; \
+	else echo "buf not installed (it comes from npm): buf lint and buf breaking skipped"; fi
 
 # mutmut (configured in pyproject.toml) runs in mutants/, a copy of fsm/ and tests/, from scratch each
 # time: its cache would keep a survivor's verdict after a new test kills it. The copy finds the shared

@@ -1,7 +1,7 @@
 """Generate the Python code for ``protos/`` into ``grpc_server/gen/`` (committed).
 
-    python -m grpc_server.codegen           # regenerate grpc_server/gen/
-    python -m grpc_server.codegen --check   # exit 1 if grpc_server/gen/ is not what the protos give
+    python -m grpc_server.codegen           # regenerate grpc_server/gen/ and protos/invocation_lifecycle.v1.binpb
+    python -m grpc_server.codegen --check   # exit 1 if either is not what the protos give
 
 The generated code is committed so that ``pip install -e .`` (or a wheel) needs no protoc at
 run time; ``tests/grpc_server/test_codegen.py`` regenerates into a temporary directory and fails,
@@ -29,6 +29,9 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
 GEN_DIR = ROOT / "grpc_server" / "gen"
+#: The contract as a FileDescriptorSet (imports included), for clients that build their stubs at run
+#: time without server reflection (grpcurl -protoset, @grpc/proto-loader, DynamicMessage).
+DESCRIPTORS = PROTO_ROOT / "invocation_lifecycle.v1.binpb"
 PROTO_PACKAGE = "invocation_lifecycle.v1"
 PYTHON_PACKAGE = "grpc_server.gen"
 #: The proto files, relative to PROTO_ROOT; those with services also get gRPC stubs.
@@ -105,6 +108,14 @@ def generate(out_dir: Path) -> list[Path]:
     return sorted(written)
 
 
+def descriptor_set() -> bytes:
+    """The protos as one serialized FileDescriptorSet, with every import (Google's included)."""
+    with tempfile.TemporaryDirectory() as raw:
+        out = Path(raw) / "set.binpb"
+        _protoc([f"--descriptor_set_out={out}", "--include_imports", *MESSAGES])
+        return out.read_bytes()
+
+
 def _files(directory: Path) -> dict[str, str]:
     return {
         str(p.relative_to(directory)): p.read_text(encoding="utf-8")
@@ -120,6 +131,8 @@ def drift(committed: Path = GEN_DIR) -> list[str]:
         fresh = _files(Path(tmp) / "gen")
     have = _files(committed) if committed.exists() else {}
     problems: list[str] = []
+    if committed == GEN_DIR and (not DESCRIPTORS.exists() or DESCRIPTORS.read_bytes() != descriptor_set()):
+        problems.append(f"not what the protos give: {DESCRIPTORS.relative_to(ROOT)}")
     for name in sorted(set(fresh) | set(have)):
         if name not in have:
             problems.append(f"missing: {name}")
@@ -154,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(GEN_DIR)
     for path in generate(GEN_DIR):
         print(path.relative_to(ROOT))
+    DESCRIPTORS.write_bytes(descriptor_set())
+    print(DESCRIPTORS.relative_to(ROOT))
     return 0
 
 

@@ -33,6 +33,15 @@ and, for UNAVAILABLE, a `google.rpc.RetryInfo` with the delay to wait before ret
 
 Restate's HTTP-only refusal of a malformed `from` (`from=abc`, INVALID_QUERY_STRING) cannot
 happen here: `from_index` is a uint32.
+
+DEPLOYMENT_NOT_FOUND has two statuses, as in Restate: 400 (FAILED_PRECONDITION) when a
+restart-as-new or resume names a deployment that is not registered (the request cannot be
+served as asked), 404 (NOT_FOUND) when the deployment is the resource asked for (get, delete).
+
+The `google.rpc.Status` in `grpc-status-details-bin` is the authoritative error: its code,
+message and ErrorInfo are what a client should read (the plain status code and message of the
+call repeat the first two). Success is OK (code 0) with the response message; an HTTP status of
+a success, where one matters, is in the response (InvocationOperationResponse.http_status).
 """
 
 from collections import abc as _abc

@@ -6,7 +6,8 @@ The simulation service: drives the lifecycle the way a deployment and the world 
 client can build any situation and then ask the admin service about it. Errors follow the
 table in admin.proto (same codes, ErrorInfo reasons and metadata "http_status"); steps the
 lifecycle does not allow are FAILED_PRECONDITION / ILLEGAL_TRANSITION (409) with a message
-naming the states the step is allowed from.
+naming the states the step is allowed from. Success is gRPC OK (code 0) with the response
+message; any other code is a refusal, described by the google.rpc.Status in the details.
 
 Time is virtual: nothing moves unless AdvanceClock is called.
 """
