@@ -32,7 +32,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from fsm.tools.parser import version
+from fsm.tools.parser import run, version
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc, simulation_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
@@ -410,4 +410,4 @@ __all__ = ["VERBS", "call", "main", "parser", "to_json"]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, "python -m grpc_server.cli")

@@ -31,7 +31,7 @@ from google.protobuf.message import Message
 from fsm.conformance import RESTART, Outcome, Unsupported, case_seed, replay
 from fsm.requests import rust_parse_u32
 from fsm.tools.conformance import CaseFileError, read_cases
-from fsm.tools.parser import Parser
+from fsm.tools.parser import Parser, run
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, admin_pb2_grpc, simulation_pb2, simulation_pb2_grpc
 
 from . import convert, errors
@@ -244,4 +244,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, "python -m grpc_server.conformance")

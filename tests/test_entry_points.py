@@ -91,3 +91,23 @@ def test_an_unreachable_grpc_server_is_said_at_once(files: dict[str, str], tmp_p
 def test_every_command_line_answers_version(module: str) -> None:
     done = _run(module, "--version")
     assert done.returncode == 0 and done.stdout == f"python -m {module} {version()}\n", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("fsm.tools.explore", ["--depth", "2"]),
+        ("fsm.tools.simulate", ["--invocations", "50", "--json"]),
+        ("fsm.tools.diagram", ["--format", "json"]),
+        ("fsm.tools.conformance", ["tests/conformance/recorded/admin_ops.jsonl"]),
+    ],
+)
+def test_a_reader_that_goes_away_is_one_line(module: str, args: list[str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the child has written anything: its first write finds no reader
+    err = proc.stderr.read()
+    assert proc.wait(timeout=WAIT_S) == 141, err
+    assert err == f"python -m {module}: the output was closed before it was all written\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fsm.conformance import InProcess, replay
-from fsm.tools.parser import Parser
+from fsm.tools.parser import Parser, run
 
 
 class CaseFileError(ValueError):
@@ -88,4 +88,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, "python -m fsm.tools.conformance")

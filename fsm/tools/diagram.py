@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from fsm.diagram import dot, readme_block, render
-from fsm.tools.parser import Parser
+from fsm.tools.parser import Parser, run
 
 
 def write_svgs(out: Path) -> list[Path]:
@@ -71,4 +71,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, "python -m fsm.tools.diagram")

@@ -23,7 +23,7 @@ import sys
 import time
 
 from fsm.explore import Predicate, PredicateError, Scope, explore
-from fsm.tools.parser import Parser
+from fsm.tools.parser import Parser, run
 
 
 def load_predicate(spec: str, flag: str) -> Predicate:
@@ -131,4 +131,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, "python -m fsm.tools.explore")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 
@@ -35,3 +37,22 @@ class Parser(argparse.ArgumentParser):
         if message:
             sys.stderr.write(message)
         sys.exit(status)
+
+
+def run(main: Callable[[], int], prog: str) -> NoReturn:
+    """Exit with ``main()``'s code: what every command line's ``__main__`` does.
+
+    A reader that goes away early (``| head``) is one line on stderr and exit code 141 (as a
+    shell reports SIGPIPE), and Ctrl-C is one line and 130, never a traceback.
+    """
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        sys.stderr.write(f"{prog}: the output was closed before it was all written\n")
+        code = 141
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        code = 130
+    sys.exit(code)

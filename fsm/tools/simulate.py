@@ -32,7 +32,7 @@ from typing import IO, Any, TextIO
 from fsm.engine import Engine
 from fsm.lifecycle import LIVE_STATES
 from fsm.simulate import KNOBS, ReplayError, Summary, TraceWriter, Workload, merge, replay, simulate
-from fsm.tools.parser import Parser
+from fsm.tools.parser import Parser, run
 
 #: How long connecting to a scheduler may take before the run gives up, in seconds.
 CONNECT_TIMEOUT_S = 10
@@ -338,4 +338,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, "python -m fsm.tools.simulate")
