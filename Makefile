@@ -12,12 +12,18 @@ EXAMPLES ?= $(if $(wildcard ../shared/spec/examples.jsonl),../shared/spec/exampl
 .PHONY: setup run test test-long bench fuzz crash-test lint mutate explore simulate diagram pictures conformance \
         conformance-grpc conformance-record codegen clean
 
-# The virtualenv is rebuilt whenever pyproject.toml changes.
+# The virtualenv is rebuilt whenever pyproject.toml or constraints.txt changes. Quiet unless it
+# fails (then its log is printed); under a lock (flock, where there is one), so `make run` and
+# `make test` can start at the same time: the second waits, then finds the venv ready.
+LOCK := $(shell command -v flock >/dev/null && echo flock build/setup.lock)
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	@mkdir -p build
+	@$(LOCK) sh -c '[ $(STAMP) -nt pyproject.toml ] && [ $(STAMP) -nt constraints.txt ] && exit 0; \
+	  echo "setting up $(VENV) (log: build/setup.log)"; \
+	  { $(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip && \
+	    $(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"; } > build/setup.log 2>&1 || \
+	  { cat build/setup.log; echo "make setup failed: the log above is build/setup.log"; exit 1; }; \
+	  touch $(STAMP)'
 
 setup: $(STAMP)
 
