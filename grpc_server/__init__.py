@@ -13,7 +13,8 @@ The package, in the order a newcomer should read it:
 - :mod:`grpc_server.__main__`    ``python -m grpc_server`` / ``invocation-lifecycle-server``;
 - :mod:`grpc_server.cli`         a client that prints JSON;
 - :mod:`grpc_server.conformance` the replay of recorded cases over the wire;
-- :mod:`grpc_server.codegen`     regenerates ``grpc_server/gen/`` (committed) from the protos.
+- :mod:`grpc_server.codegen`     regenerates ``grpc_server/gen/`` (committed) from the protos;
+- :mod:`grpc_server.command`     ``invocation-lifecycle``: every command line under one name.
 """
 
 from __future__ import annotations
