@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from fsm.tools.parser import Parser
+
 from . import grpc_bench, holding, hotpath, http_bench, report, restate, scale, sql_bench
 from .common import JSON, RESULTS, ROOT, machine, run_child, stop
 
@@ -72,7 +74,7 @@ QUICK = Sizes(2_000, 2_000, 1, 3, 0.02, 1, 0.3, 5, 50, 1, 1, 10, 20, 100, 2_000,
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the bench runs, measures little")
     parser.add_argument("--invocations", type=int, help="simulator and memory size (default 1,000,000)")
     parser.add_argument("--sim-repeats", type=int, help="runs of the simulator figure (best is reported)")

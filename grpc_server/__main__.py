@@ -31,7 +31,7 @@ from typing import Any
 from fsm.engine import Engine
 from fsm.errors import LifecycleError
 from fsm.snapshot import load_world
-from fsm.tools.parser import version
+from fsm.tools.parser import Parser
 
 from .logs import configure_logging
 from .security import TOKEN_ENV, Security
@@ -53,8 +53,7 @@ DB_ENV = "DB"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m grpc_server", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser = Parser(prog="python -m grpc_server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)"

@@ -32,7 +32,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from fsm.tools.parser import run, version
+from fsm.tools.parser import Parser, run
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2 as adm
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc, simulation_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
@@ -327,8 +327,7 @@ VERBS: dict[str, tuple[str, str, str, list[Argument], Build]] = {
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m grpc_server.cli", description=__doc__.splitlines()[0])
-    top.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    top = Parser(prog="python -m grpc_server.cli", description=__doc__.splitlines()[0])
     top.add_argument("--target", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}", help="HOST:PORT of the server")
     top.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
     top.add_argument(

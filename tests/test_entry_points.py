@@ -22,6 +22,8 @@ COMMANDS = (
     "grpc_server",
     "grpc_server.cli",
     "grpc_server.conformance",
+    "grpc_server.command",
+    "bench",
 )
 
 
@@ -66,6 +68,11 @@ BAD = [
     ("fsm.tools.explore", ["--depth", "-1"], "python -m fsm.tools.explore: --depth must be at least 0, got -1"),
     ("fsm.tools.explore", ["--invariant", "nosuchmodule:f"], "python -m fsm.tools.explore: --invariant"),
     ("fsm.tools.diagram", ["--format", "nope"], "python -m fsm.tools.diagram: argument --format: invalid choice"),
+    ("grpc_server", ["--port", "abc"], "python -m grpc_server: argument --port: invalid int value: 'abc'"),
+    ("grpc_server", ["--db", "{missing}/../x/state.db"], "cannot open the database {missing}/../x/state.db"),
+    ("grpc_server.cli", ["nope"], "python -m grpc_server.cli: argument VERB: invalid choice: 'nope'"),
+    ("grpc_server.command", ["serv"], "invocation-lifecycle: no subcommand 'serv'"),
+    ("bench", ["--invocations", "0"], "python -m bench: --invocations must be at least 1"),
 ]
 
 
@@ -90,7 +97,8 @@ def test_an_unreachable_grpc_server_is_said_at_once(files: dict[str, str], tmp_p
 @pytest.mark.parametrize("module", COMMANDS)
 def test_every_command_line_answers_version(module: str) -> None:
     done = _run(module, "--version")
-    assert done.returncode == 0 and done.stdout == f"python -m {module} {version()}\n", done.stderr
+    name = "invocation-lifecycle" if module == "grpc_server.command" else f"python -m {module}"
+    assert done.returncode == 0 and done.stdout == f"{name} {version()}\n", done.stderr
 
 
 @pytest.mark.parametrize(

@@ -181,7 +181,11 @@ def test_tls_serves_clients_that_trust_the_certificate_and_only_them(
             "refusing to listen on 0.0.0.0 in plaintext: pass --tls-cert and --tls-key, or --insecure to accept "
             "that anyone who can reach the port may drive the engine\n",
         ),
-        (["--tls-cert", "cert.pem"], 2, "python -m grpc_server: error: --tls-cert and --tls-key go together\n"),
+        (
+            ["--tls-cert", "cert.pem"],
+            2,
+            "python -m grpc_server: --tls-cert and --tls-key go together (see python -m grpc_server --help)\n",
+        ),
         (["--tls-cert", "none.pem", "--tls-key", "none.pem"], 2, "cannot read the TLS files: "),
     ],
 )
