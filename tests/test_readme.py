@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fsm import diagram
 from fsm.simulate import Workload, merge, simulate
 from grpc_server.server import start
@@ -172,3 +174,28 @@ def test_the_pictures_are_drawn_from_the_current_code() -> None:
     summary = merge(workload, [simulate(workload, shard=k)[0] for k in range(workload.shards)])
     simulation = (ROOT / "docs/simulation.svg").read_text(encoding="utf-8")
     assert f"trace {summary.trace_sha256[:12]}" in simulation, "docs/simulation.svg is from other code: make pictures"
+
+
+def _shown_as_pattern(shown: str) -> re.Pattern[str]:
+    """What the README shows, whitespace ignored, ``...`` standing for anything left out."""
+    squeezed = re.sub(r"\s+", "", shown)
+    return re.compile(".*".join(re.escape(part) for part in squeezed.split("...")), re.S)
+
+
+def test_the_grpc_tour_prints_what_the_readme_shows(capsys: pytest.CaptureFixture[str]) -> None:
+    from grpc_server import cli
+
+    server = start(port=0, host="127.0.0.1")  # as make run starts it: the same seed, so the same ids
+    try:
+        for command, shown in session("grpc-tour"):
+            words = shlex.split(command)
+            assert words[:3] == [".venv/bin/python", "-m", "grpc_server.cli"], command
+            expected_code = 1 if shown.endswith("(exit status 1)") else 0
+            shown = shown.removesuffix("(exit status 1)")
+            code = cli.main(["--target", server.target, *words[3:]])
+            out = capsys.readouterr()
+            assert code == expected_code, (command, out.err)
+            got = re.sub(r"\s+", "", out.out + out.err)
+            assert _shown_as_pattern(shown).fullmatch(got), f"{command}\nshown: {shown}\ngot: {out.out + out.err}"
+    finally:
+        server.stop(0)
