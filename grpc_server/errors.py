@@ -127,7 +127,7 @@ class WireError:
             "message": self.message,
             "reason": self.reason,
             "domain": self.domain,
-            "metadata": dict(self.metadata),
+            "metadata": dict(sorted(self.metadata.items())),  # a map has no order: print a stable one
             "retry_delay_s": self.retry_delay_s,
         }
 

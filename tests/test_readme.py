@@ -64,11 +64,11 @@ def test_the_embedding_example_is_typed_without_any(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def session(marker: str) -> list[tuple[str, str]]:
-    """A console session of the README between ``<!-- marker:start/end -->``: (command, the output shown)."""
+def session(marker: str, document: str = "README.md") -> list[tuple[str, str]]:
+    """A console session of a document between ``<!-- marker:start/end -->``: (command, the output shown)."""
     block = re.compile(rf"<!-- {marker}:start -->\n```console\n(.*?)```\n<!-- {marker}:end -->", re.S)
-    found = block.search((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert found, f"README.md lost its {marker} markers"
+    found = block.search((ROOT / document).read_text(encoding="utf-8"))
+    assert found, f"{document} lost its {marker} markers"
     steps: list[tuple[str, str]] = []
     for line in found.group(1).splitlines():
         if line.startswith("$ "):
@@ -182,12 +182,15 @@ def _shown_as_pattern(shown: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in squeezed.split("...")), re.S)
 
 
-def test_the_grpc_tour_prints_what_the_readme_shows(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("marker", "document"), [("grpc-tour", "README.md"), ("grpc-session", "protos/README.md")])
+def test_the_grpc_sessions_print_what_the_documents_show(
+    marker: str, document: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from grpc_server import cli
 
     server = start(port=0, host="127.0.0.1")  # as make run starts it: the same seed, so the same ids
     try:
-        for command, shown in session("grpc-tour"):
+        for command, shown in session(marker, document):
             words = shlex.split(command)
             assert words[:3] == [".venv/bin/python", "-m", "grpc_server.cli"], command
             expected_code = 1 if shown.endswith("(exit status 1)") else 0
