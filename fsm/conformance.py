@@ -205,6 +205,10 @@ class Report:
     skipped: int = 0
     failures: list[str] = field(default_factory=list)
 
+    def to_json(self) -> dict[str, Any]:
+        """The counts and the failing cases' lines, with stable keys (``--json`` of the replayers)."""
+        return {"passed": self.passed, "failed": self.failed, "skipped": self.skipped, "failures": self.failures}
+
     def lines(self) -> list[str]:
         out = list(self.failures)
         if self.skipped:

@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         f"127.0.0.1 (default: ${TARGET_ENV})",
     )
     parser.add_argument("--http", action="store_true", help="ask Restate's HTTP admin API instead of gRPC")
+    parser.add_argument("--json", action="store_true", help="print the counts and the failures as JSON")
     args = parser.parse_args(argv)
     try:
         cases = read_cases(args.files)  # before any server: a bad file is a one-line answer at once
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if own is not None:
             own.stop(0)
-    print("\n".join(report.lines()))
+    print(json.dumps(report.to_json(), indent=1) if args.json else "\n".join(report.lines()))
     return 1 if report.failed else 0
 
 

@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="count transport: http cases as skipped instead of replaying their query strings",
     )
+    parser.add_argument("--json", action="store_true", help="print the counts and the failures as JSON")
     args = parser.parse_args(argv)
     try:
         cases = read_cases(args.files)
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 2
     report = replay(cases, InProcess(), skip_http=args.skip_http)
-    print("\n".join(report.lines()))
+    print(json.dumps(report.to_json(), indent=1) if args.json else "\n".join(report.lines()))
     return 1 if report.failed else 0
 
 

@@ -66,3 +66,19 @@ def test_command_line_closes_with_the_counts() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "388 passed, 0 failed"
+
+
+def test_json_prints_the_counts_and_the_failures_with_stable_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [
+        json.loads(line) for line in Path("tests/conformance/recorded/admin_ops.jsonl").read_text().splitlines()[:3]
+    ]
+    cases[1]["expect"]["http_status"] = 499  # one case that cannot pass
+    path = tmp_path / "three.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    assert main([str(path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert list(report) == ["passed", "failed", "skipped", "failures"]
+    assert (report["passed"], report["failed"], report["skipped"]) == (2, 1, 0)
+    assert report["failures"][0].startswith(f"FAIL {cases[1]['name']}: ")
