@@ -3,6 +3,7 @@ with one line on stderr and a non-zero exit code, never a traceback; each answer
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,18 @@ def test_a_reader_that_goes_away_is_one_line(module: str, args: list[str]) -> No
     err = proc.stderr.read()
     assert proc.wait(timeout=WAIT_S) == 141, err
     assert err == f"python -m {module}: the output was closed before it was all written\n"
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "keys"),
+    [
+        ("fsm.tools.explore", ["--depth", "1", "--json"], ["scope", "states", "expanded", "edges"]),
+        ("fsm.tools.diagram", ["--json"], ["initial", "states", "guards", "transitions", "admin"]),
+        ("fsm.tools.simulate", ["--invocations", "10", "--json"], ["workload", "calls", "restarted"]),
+        ("fsm.tools.conformance", ["tests/conformance/recorded/admin_ops.jsonl", "--json"], ["passed", "failed"]),
+    ],
+)
+def test_json_is_there_wherever_data_is_printed(module: str, args: list[str], keys: list[str]) -> None:
+    done = _run(module, *args)
+    assert done.returncode in (0, 1), done.stderr
+    assert list(json.loads(done.stdout))[: len(keys)] == keys

@@ -51,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--readme", action="store_true", help="print the README block (markers and a ```mermaid fence) instead"
     )
+    parser.add_argument("--json", action="store_true", help="the same as --format json: the lifecycle as data")
     parser.add_argument("--svg", metavar="DIR", help="write lifecycle.svg and admin.svg there")
     args = parser.parse_args(argv)
+    if args.json:
+        args.format = "json"
     if args.svg is not None:
         try:
             for path in write_svgs(Path(args.svg)):

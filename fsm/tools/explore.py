@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deployments", type=int, default=defaults.max_deployments)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--json", action="store_true", help="the same as --format json")
     parser.add_argument("--no-programs", action="store_true", help="omit the witness programs")
     parser.add_argument(
         "--invariant",
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--progress", action="store_true", help="a line per level on stderr even when it is no TTY")
     args = parser.parse_args(argv)
+    if args.json:
+        args.format = "json"
     for flag in ("depth", "invocations", "journal", "deployments"):
         if getattr(args, flag) < (0 if flag == "depth" else 1):
             parser.error(f"--{flag} must be at least {0 if flag == 'depth' else 1}, got {getattr(args, flag)}")
