@@ -197,17 +197,15 @@ class _Explorer:
         return engine
 
     def engine_of(self, node: int) -> tuple[Engine, dict[str, str]]:
-        """The engine at ``node`` (not to be changed: fork it), rebuilt from its nearest cached ancestor."""
+        """The engine at ``node`` (not to be changed: fork it), rebuilt from its nearest cached ancestor
+        (the root's, built by :meth:`run`, stays cached at depth 0)."""
         depth = self.depths[node]
         if depth < len(self.cache) and self.cache[depth][0] == node:
             return self.cache[depth][1], self.cache[depth][2]
-        if node == 0:
-            engine, env = self.fresh(), {}
-        else:
-            parent, parent_env = self.engine_of(self.parents[node])
-            engine, env = parent.fork(), dict(parent_env)
-            self.actions_by_id[self.steps[node]].run(engine, env)
-            self.log.clear()
+        parent, parent_env = self.engine_of(self.parents[node])
+        engine, env = parent.fork(), dict(parent_env)
+        self.actions_by_id[self.steps[node]].run(engine, env)
+        self.log.clear()
         del self.cache[depth:]
         self.cache.append((node, engine, env))
         return engine, env
@@ -496,7 +494,8 @@ class _Explorer:
     # --- the search ---
 
     def run(self) -> Exploration:
-        engine, env = self.engine_of_root()
+        engine, env = self.fresh(), dict[str, str]()
+        self.cache = [(0, engine, env)]
         state = self.abstraction.state(engine, env, 0, 0)
         key, ranks = self.key_of(state)
         self.add_node(key, 0, None, 0, state, ranks, 0)
@@ -519,11 +518,6 @@ class _Explorer:
         self.cache.clear()
         self.finish()
         return self.result
-
-    def engine_of_root(self) -> tuple[Engine, dict[str, str]]:
-        engine = self.fresh()
-        self.cache = [(0, engine, {})]
-        return engine, {}
 
     def expand(self, node: int) -> None:
         base, env = self.engine_of(node)
@@ -608,33 +602,23 @@ class _Explorer:
         assert action.bind is not None
         old_id = env[action.args[0].name]
         new_id = env[action.bind]
+
+        def broken(invariant: str, message: str) -> None:  # after the restart itself
+            self.violation(invariant, message, self.trace_of(node) + (action,))
+
         if decision.error is not None:
-            self.violation(
-                "restart-agrees-with-explain",
-                f"explain said {_outcome(decision)}, restart succeeded",
-                self.trace_of(node) + (action,),
-            )
+            broken("restart-agrees-with-explain", f"explain said {_outcome(decision)}, restart succeeded")
             return
         old = engine.invocations.get(old_id)
         if old is None or dump_invocation(engine, old) != before_old:
-            self.violation(
-                "restart-old-unchanged", f"{old_id} changed by restart_as_new", self.trace_of(node) + (action,)
-            )
+            broken("restart-old-unchanged", f"{old_id} changed by restart_as_new")
         if new_id == old_id or new_id[:16] != old_id[:16]:
-            self.violation(
-                "restart-same-partition", f"new id {new_id} for old {old_id}", self.trace_of(node) + (action,)
-            )
+            broken("restart-same-partition", f"new id {new_id} for old {old_id}")
         new = engine.invocations.get(new_id)
         if new is None or new.restarted_from != old_id or new.state not in ("running", "inboxed"):
-            self.violation(
-                "restart-new-state",
-                f"new invocation {new!r} restarted_from {getattr(new, 'restarted_from', None)}",
-                self.trace_of(node) + (action,),
-            )
+            broken("restart-new-state", f"new invocation {new!r} restarted_from {getattr(new, 'restarted_from', None)}")
         elif decision.plan is not None and new.journal != decision.plan.journal:
-            self.violation(
-                "restart-agrees-with-explain", "the new journal is not the planned one", self.trace_of(node) + (action,)
-            )
+            broken("restart-agrees-with-explain", "the new journal is not the planned one")
 
     # --- the report ---
 
