@@ -34,19 +34,10 @@ from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc
 from grpc_server.store.sqlite import Store
 
 from . import h2load, lifecycle
-from .common import JSON, emit, percentile
+from .common import JSON, emit, memory_mib, percentile
 from .grpc_bench import ServerProcess, start_server
 
 PAGE = 100
-
-
-def rss_mib(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of a process in MiB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        fields[name] = value
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
 def build(path: Path, invocations: int) -> tuple[list[str], JSON]:
@@ -149,7 +140,7 @@ def measure(invocations: int, calls: int) -> JSON:
         ids, made = build(path, invocations)
         server = start_server(None, Path(folder) / "big.log", ["--db", str(path), "--log-level", "ERROR"])
         try:
-            rss, peak = rss_mib(server.proc.pid)
+            rss, peak = memory_mib(server.proc.pid)
             out: JSON = {
                 "invocations": invocations,
                 **made,
@@ -163,7 +154,10 @@ def measure(invocations: int, calls: int) -> JSON:
             server.stop()
         empty = start_server(None, Path(folder) / "empty.log", ["--log-level", "ERROR"])
         try:
-            out["empty_server"] = {"ready_s": round(empty.ready_s, 3), "rss_mib": round(rss_mib(empty.proc.pid)[0], 1)}
+            out["empty_server"] = {
+                "ready_s": round(empty.ready_s, 3),
+                "rss_mib": round(memory_mib(empty.proc.pid)[0], 1),
+            }
         finally:
             empty.stop()
     out["what"] = "spawn -> first SERVING health answer; RSS once ready; one Python gRPC client, one call at a time"

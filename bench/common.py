@@ -48,6 +48,15 @@ def machine() -> JSON:
     }
 
 
+def memory_mib(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a running process in MiB, from /proc; OSError once it is gone."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The nearest-rank percentile (``fraction`` in 0..1) of ``values``; 0.0 when there are none."""
     if not values:

@@ -27,6 +27,7 @@ from google.protobuf.message import Message
 
 from grpc_server.rpc import METHODS, REQUEST_TYPES, SERVICES
 
+from .common import memory_mib
 from .grpc_bench import start_server
 
 WAIT_S = 30
@@ -43,14 +44,11 @@ EXTREMES: dict[int, list[Any]] = {
 
 
 def rss_mib(pid: int) -> float:
-    """Resident memory of a process, from /proc (0.0 where unavailable)."""
+    """Resident memory of a process (0.0 where unavailable)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        return memory_mib(pid)[0]
+    except (OSError, KeyError, ValueError):
+        return 0.0
 
 
 def extreme_request(rng: random.Random, request_type: type[Message]) -> bytes:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from .common import JSON, ROOT, stop
+from .common import JSON, ROOT, memory_mib, stop
 
 
 def _run(args: list[str], timeout_s: float) -> tuple[JSON | None, float, float, str]:
@@ -26,12 +26,12 @@ def _run(args: list[str], timeout_s: float) -> tuple[JSON | None, float, float, 
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         deadline = started + timeout_s
-        peak_kib = 0
+        peak_mib = 0.0
         while True:
             pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            peak_kib = max(peak_kib, _hwm_kib(proc.pid))
+            peak_mib = max(peak_mib, _peak_mib(proc.pid))
             if time.perf_counter() > deadline:
                 stop(proc)
                 return None, timeout_s, 0.0, f"did not finish within {timeout_s:.0f} s"
@@ -46,20 +46,16 @@ def _run(args: list[str], timeout_s: float) -> tuple[JSON | None, float, float, 
             data = json.loads(text) if proc.returncode in (0, 1) else None
         except json.JSONDecodeError:
             data = None
-        return data, seconds, peak_kib / 1024, said if data is None else ""
+        return data, seconds, peak_mib, said if data is None else ""
 
 
-def _hwm_kib(pid: int) -> int:
+def _peak_mib(pid: int) -> float:
     """The process's peak RSS so far (VmHWM), 0 once it is gone. Read from /proc while it runs:
     ``wait4``'s ru_maxrss would count this (large) parent, whose memory the child had until exec."""
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+        return memory_mib(pid)[1]
+    except (OSError, KeyError, ValueError):
+        return 0.0
 
 
 def simulate_on_dask(invocations: int, workers: int, timeout_s: float) -> JSON:
