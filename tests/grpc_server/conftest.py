@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 import pytest
@@ -19,6 +20,16 @@ from grpc_server.server import Server, start
 from tests import examples
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def node_missing(why: str) -> NoReturn:
+    """What a test needing Node (node, or a package of tests/node) does without it: skip, saying
+    ``why``; fail instead where ``INVOCATION_LIFECYCLE_REQUIRE_NODE`` is set (CI, which has Node)."""
+    if os.environ.get("INVOCATION_LIFECYCLE_REQUIRE_NODE"):
+        pytest.fail(why)
+    pytest.skip(why)
+
+
 EXAMPLES = examples.EXAMPLES  # ../shared's, or the copy kept in the repository (tests/examples.py)
 
 D1 = "dp_16hyvaGLkmYCmSH4nzeUDZv"

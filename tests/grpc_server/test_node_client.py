@@ -9,18 +9,16 @@ is set: CI sets it (it has Node), and there they fail instead, with the command 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import pytest
 from google.rpc import status_pb2
 
 from grpc_server.server import Server
 
-from .conftest import ROOT, World
+from .conftest import ROOT, World, node_missing
 
 NODE_DIR = ROOT / "tests" / "node"
 SCRIPT = NODE_DIR / "restart_as_new.js"
@@ -28,18 +26,12 @@ SCRIPT = NODE_DIR / "restart_as_new.js"
 GOOGLEAPIS = Path(status_pb2.__file__).resolve().parents[2]
 
 
-def _missing(why: str) -> NoReturn:
-    if os.environ.get("INVOCATION_LIFECYCLE_REQUIRE_NODE"):
-        pytest.fail(why)
-    pytest.skip(why)
-
-
 def node_restart(server: Server, *args: str) -> dict[str, Any]:
     node = shutil.which("node")
     if node is None:
-        _missing("node is not on PATH: install Node.js (18 or later), then run `npm ci --prefix tests/node`")
+        node_missing("node is not on PATH: install Node.js (18 or later), then run `npm ci --prefix tests/node`")
     if not (NODE_DIR / "node_modules" / "@grpc" / "grpc-js").is_dir():
-        _missing("tests/node/node_modules is missing: run `npm ci --prefix tests/node` (make test does it)")
+        node_missing("tests/node/node_modules is missing: run `npm ci --prefix tests/node` (make test does it)")
     done = subprocess.run(
         [node, str(SCRIPT), "--target", server.target, "--googleapis", str(GOOGLEAPIS), *args],
         capture_output=True,
