@@ -17,6 +17,7 @@ samples, the summary and a plot), and the progress on stderr. The summary goes t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -62,29 +63,17 @@ def events_path(out: str | Path, shard: int) -> Path:
 
 def run_shard(workload: Workload, shard: int, trace_path: str | None = None, out: str | None = None) -> Summary:
     """One shard, here or on a Dask worker: with its trace file and its event trace when asked."""
-    with _maybe_open(None if trace_path is None else shard_trace_path(trace_path, shard, workload.shards)) as trace:
-        with _maybe_open(None if out is None else events_path(out, shard)) as events:
-            if events is not None:
-                events.write("t_ms,event,invocation,arg,state\n")
-            writer = None if trace is None else TraceWriter(trace, workload.engine_settings(shard))
-            return simulate(workload, trace=writer, shard=shard, events=events)[0]
-
-
-class _maybe_open:
-    """``open(path, "w")``, or nothing when ``path`` is None."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.handle: TextIO | None = None
-
-    def __enter__(self) -> TextIO | None:
-        if self.path is not None:
-            self.handle = open(self.path, "w", encoding="utf-8")
-        return self.handle
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            self.handle.close()
+    with contextlib.ExitStack() as files:
+        trace: TextIO | None = None
+        events: TextIO | None = None
+        if trace_path is not None:
+            path = shard_trace_path(trace_path, shard, workload.shards)
+            trace = files.enter_context(open(path, "w", encoding="utf-8"))
+        if out is not None:
+            events = files.enter_context(open(events_path(out, shard), "w", encoding="utf-8"))
+            events.write("t_ms,event,invocation,arg,state\n")
+        writer = None if trace is None else TraceWriter(trace, workload.engine_settings(shard))
+        return simulate(workload, trace=writer, shard=shard, events=events)[0]
 
 
 class SchedulerError(Exception):
@@ -141,15 +130,15 @@ def run_on_dask(
             )
             client = Client(cluster)
         with client:
-            futures = [
-                client.submit(run_shard, workload, shard, trace_path, out, key=f"shard-{shard}", pure=False)
+            shard_of = {
+                client.submit(run_shard, workload, shard, trace_path, out, key=f"shard-{shard}", pure=False): shard
                 for shard in range(workload.shards)
-            ]
+            }
             parts: dict[int, Summary] = {}
             done = 0
-            for future in as_completed(futures):
+            for future in as_completed(shard_of):
                 summary = future.result()
-                parts[futures.index(future)] = summary
+                parts[shard_of[future]] = summary
                 done += summary.calls
                 if progress is not None:
                     progress(done)
