@@ -8,7 +8,6 @@ and every command line built on it answers ``--version``.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import sys
 from collections.abc import Callable
@@ -17,10 +16,23 @@ from typing import Any, NoReturn
 
 def version() -> str:
     """The installed package's version (``make setup`` installs it), or why there is none."""
+    import importlib.metadata  # only when asked: importing it costs a server ~20 ms of its start
+
     try:
         return importlib.metadata.version("invocation-lifecycle")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (the package is not installed: pip install -e .)"
+
+
+class _Version(argparse.Action):
+    """``--version``: print ``prog version`` and exit; the version is looked up only then."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,7 +40,7 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+        self.add_argument("--version", action=_Version)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
