@@ -10,7 +10,7 @@ HTTP_PORT ?= 9070
 EXAMPLES ?= $(if $(wildcard ../shared/spec/examples.jsonl),../shared/spec/examples.jsonl,tests/conformance/shared/examples.jsonl)
 
 .PHONY: setup run test test-long bench fuzz crash-test lint mutate explore simulate diagram pictures conformance \
-        conformance-grpc conformance-record codegen clean
+        conformance-grpc conformance-record codegen clean java-deps java-client
 
 # The virtualenv is rebuilt whenever pyproject.toml or constraints.txt changes. Quiet unless it
 # fails (then its log is printed); under a lock (flock, where there is one), so `make run` and
@@ -27,30 +27,69 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# $(call apt_install,PACKAGES): installs those of Debian's PACKAGES that are missing, when we are root
+# and have apt-get (refreshing the package lists once if the first try fails); false when any is
+# still missing, so that the caller can say what it will do without them.
+apt_install = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	  grep -q 'ok installed' || echo $$p; done); \
+	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && \
+	      apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1; }; }; }
+
 run: setup  ## start the server: gRPC on $(HOST):$(PORT), Restate's HTTP admin API on $(HOST):$(HTTP_PORT); DB=FILE keeps the state
 	$(PY) -m grpc_server --host $(HOST) --port $(PORT) --http-port $(HTTP_PORT) $(if $(DB),--db $(DB))
 
-# The Node.js client test (a gRPC client in another language) needs its packages; without npm it
-# skips, saying so (CI has Node and sets INVOCATION_LIFECYCLE_REQUIRE_NODE, so there it must run).
+# The clients in other languages (tests/node, tests/java) are tested against the server. Without
+# their tools their tests skip, saying what to install; CI sets INVOCATION_LIFECYCLE_REQUIRE_CLIENTS,
+# and there they fail instead. The Node.js client needs its npm packages:
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 $(NODE_DEPS): tests/node/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null; \
 	else echo "npm not found: the Node.js client tests will skip"; fi
 
-test: setup $(NODE_DEPS)  ## every test, the replay of the shared examples included (Hypothesis derandomized)
+# The Java client is built only from Debian's packages: protoc with grpc-java's plugin, grpc-java,
+# protobuf-java and the jars they need at run time. `make java-deps` installs them when we are root.
+JAVA_PACKAGES := default-jdk-headless protobuf-compiler protobuf-compiler-grpc-java-plugin libprotobuf-java \
+  libgrpc-java libnetty-java libperfmark-java libguava-java libgeronimo-annotation-1.3-spec-java
+JAVA_JARS := protobuf grpc-api grpc-context grpc-core grpc-stub grpc-protobuf grpc-protobuf-lite grpc-netty \
+  netty-buffer netty-codec netty-codec-http netty-codec-http2 netty-common netty-handler netty-resolver \
+  netty-transport guava perfmark-api geronimo-annotation-1.3-spec
+JAVA_CLASSPATH := $(subst $(eval) ,:,$(JAVA_JARS:%=/usr/share/java/%.jar))
+JAVA_BUILD := build/java
+JAVA_CLIENT := $(JAVA_BUILD)/classes/RestartAsNew.class
+# google/rpc/*.proto come from googleapis-common-protos, google/protobuf/*.proto from grpcio-tools.
+PROTO_INCLUDES = -I protos -I $$($(PY) -c 'import google.rpc, pathlib; print(pathlib.Path(google.rpc.__path__[0]).parents[1])') \
+  -I $$($(PY) -c 'import grpc_tools, pathlib; print(pathlib.Path(grpc_tools.__file__).parent / "_proto")')
+
+java-deps:  ## install Debian's grpc-java, protobuf-java and protoc for the Java client (as root)
+	@$(call apt_install,$(JAVA_PACKAGES)) || \
+	  echo "the Java client tests will skip: Debian packages missing ($$missing); run make java-deps as root"
+
+$(JAVA_CLIENT): tests/java/RestartAsNew.java $(wildcard protos/invocation_lifecycle/v1/*.proto) $(STAMP)
+	@rm -rf $(JAVA_BUILD) && mkdir -p $(JAVA_BUILD)/gen $(JAVA_BUILD)/classes
+	protoc $(PROTO_INCLUDES) --plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin \
+	  --java_out=$(JAVA_BUILD)/gen --grpc-java_out=$(JAVA_BUILD)/gen \
+	  protos/invocation_lifecycle/v1/*.proto google/rpc/status.proto google/rpc/error_details.proto
+	javac -nowarn -d $(JAVA_BUILD)/classes -cp $(JAVA_CLASSPATH) $$(find $(JAVA_BUILD)/gen -name '*.java') \
+	  tests/java/RestartAsNew.java
+	@echo "$(JAVA_CLASSPATH)" > $(JAVA_BUILD)/classpath
+
+java-client: setup java-deps  ## build the Java client of tests/java into build/java (Debian's grpc-java)
+	@if command -v javac >/dev/null && command -v protoc >/dev/null && [ -x /usr/bin/grpc_java_plugin ]; then \
+	  $(MAKE) --no-print-directory -s $(JAVA_CLIENT); fi
+
+test: setup $(NODE_DEPS) java-client  ## every test, the replay of the shared examples included (Hypothesis derandomized)
 	$(PY) -m pytest
 
-test-long: setup $(NODE_DEPS)  ## every test with deep Hypothesis runs: 25x the examples, 4x longer sequences, random seeds
+test-long: setup $(NODE_DEPS) java-client  ## every test with deep Hypothesis runs: 25x the examples, 4x longer sequences, random seeds
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest
 
 # h2load (nghttp2's C HTTP/2 client) is the gRPC load generator: a Python client would spend more
 # CPU per call than the server on these 2 cores. Installed from Debian when we are root; without
 # it the bench falls back to Python clients and says so in its table.
 bench: setup  ## benchmarks: prints a table, writes bench/results.json (ARGS='--explore-depth 6': ~20 min less)
-	@command -v h2load >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { apt-get install -y -q nghttp2-client >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nghttp2-client >/dev/null 2>&1; }; }; } || \
-	  echo "h2load not installed: the gRPC figures will come from Python clients"
+	@$(call apt_install,nghttp2-client) || echo "h2load not installed: the gRPC figures will come from Python clients"
 	$(PY) -m bench $(ARGS)
 
 fuzz: setup  ## 100,000 random and extreme calls to a live server: answers by code, INTERNAL count, RSS
@@ -90,10 +129,7 @@ diagram: setup  ## print the lifecycle diagram: Mermaid by default (ARGS='--form
 # The README's pictures, from the current code: graphviz renders the lifecycle (installed from Debian
 # when we are root), matplotlib draws the admin table and a simulation's plot.
 pictures: setup  ## docs/lifecycle.svg, docs/admin.svg and docs/simulation.svg, generated from the current code
-	@command -v dot >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  { apt-get install -y -q graphviz >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q graphviz >/dev/null 2>&1; }; }; } || \
-	  { echo "graphviz's dot is needed for docs/lifecycle.svg: apt-get install graphviz"; exit 2; }
+	@$(call apt_install,graphviz) || { echo "graphviz's dot is needed for docs/lifecycle.svg: apt-get install graphviz"; exit 2; }
 	$(PY) -m fsm.tools.diagram --svg docs >/dev/null
 	rm -f docs/admin.png
 	$(PY) -m fsm.tools.simulate --invocations 100000 --seed 7 --set drain=true --set sample_every_s=30 \

@@ -22,10 +22,11 @@ from tests import examples
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def node_missing(why: str) -> NoReturn:
-    """What a test needing Node (node, or a package of tests/node) does without it: skip, saying
-    ``why``; fail instead where ``INVOCATION_LIFECYCLE_REQUIRE_NODE`` is set (CI, which has Node)."""
-    if os.environ.get("INVOCATION_LIFECYCLE_REQUIRE_NODE"):
+def client_missing(why: str) -> NoReturn:
+    """What a test needing another language's tools (Node and tests/node's packages, or Debian's
+    grpc-java) does without them: skip, saying ``why``; fail instead where
+    ``INVOCATION_LIFECYCLE_REQUIRE_CLIENTS`` is set (CI, which installs them)."""
+    if os.environ.get("INVOCATION_LIFECYCLE_REQUIRE_CLIENTS"):
         pytest.fail(why)
     pytest.skip(why)
 

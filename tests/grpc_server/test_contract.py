@@ -11,7 +11,7 @@ from google.protobuf import descriptor_pb2
 
 from grpc_server.codegen import DESCRIPTORS, PROTO_ROOT, descriptor_set
 
-from .conftest import node_missing
+from .conftest import client_missing
 
 ROOT = PROTO_ROOT.parent
 BUF = ROOT / "tests" / "node" / "node_modules" / ".bin" / "buf"
@@ -33,7 +33,7 @@ def test_every_file_names_its_package_for_every_language() -> None:
 
 def _buf(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     if not BUF.exists():
-        node_missing("buf is not installed: npm ci --prefix tests/node (make lint and make test do it)")
+        client_missing("buf is not installed: npm ci --prefix tests/node (make lint and make test do it)")
     return subprocess.run([str(BUF), *args], cwd=cwd, capture_output=True, text=True, timeout=WAIT_S, check=False)
 
 
