@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import importlib.metadata
 import signal
 import sys
 import time
@@ -41,8 +42,24 @@ class Options:
     out: Path = OUT
 
 
+class _Parser(argparse.ArgumentParser):
+    """A refusal is one line, as with the project's other command lines (whose parser, in
+    ``fsm.tools.parser``, this standard-library-only tool cannot import)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("invocation-lifecycle")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (the package is not installed: pip install -e .)"
+
+
 def parse_args(argv: list[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = _Parser(prog="recording/record.sh", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--no-netns",
         action="store_true",
@@ -129,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(opts)
     except RecordingError as e:
-        print(f"\nRECORDING FAILED: {e}", file=sys.stderr, flush=True)
+        print(f"recording failed: {e}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt:
+        print("recording interrupted: every process it started was stopped", file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

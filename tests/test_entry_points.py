@@ -3,6 +3,7 @@ with one line on stderr and a non-zero exit code, never a traceback; each answer
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -74,6 +75,7 @@ BAD = [
     ("grpc_server.cli", ["nope"], "python -m grpc_server.cli: argument VERB: invalid choice: 'nope'"),
     ("grpc_server.command", ["serv"], "invocation-lifecycle: no subcommand 'serv'"),
     ("bench", ["--invocations", "0"], "python -m bench: --invocations must be at least 1"),
+    ("recording.record", ["--no-such-flag"], "recording/record.sh: unrecognized arguments: --no-such-flag"),
 ]
 
 
@@ -95,10 +97,25 @@ def test_an_unreachable_grpc_server_is_said_at_once(files: dict[str, str], tmp_p
     )
 
 
-@pytest.mark.parametrize("module", COMMANDS)
+def test_a_second_recording_in_the_same_checkout_is_one_line() -> None:
+    work = ROOT / "recording" / ".work"
+    work.mkdir(exist_ok=True)
+    with open(work / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = _run("recording.record")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert (
+        done.stderr == f"recording failed: another recording is running in this checkout ({work / '.lock'} is locked)\n"
+    )
+
+
+NAMES = {"grpc_server.command": "invocation-lifecycle", "recording.record": "recording/record.sh"}
+
+
+@pytest.mark.parametrize("module", [*COMMANDS, "recording.record"])
 def test_every_command_line_answers_version(module: str) -> None:
     done = _run(module, "--version")
-    name = "invocation-lifecycle" if module == "grpc_server.command" else f"python -m {module}"
+    name = NAMES.get(module, f"python -m {module}")
     assert done.returncode == 0 and done.stdout == f"{name} {version()}\n", done.stderr
 
 

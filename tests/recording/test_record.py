@@ -68,5 +68,16 @@ def test_a_recording_error_is_reported_and_exits_1(
 
     monkeypatch.setattr(record, "run", fail)
     assert record.main(["--no-netns"]) == 1
-    assert capsys.readouterr().err == "\nRECORDING FAILED: npm is not installed\n"
+    assert capsys.readouterr().err == "recording failed: npm is not installed\n"
     assert installed == [signal.SIGTERM, signal.SIGHUP]
+
+
+def test_ctrl_c_is_one_line_and_exits_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(signal, "signal", lambda _sig, _handler: None)
+
+    def interrupted(_opts: record.Options) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(record, "run", interrupted)
+    assert record.main([]) == 130
+    assert capsys.readouterr().err == "recording interrupted: every process it started was stopped\n"
