@@ -46,23 +46,24 @@ function loadErrorTypes(googleapisDir) {
   return { Status: root.lookupType('google.rpc.Status'), ErrorInfo: root.lookupType('google.rpc.ErrorInfo') };
 }
 
+// The helper a Node.js client needs: the google.rpc.Status of a rich error and its ErrorInfo
+// (reason, domain, metadata.http_status), or nulls when the error carries none.
+function richError(err, types) {
+  const raw = err.metadata ? err.metadata.get('grpc-status-details-bin') : [];
+  if (raw.length === 0) return { status: null, info: null };
+  const status = types.Status.decode(raw[0]);
+  const detail = status.details.find((d) => d.type_url.endsWith('/google.rpc.ErrorInfo'));
+  return { status, info: detail ? types.ErrorInfo.decode(detail.value) : null };
+}
+
 function describeError(err, types) {
   const out = { ok: false, code: err.code, code_name: grpc.status[err.code], message: err.details };
-  const raw = err.metadata ? err.metadata.get('grpc-status-details-bin') : [];
-  if (raw.length === 0) {
-    out.problem = 'no grpc-status-details-bin trailer';
-    return out;
-  }
-  const status = types.Status.decode(raw[0]);
+  const { status, info } = richError(err, types);
+  if (status === null) return { ...out, problem: 'no grpc-status-details-bin trailer' };
   out.status = { code: status.code, message: status.message };
-  for (const detail of status.details) {
-    if (detail.type_url.endsWith('/google.rpc.ErrorInfo')) {
-      const info = types.ErrorInfo.decode(detail.value);
-      out.reason = info.reason;
-      out.domain = info.domain;
-      out.metadata = info.metadata;
-      out.http_status = info.metadata.http_status;
-    }
+  if (info !== null) {
+    Object.assign(out, { reason: info.reason, domain: info.domain, metadata: info.metadata });
+    out.http_status = info.metadata.http_status;
   }
   return out;
 }
