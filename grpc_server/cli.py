@@ -24,7 +24,7 @@ import argparse
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -326,8 +326,9 @@ VERBS: dict[str, tuple[str, str, str, list[Argument], Build]] = {
 }
 
 
-def parser() -> argparse.ArgumentParser:
-    top = Parser(prog="python -m grpc_server.cli", description=__doc__.splitlines()[0])
+def parser(prog: str = "python -m grpc_server.cli", verbs: Collection[str] = VERBS) -> argparse.ArgumentParser:
+    """The command line, offering ``verbs`` (all by default) under the name ``prog``."""
+    top = Parser(prog=prog, description=__doc__.splitlines()[0])
     top.add_argument("--target", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}", help="HOST:PORT of the server")
     top.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
     top.add_argument(
@@ -336,9 +337,11 @@ def parser() -> argparse.ArgumentParser:
         help=f"bearer token of a server started with one (default: ${TOKEN_ENV})",
     )
     top.add_argument("--ca", type=Path, metavar="FILE", help="PEM certificate to trust: talk TLS to the server")
-    verbs = top.add_subparsers(dest="verb", required=True, metavar="VERB")
+    subparsers = top.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb, (_, _, help_text, arguments, _) in VERBS.items():
-        sub = verbs.add_parser(verb, help=help_text, description=help_text)
+        if verb not in verbs:
+            continue
+        sub = subparsers.add_parser(verb, help=help_text, description=help_text)
         for names, options in arguments:
             sub.add_argument(*names, **options)
     return top
@@ -380,8 +383,8 @@ def call(
     return response
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m grpc_server.cli", verbs: Collection[str] = VERBS) -> int:
+    args = parser(prog, verbs).parse_args(argv)
     try:
         channel = open_channel(args.target, args.ca)
     except OSError as exc:

@@ -11,7 +11,8 @@
     invocation-lifecycle --version
 
 Each subcommand is one of the project's command lines (``--help`` after it shows its own flags):
-``serve`` is ``python -m grpc_server``, ``admin`` and ``world`` are ``python -m grpc_server.cli``,
+``serve`` is ``python -m grpc_server``, ``admin`` and ``world`` share ``python -m grpc_server.cli``'s
+verbs (``world`` has its export and import, ``admin`` the rest),
 ``conformance`` is ``python -m fsm.tools.conformance`` in process, or ``python -m
 grpc_server.conformance`` over gRPC (``--grpc``) or HTTP (``--http``); the others are
 ``python -m fsm.tools.<name>``. Commands that print data print JSON with ``--json`` (the admin
@@ -67,10 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: no subcommand {name!r}; one of {', '.join(SUBCOMMANDS)} (see {PROG} --help)", file=sys.stderr)
         return 2
     module_name = SUBCOMMANDS[name][0]
-    if name == "world":
-        if not rest or rest[0] not in ("export", "import") and not rest[0].startswith("-"):
-            print(f"{PROG}: world takes export or import (see {PROG} world --help)", file=sys.stderr)
-            return 2
+    if name in ("admin", "world"):
+        from grpc_server import cli
+
+        world_verbs = ("export", "import")
+        verbs = world_verbs if name == "world" else [v for v in cli.VERBS if v not in world_verbs]
+        return cli.main(rest, prog=f"{PROG} {name}", verbs=verbs)
     if name == "conformance" and ("--grpc" in rest or "--http" in rest):
         module_name = "grpc_server.conformance"
         rest = [a for a in rest if a != "--grpc"]

@@ -27,8 +27,16 @@ def test_an_unknown_subcommand_is_one_line(capsys: pytest.CaptureFixture[str]) -
     assert main(["serv"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("invocation-lifecycle: no subcommand 'serv'; one of serve, admin,") and err.count("\n") == 1
-    assert main(["world", "list"]) == 2
-    assert "world takes export or import" in capsys.readouterr().err
+    for argv in (["world", "list"], ["world", "--target", "127.0.0.1:9", "list"]):
+        with pytest.raises(SystemExit, match="2"):
+            main(argv)
+        assert capsys.readouterr().err == (
+            "invocation-lifecycle world: argument VERB: invalid choice: 'list' (choose from 'import', 'export') "
+            "(see invocation-lifecycle world --help)\n"
+        )
+    with pytest.raises(SystemExit, match="2"):
+        main(["admin", "export"])
+    assert "invocation-lifecycle admin: argument VERB: invalid choice: 'export'" in capsys.readouterr().err
 
 
 def test_each_subcommand_is_its_tool(capsys: pytest.CaptureFixture[str]) -> None:
