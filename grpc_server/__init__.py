@@ -25,6 +25,9 @@ import importlib.util
 #: ``created_using_restate_version`` of its tables, and the CLI the tests drive it with.
 RESTATE_VERSION = "1.7.12"
 
+#: Where the clients (the CLI, the replayer) find a running server when given no ``--target``.
+TARGET_ENV = "INVOCATION_LIFECYCLE_TARGET"
+
 #: What the ``[server]`` extra brings, by import name.
 SERVER_MODULES = ("grpc", "google.protobuf", "google.rpc", "grpc_status", "grpc_health", "grpc_reflection")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from . import missing_extra
+from . import TARGET_ENV, missing_extra
 
 if (problem := missing_extra()) is not None:  # one line, before anything imports grpc
     sys.exit(problem)
@@ -329,7 +329,11 @@ VERBS: dict[str, tuple[str, str, str, list[Argument], Build]] = {
 def parser(prog: str = "python -m grpc_server.cli", verbs: Collection[str] = VERBS) -> argparse.ArgumentParser:
     """The command line, offering ``verbs`` (all by default) under the name ``prog``."""
     top = Parser(prog=prog, description=__doc__.splitlines()[0])
-    top.add_argument("--target", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}", help="HOST:PORT of the server")
+    top.add_argument(
+        "--target",
+        default=os.environ.get(TARGET_ENV) or f"{DEFAULT_HOST}:{DEFAULT_PORT}",
+        help=f"HOST:PORT of the server (default: ${TARGET_ENV}, else {DEFAULT_HOST}:{DEFAULT_PORT})",
+    )
     top.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
     top.add_argument(
         "--token",

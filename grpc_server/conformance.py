@@ -34,7 +34,7 @@ from fsm.tools.conformance import CaseFileError, read_cases
 from fsm.tools.parser import Parser, run
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2, admin_pb2_grpc, simulation_pb2, simulation_pb2_grpc
 
-from . import convert, errors
+from . import TARGET_ENV, convert, errors
 
 #: The issue's status table as a client sees it: by HTTP status, and for 400 by reason.
 CODE_BY_HTTP: dict[int, grpc.StatusCode] = {
@@ -69,8 +69,6 @@ OPERATIONS: dict[str, tuple[str, type[Message]]] = {
 TIMEOUT_S = 30.0
 #: How long to wait for a server to answer at all before saying none does.
 CONNECT_TIMEOUT_S = 5.0
-#: The environment variable ``--target`` defaults to.
-TARGET_ENV = "INVOCATION_LIFECYCLE_TARGET"
 
 
 def expected_code(http_status: int, reason: str | None) -> grpc.StatusCode | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from grpc_server import cli
+from grpc_server import TARGET_ENV, cli
 from grpc_server.gen.invocation_lifecycle.v1 import admin_pb2_grpc
 from grpc_server.gen.invocation_lifecycle.v1 import simulation_pb2 as sim
 from grpc_server.server import Server
@@ -104,3 +104,17 @@ def test_render_keeps_plain_lists_on_one_line() -> None:
 def test_unreachable_server_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--target", "127.0.0.1:1", "--timeout", "5", "list"]) == 2
     assert json.loads(capsys.readouterr().err)["error"]["code"] in ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+
+
+def test_the_target_comes_from_the_environment_when_no_flag_gives_one(
+    server: Server, world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inv = world.completed()
+    monkeypatch.setenv(TARGET_ENV, server.target)
+    assert cli.main(["get", inv]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == inv
+    monkeypatch.setenv(TARGET_ENV, "127.0.0.1:1")
+    assert cli.main(["--target", server.target, "get", inv]) == 0  # the flag wins
+    capsys.readouterr()
+    assert cli.main(["get", inv]) == 2
+    assert "127.0.0.1:1" in json.loads(capsys.readouterr().err)["error"]["message"]
