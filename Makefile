@@ -64,7 +64,7 @@ PROTO_INCLUDES = -I protos -I $$($(PY) -c 'import google.rpc, pathlib; print(pat
 
 java-deps:  ## install Debian's grpc-java, protobuf-java and protoc for the Java client (as root)
 	@$(call apt_install,$(JAVA_PACKAGES)) || \
-	  echo "the Java client tests will skip: Debian packages missing ($$missing); run make java-deps as root"
+	  echo "the Java client tests will skip: Debian packages missing ($$missing), which make java-deps installs as root"
 
 $(JAVA_CLIENT): tests/java/RestartAsNew.java $(wildcard protos/invocation_lifecycle/v1/*.proto) $(STAMP)
 	@rm -rf $(JAVA_BUILD) && mkdir -p $(JAVA_BUILD)/gen $(JAVA_BUILD)/classes
