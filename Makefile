@@ -63,8 +63,7 @@ PROTO_INCLUDES = -I protos -I $$($(PY) -c 'import google.rpc, pathlib; print(pat
   -I $$($(PY) -c 'import grpc_tools, pathlib; print(pathlib.Path(grpc_tools.__file__).parent / "_proto")')
 
 java-deps:  ## install Debian's grpc-java, protobuf-java and protoc for the Java client (as root)
-	@$(call apt_install,$(JAVA_PACKAGES)) || \
-	  echo "the Java client tests will skip: Debian packages missing ($$missing), which make java-deps installs as root"
+	@$(call apt_install,$(JAVA_PACKAGES)) || { echo "could not install $$missing: run as root, with apt-get"; exit 1; }
 
 $(JAVA_CLIENT): tests/java/RestartAsNew.java $(wildcard protos/invocation_lifecycle/v1/*.proto) $(STAMP)
 	@rm -rf $(JAVA_BUILD) && mkdir -p $(JAVA_BUILD)/gen $(JAVA_BUILD)/classes
@@ -75,9 +74,9 @@ $(JAVA_CLIENT): tests/java/RestartAsNew.java $(wildcard protos/invocation_lifecy
 	  tests/java/RestartAsNew.java
 	@echo "$(JAVA_CLASSPATH)" > $(JAVA_BUILD)/classpath
 
-java-client: setup java-deps  ## build the Java client of tests/java into build/java (Debian's grpc-java)
-	@if command -v javac >/dev/null && command -v protoc >/dev/null && [ -x /usr/bin/grpc_java_plugin ]; then \
-	  $(MAKE) --no-print-directory -s $(JAVA_CLIENT); fi
+java-client: setup  ## build the Java client of tests/java into build/java (installs Debian's grpc-java as root)
+	@if $(call apt_install,$(JAVA_PACKAGES)); then $(MAKE) --no-print-directory -s $(JAVA_CLIENT); else \
+	  echo "the Java client tests will skip: Debian packages missing ($$missing), which make java-deps installs as root"; fi
 
 test: setup $(NODE_DEPS) java-client  ## every test, the replay of the shared examples included (Hypothesis derandomized)
 	$(PY) -m pytest
