@@ -40,7 +40,7 @@ import hashlib
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from transitions import Machine
 
@@ -105,6 +105,9 @@ _CODE = {state: i + 1 for i, state in enumerate(STATES)}
 _ENDED = frozenset({_CODE[COMPLETED], _CODE[FREE]})
 _NO_NAME = 255
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 #: Builds a fresh engine on the given lifecycle and machine (exploration watches the machine to see
 #: which rows fire): e.g. ``lambda lifecycle, machine: Engine(seed=0, partitions=4, lifecycle=lifecycle,
 #: machine=machine)``.
@@ -129,6 +132,16 @@ def _recording_machine(lifecycle: Lifecycle, log: list[tuple[str, str, int]]) ->
 
     machine.after_state_change = [record]
     return machine
+
+
+def _intern(index: dict[K, int], table: list[V], key: K, value: V) -> int:
+    """``key``'s number in ``index``; a new key is numbered next and its ``value`` appended to ``table``
+    (nodes and edges store these small numbers instead of actions, ranks and name maps)."""
+    number = index.get(key)
+    if number is None:
+        number = index[key] = len(table)
+        table.append(value)
+    return number
 
 
 class _Explorer:
@@ -232,24 +245,14 @@ class _Explorer:
         node = len(self.depths)
         self.keys[key] = node
         self.parents.append(parent)
-        if action is None:
-            self.steps.append(0)
-        else:
-            text = action.render()
-            action_id = self.action_ids.get(text)
-            if action_id is None:
-                action_id = self.action_ids[text] = len(self.actions_by_id)
-                self.actions_by_id.append(action)
-            self.steps.append(action_id)
+        self.steps.append(
+            0 if action is None else _intern(self.action_ids, self.actions_by_id, action.render(), action)
+        )
         self.depths.append(depth)
         invs = state[0]
         self.inv_counts.append(len(invs))
         self.dep_counts.append(deps)
-        rank_id = self.rank_index.get(ranks)
-        if rank_id is None:
-            rank_id = self.rank_index[ranks] = len(self.rank_table)
-            self.rank_table.append(ranks)
-        self.rank_ids.append(rank_id)
+        self.rank_ids.append(_intern(self.rank_index, self.rank_table, ranks, ranks))
         codes = [0] * self.scope.max_invocations
         for i, entry in enumerate(invs):
             codes[i] = _CODE[entry[1]]
@@ -267,13 +270,9 @@ class _Explorer:
         child_ranks = self.rank_table[self.rank_ids[child]]
         by_rank = {rank: name for name, rank in enumerate(child_ranks)}
         mapping = tuple(by_rank[ranks[name]] for name in range(parent_names))
-        map_id = self.map_index.get(mapping)
-        if map_id is None:
-            map_id = self.map_index[mapping] = len(self.maps)
-            self.maps.append(mapping)
+        self.edge_map.append(_intern(self.map_index, self.maps, mapping, mapping))
         self.edge_from.append(parent)
         self.edge_to.append(child)
-        self.edge_map.append(map_id)
 
     # --- actions ---
 
