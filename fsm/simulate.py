@@ -123,46 +123,47 @@ KNOBS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Workload:
-    """Every knob of the generator. Probabilities are per event; times are virtual means (ms or s)."""
+    """Every knob of the generator, with its default; :data:`KNOBS` says what each means.
+    Probabilities are per event; times are virtual means (ms or s)."""
 
     invocations: int = 10_000
     seed: int = 1
     rate_per_s: float = 200.0
-    service_share: float = 0.6  # plain service
-    object_share: float = 0.3  # virtual object; the rest are workflows
-    keys: int = 1_000  # virtual-object keys: fewer keys, more contention
-    delayed: float = 0.05  # share of calls with a delay
+    service_share: float = 0.6
+    object_share: float = 0.3
+    keys: int = 1_000
+    delayed: float = 0.05
     delay_ms: float = 2_000.0
-    steps_max: int = 3  # steps per handler: uniform 0..steps_max
-    sleep: float = 0.1  # share of steps that sleep
-    call: float = 0.1  # share of steps that call another handler (two completions)
+    steps_max: int = 3
+    sleep: float = 0.1
+    call: float = 0.1
     step_ms: float = 20.0
     sleep_ms: float = 1_000.0
-    fail: float = 0.03  # an attempt fails
+    fail: float = 0.03
     max_attempts: int = 2
-    pause_on_max: float = 0.8  # retries exhausted: pause (else kill)
-    pause: float = 0.001  # the operator pauses a running invocation (per step)
+    pause_on_max: float = 0.8
+    pause: float = 0.001
     cancel: float = 0.0005
     kill: float = 0.0005
-    resume: float = 0.9  # a paused invocation is resumed after resume_ms (else left paused)
+    resume: float = 0.9
     resume_ms: float = 10_000.0
-    terminal_failure: float = 0.02  # the handler ends with a terminal error
+    terminal_failure: float = 0.02
     journal_retention_s: int = 600
     completion_retention_s: int = 1_800
     cleanup_interval_s: int = 60
-    restart: float = 0.01  # a completed invocation is restarted as new (some after their retention)
+    restart: float = 0.01
     restart_ms: float = 300_000.0
-    restart_live: float = 0.0005  # the operator tries to restart an invocation still in flight (409, 425)
-    deploy_every_s: float = 300.0  # mean time between new deployments (0: never)
-    incompatible_deploy: float = 0.2  # a new deployment speaks only protocol 5 (restarts may get 400)
+    restart_live: float = 0.0005
+    deploy_every_s: float = 300.0
+    incompatible_deploy: float = 0.2
     max_deployments: int = 3
-    outage_every_s: float = 600.0  # mean time between partition outages (0: never)
+    outage_every_s: float = 600.0
     outage_ms: float = 5_000.0
-    retry_ms: float = 1_000.0  # a step refused by an unavailable partition is retried after this
+    retry_ms: float = 1_000.0
     partitions: int = 24
-    drain: bool = False  # after the last call, run until nothing is in flight (else stop right there)
-    shards: int = 8  # worlds the run is split into by partition-key range
-    sample_every_s: float = 60.0  # virtual seconds between two samples of the counts
+    drain: bool = False
+    shards: int = 8
+    sample_every_s: float = 60.0
 
     def __post_init__(self) -> None:
         """Refuse a workload that cannot run, naming the knob (rather than a ZeroDivisionError later)."""
@@ -588,9 +589,7 @@ class Simulation:
         u = random()
         delay = int(self._exp(w.delay_ms)) + 1 if random() < w.delayed else 0
         inv: str
-        if u < w.service_share:
-            inv = self.ops.call("Greeter", "greet", delay_ms=delay) if delay else self.ops.call("Greeter", "greet")
-        elif not self.keys_here:  # no key hashes into this shard's partitions: a plain call instead
+        if u < w.service_share or not self.keys_here:  # no key hashing into this shard: a plain call instead
             inv = self.ops.call("Greeter", "greet", delay_ms=delay) if delay else self.ops.call("Greeter", "greet")
         else:
             name = "Counter" if u < self._p_object else "Checkout"
