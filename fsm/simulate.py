@@ -446,9 +446,10 @@ class Simulation:
     def _push(self, t: float | int, kind: int, inv: str = "", arg: int = 0) -> None:
         heapq.heappush(self._heap, (int(t + 0.5), self._next_seq(), kind, inv, arg))  # to the nearest ms
 
-    def _exp(self, mean: float) -> float:
-        """An exponential draw (the gaps of a Poisson process) with this mean."""
-        return -mean * math.log(1.0 - self._random())
+    def _exp(self, mean: float, draw: Callable[[], float] | None = None) -> float:
+        """An exponential draw (the gaps of a Poisson process) with this mean, from this shard's
+        stream or from ``draw``."""
+        return -mean * math.log(1.0 - (draw or self._random)())
 
     def run(self) -> Summary:
         """Run to the last call (or, with ``drain``, until nothing is in flight).
@@ -817,7 +818,7 @@ class Simulation:
 
     def _deploy_gap(self) -> float:
         """The wait for the next deployment, from the schedule every shard shares."""
-        return -self.w.deploy_every_s * 1000 * math.log(1.0 - self.deploy_rng.random())
+        return self._exp(self.w.deploy_every_s * 1000, self.deploy_rng.random)
 
     def _outage(self, t: int) -> None:
         w = self.w
